@@ -1,0 +1,75 @@
+#!/bin/sh
+# Build a small SquashFS image from Debian's busybox-static, offline.
+#
+#   images/build-image.sh [OPTIONS] OUT.sqfs
+#     --comp gzip|xz|lz4|zstd|lzo   compression (default: zstd)
+#     --probe FILE                  add the static test helper as /usr/bin/hr-probe
+#     --config FILE                 add FILE as /.hpcrun/config.json
+#     --hostile                     add the traps the safety tests need (symlinks
+#                                   that point out of the image, a setuid probe)
+#     --busybox FILE                busybox to use (default: /bin/busybox)
+#
+# The tree has what a launcher expects (dev proc sys tmp home etc/hosts ...)
+# and one marker, /etc/hpcrun-demo, that shows a process is inside.
+set -eu
+
+comp=zstd probe= config= hostile=0 busybox=/bin/busybox
+while [ $# -gt 1 ]; do
+    case "$1" in
+        --comp) comp=$2; shift 2 ;;
+        --probe) probe=$2; shift 2 ;;
+        --config) config=$2; shift 2 ;;
+        --hostile) hostile=1; shift ;;
+        --busybox) busybox=$2; shift 2 ;;
+        *) echo "build-image.sh: unknown option '$1'" >&2; exit 2 ;;
+    esac
+done
+[ $# -eq 1 ] || { echo "usage: build-image.sh [OPTIONS] OUT.sqfs" >&2; exit 2; }
+out=$1
+mksquashfs=$(command -v mksquashfs || echo /usr/bin/mksquashfs)
+[ -x "$mksquashfs" ] || { echo "build-image.sh: mksquashfs not found (apt-get install squashfs-tools)" >&2; exit 1; }
+[ -x "$busybox" ] || { echo "build-image.sh: $busybox not found (apt-get install busybox-static)" >&2; exit 1; }
+
+tree=$(mktemp -d "${TMPDIR:-/tmp}/hpcrun-image.XXXXXX")
+trap 'rm -rf "$tree"' EXIT INT TERM
+chmod 0755 "$tree"
+cd "$tree"
+mkdir -p bin sbin usr/bin usr/sbin etc dev proc sys tmp home root mnt opt \
+         var/tmp run .hpcrun
+chmod 1777 tmp var/tmp
+chmod 0700 root
+cp "$busybox" bin/busybox
+# One symlink per applet, where busybox would install it.
+"$busybox" --list-full | while read -r applet; do
+    [ -e "$applet" ] || [ "$applet" = bin/busybox ] || ln -s /bin/busybox "$applet"
+done
+cat > etc/passwd <<'P'
+root:x:0:0:root:/root:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+P
+cat > etc/group <<'G'
+root:x:0:
+nogroup:x:65534:
+G
+: > etc/hosts
+: > etc/resolv.conf
+cat > etc/os-release <<'O'
+NAME="hpcrun demo"
+PRETTY_NAME="hpcrun demo image (busybox)"
+ID=hpcrun-demo
+O
+echo "inside the hpcrun demo image" > etc/hpcrun-demo
+[ -z "$probe" ] || install -m 0755 "$probe" usr/bin/hr-probe
+[ -z "$config" ] || install -m 0644 "$config" .hpcrun/config.json
+if [ "$hostile" = 1 ]; then
+    ln -s /etc mnt/abs-etc                 # absolute link to a system dir
+    ln -s ../../../../../../etc mnt/up-etc  # relative link climbing past /
+    ln -s /nonexistent/deep mnt/dangling   # dangling link
+    mkdir -p opt/secret && chmod 0700 opt/secret
+    echo secret > opt/secret/file
+    [ -z "$probe" ] || install -m 4755 "$probe" usr/bin/hr-probe-suid
+fi
+cd /
+rm -f "$out"
+"$mksquashfs" "$tree" "$out" -comp "$comp" -all-root -noappend -quiet -no-progress >/dev/null
+chmod 0644 "$out"

@@ -1,0 +1,346 @@
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "util.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
+{
+    char *copy = hr_xstrdup(spec);
+    char *src = copy, *dst = NULL, *opt = NULL;
+    char *colon = strchr(copy, ':');
+
+    memset(b, 0, sizeof(*b));
+    if (colon) {
+        *colon = '\0';
+        dst = colon + 1;
+        colon = strchr(dst, ':');
+        if (colon) {
+            *colon = '\0';
+            opt = colon + 1;
+        }
+    }
+    if (!*src) {
+        free(copy);
+        return fail(err, errlen, "--bind '%s': empty source", spec);
+    }
+    if (dst && !*dst)
+        dst = NULL;
+    if (!dst) {
+        if (src[0] != '/') {
+            free(copy);
+            return fail(err, errlen,
+                        "--bind '%s': a relative source needs a destination (SRC:DST)",
+                        spec);
+        }
+        dst = src;
+    }
+    if (dst[0] != '/') {
+        free(copy);
+        return fail(err, errlen, "--bind '%s': destination must be an absolute path",
+                    spec);
+    }
+    if (opt && strcmp(opt, "ro") == 0) {
+        b->is_ro = true;
+    } else if (opt && *opt && strcmp(opt, "rw") != 0) {
+        free(copy);
+        return fail(err, errlen, "--bind '%s': unknown option '%s' (ro or rw)", spec, opt);
+    }
+    b->dst = hr_path_normalize(dst);
+    if (strcmp(b->dst, "/") == 0) {
+        free(b->dst);
+        b->dst = NULL;
+        free(copy);
+        return fail(err, errlen, "--bind '%s': cannot bind over the container's /",
+                    spec);
+    }
+    b->src = hr_xstrdup(src);
+    free(copy);
+    return 0;
+}
+
+static void config_add_bind(struct hr_config *cfg, struct hr_bind *b)
+{
+    cfg->binds = hr_xrealloc(cfg->binds, (cfg->n_binds + 1) * sizeof(*cfg->binds));
+    cfg->binds[cfg->n_binds++] = *b;
+}
+
+static int config_add_bind_spec(struct hr_config *cfg, const char *spec, bool from_site,
+                                char *err, size_t errlen)
+{
+    struct hr_bind b;
+
+    if (hr_bind_parse(spec, &b, err, errlen) < 0)
+        return -1;
+    b.from_site = from_site;
+    config_add_bind(cfg, &b);
+    return 0;
+}
+
+static bool env_name_is_valid(const char *s, size_t n)
+{
+    if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9')))
+            return false;
+    }
+    return true;
+}
+
+enum {
+    OPT_ENV = 256,
+    OPT_CLEANENV,
+    OPT_NO_HOME,
+    OPT_WRITABLE_TMPFS,
+    OPT_FAKEROOT,
+    OPT_DEV,
+    OPT_DRY_RUN,
+    OPT_OFFSET,
+    OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+    {"bind", required_argument, NULL, 'b'},
+    {"env", required_argument, NULL, OPT_ENV},
+    {"cleanenv", no_argument, NULL, OPT_CLEANENV},
+    {"workdir", required_argument, NULL, 'w'},
+    {"no-home", no_argument, NULL, OPT_NO_HOME},
+    {"writable-tmpfs", no_argument, NULL, OPT_WRITABLE_TMPFS},
+    {"fakeroot", no_argument, NULL, OPT_FAKEROOT},
+    {"dev", required_argument, NULL, OPT_DEV},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"offset", required_argument, NULL, OPT_OFFSET},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static int config_parse_option(struct hr_config *cfg, int c, const char *arg, char *err,
+                               size_t errlen)
+{
+    char *end;
+
+    switch (c) {
+    case 'b':
+        return config_add_bind_spec(cfg, arg, false, err, errlen);
+    case OPT_ENV: {
+        const char *eq = strchr(arg, '=');
+        if (!eq || !env_name_is_valid(arg, (size_t)(eq - arg)))
+            return fail(err, errlen, "--env '%s': expected NAME=VALUE", arg);
+        hr_strv_push(&cfg->env_set, arg);
+        return 0;
+    }
+    case OPT_CLEANENV:
+        cfg->is_cleanenv = true;
+        return 0;
+    case 'w':
+        if (arg[0] != '/')
+            return fail(err, errlen, "--workdir '%s': must be an absolute path", arg);
+        free(cfg->workdir);
+        cfg->workdir = hr_path_normalize(arg);
+        return 0;
+    case OPT_NO_HOME:
+        cfg->is_no_home = true;
+        return 0;
+    case OPT_WRITABLE_TMPFS:
+        cfg->is_writable_tmpfs = true;
+        return 0;
+    case OPT_FAKEROOT:
+        cfg->is_fakeroot = true;
+        return 0;
+    case OPT_DEV:
+        if (strcmp(arg, "minimal") == 0)
+            cfg->dev = HR_DEV_MINIMAL;
+        else if (strcmp(arg, "host") == 0)
+            cfg->dev = HR_DEV_HOST;
+        else
+            return fail(err, errlen, "--dev '%s': expected 'minimal' or 'host'", arg);
+        return 0;
+    case OPT_DRY_RUN:
+        cfg->is_dry_run = true;
+        return 0;
+    case OPT_OFFSET:
+        errno = 0;
+        cfg->offset = strtoull(arg, &end, 0);
+        if (errno || end == arg || *end || arg[0] == '-')
+            return fail(err, errlen, "--offset '%s': expected a byte count", arg);
+        return 0;
+    case 'v':
+        cfg->verbosity = cfg->verbosity < 0 ? 1 : cfg->verbosity + 1;
+        return 0;
+    case 'q':
+        cfg->verbosity = -1;
+        return 0;
+    case 'h':
+        cfg->show_help = true;
+        return 0;
+    case OPT_VERSION:
+        cfg->show_version = true;
+        return 0;
+    }
+    return -1;
+}
+
+int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err,
+                         size_t errlen)
+{
+    int c;
+
+    /* '+': stop at the first non-option (the image); ':': report missing
+     * arguments ourselves so every message has the same one-line form. */
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:b:w:vqh", long_options, NULL)) != -1) {
+        if (c == '?') {
+            if (optopt)
+                return fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
+            return fail(err, errlen, "unknown option '%s' (see --help)",
+                        argv[optind - 1]);
+        }
+        if (c == ':')
+            return fail(err, errlen, "option '%s' needs an argument",
+                        argv[optind - 1]);
+        if (config_parse_option(cfg, c, optarg, err, errlen) < 0)
+            return -1;
+    }
+    if (cfg->show_help || cfg->show_version)
+        return 0;
+    if (optind >= argc)
+        return fail(err, errlen, "no image given (usage: hpcrun [OPTIONS] IMAGE [CMD...])");
+    cfg->image = argv[optind++];
+    if (optind < argc && strcmp(argv[optind], "--") == 0)
+        optind++;
+    if (optind < argc) {
+        cfg->cmd = argv + optind;
+        cfg->n_cmd = argc - optind;
+    }
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        *--e = '\0';
+    return s;
+}
+
+int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *text,
+                         char *err, size_t errlen)
+{
+    char *copy = hr_xstrdup(text), *save = NULL;
+    int lineno = 0, rc = 0;
+
+    for (char *line = strtok_r(copy, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *key, *value, *eq;
+        lineno++;
+        key = trim(line);
+        if (!*key || *key == '#')
+            continue;
+        eq = strchr(key, '=');
+        if (!eq) {
+            rc = fail(err, errlen, "%s:%d: expected 'key = value'", name, lineno);
+            break;
+        }
+        *eq = '\0';
+        value = trim(eq + 1);
+        key = trim(key);
+        if (strcmp(key, "bind") == 0) {
+            char sub[512];
+            if (config_add_bind_spec(cfg, value, true, sub, sizeof(sub)) < 0) {
+                rc = fail(err, errlen, "%s:%d: %s", name, lineno, sub);
+                break;
+            }
+        } else {
+            rc = fail(err, errlen, "%s:%d: unknown key '%s'", name, lineno, key);
+            break;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+int hr_config_apply_env(struct hr_config *cfg, char **envp, char *err, size_t errlen)
+{
+    for (char **e = envp; e && *e; e++) {
+        if (strncmp(*e, "HPCRUN_BIND=", 12) == 0) {
+            char *copy = hr_xstrdup(*e + 12), *save = NULL;
+            for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+                char sub[512];
+                if (config_add_bind_spec(cfg, s, false, sub, sizeof(sub)) < 0) {
+                    free(copy);
+                    return fail(err, errlen, "HPCRUN_BIND: %s", sub);
+                }
+            }
+            free(copy);
+        }
+    }
+    return 0;
+}
+
+const char *hr_config_site_path(char **envp)
+{
+    for (char **e = envp; e && *e; e++)
+        if (strncmp(*e, "HPCRUN_CONFIG=", 14) == 0 && (*e)[14])
+            return *e + 14;
+    return SYSCONFDIR "/hpcrun/hpcrun.conf";
+}
+
+int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,
+                   size_t errlen)
+{
+    const char *site = hr_config_site_path(envp);
+    char *text;
+
+    memset(cfg, 0, sizeof(*cfg));
+    text = hr_read_file(site, 1 << 20, NULL);
+    if (text) {
+        int rc = hr_config_apply_site(cfg, site, text, err, errlen);
+        free(text);
+        if (rc < 0)
+            return -1;
+    } else if (errno != ENOENT) {
+        return fail(err, errlen, "%s: %s", site, strerror(errno));
+    }
+    if (hr_config_apply_env(cfg, envp, err, errlen) < 0)
+        return -1;
+    return hr_config_parse_args(cfg, argc, argv, err, errlen);
+}
+
+void hr_config_free(struct hr_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_binds; i++) {
+        free(cfg->binds[i].src);
+        free(cfg->binds[i].dst);
+    }
+    free(cfg->binds);
+    free(cfg->workdir);
+    hr_strv_free(&cfg->env_set);
+    memset(cfg, 0, sizeof(*cfg));
+}

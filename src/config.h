@@ -1,0 +1,68 @@
+/* Step 1, config: argv + site config file + HPCRUN_* environment -> one plain
+ * struct. Pure: no system calls beyond reading the site config file, so the
+ * unit tests exercise every rule without namespaces. */
+#ifndef HR_CONFIG_H
+#define HR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util.h"
+
+struct hr_bind {
+    char *src;  /* host path as given (made absolute and checked by the plan) */
+    char *dst;  /* container path, normalised */
+    bool is_ro; /* ":ro" */
+    bool from_site;
+};
+
+enum hr_dev_mode { HR_DEV_MINIMAL, HR_DEV_HOST };
+
+struct hr_config {
+    const char *image;
+    unsigned long long offset; /* --offset: SquashFS at a byte offset in the file */
+    struct hr_bind *binds;     /* site binds, then HPCRUN_BIND, then -b, in order */
+    size_t n_binds;
+    struct hr_strv env_set; /* --env NAME=VALUE, in order */
+    char *workdir;          /* -w, container path */
+    enum hr_dev_mode dev;
+    int verbosity; /* -1 quiet, 0 default, 1.. verbose */
+    bool is_cleanenv;
+    bool is_no_home;
+    bool is_writable_tmpfs;
+    bool is_fakeroot;
+    bool is_dry_run;
+    bool show_help;
+    bool show_version;
+    char **cmd; /* the command after IMAGE; NULL: the image's entrypoint/cmd */
+    int n_cmd;
+};
+
+/* Parse "SRC[:DST[:ro|rw]]" into b. Returns 0, or -1 with a message in err. */
+int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen);
+
+/* Parse the command line. Returns 0, or -1 with a one-line message in err
+ * ("--bind 'x:y': destination must be an absolute path"). */
+int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err,
+                         size_t errlen);
+
+/* Apply the site config file's text (key = value lines, '#' comments).
+ * name is used in messages. Returns 0 or -1 with err set. */
+int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *text,
+                         char *err, size_t errlen);
+
+/* Apply HPCRUN_* variables from envp (HPCRUN_BIND: comma-separated specs). */
+int hr_config_apply_env(struct hr_config *cfg, char **envp, char *err, size_t errlen);
+
+/* The whole of step 1: site file, environment, then argv (later wins). */
+int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,
+                   size_t errlen);
+
+void hr_config_free(struct hr_config *cfg);
+
+/* Path of the site config: $HPCRUN_CONFIG if set, else SYSCONFDIR/hpcrun/hpcrun.conf.
+ * The file holds defaults (binds), not restrictions, so letting a user point
+ * elsewhere grants nothing. */
+const char *hr_config_site_path(char **envp);
+
+#endif

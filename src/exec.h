@@ -1,0 +1,12 @@
+/* Step 7, exec: cwd, environment, no new privileges, capabilities, execvp.
+ * hpcrun becomes the application (same PID), so its exit status, its death
+ * by a signal and every signal sent to it are the application's own. */
+#ifndef HR_EXEC_H
+#define HR_EXEC_H
+
+#include "plan.h"
+
+/* Only returns on failure, with the exit code to use (126, 127 or 125). */
+int hr_exec(const struct hr_plan *plan);
+
+#endif

@@ -1,0 +1,73 @@
+/* hpcrun: run a command inside a SquashFS image, without setuid and without
+ * a daemon. A thin CLI over the launch library (launch.c). */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "exitcodes.h"
+#include "launch.h"
+#include "log.h"
+
+extern char **environ;
+
+static void usage(FILE *out)
+{
+    fputs(
+        "Usage: hpcrun [OPTIONS] IMAGE [--] [CMD [ARG...]]\n"
+        "Run CMD inside the SquashFS image IMAGE, as yourself, with the host's network\n"
+        "and processes. Without CMD, run the image's entrypoint and cmd\n"
+        "(/.hpcrun/config.json), or /bin/sh.\n"
+        "\n"
+        "Options:\n"
+        "  -b, --bind SRC[:DST[:ro|rw]]  bind host path SRC at DST (default: SRC);\n"
+        "                                repeatable\n"
+        "      --env NAME=VALUE          set a variable inside; repeatable, wins over\n"
+        "                                the host and the image\n"
+        "      --cleanenv                pass only the essential host variables\n"
+        "  -w, --workdir DIR             start in DIR (a container path)\n"
+        "      --no-home                 do not bind the home directory\n"
+        "      --writable-tmpfs          make the root writable; changes vanish at exit\n"
+        "      --fakeroot                be uid 0 inside (still only yourself outside)\n"
+        "      --dev=minimal|host        a minimal /dev (default), or the host's /dev\n"
+        "      --offset N                the SquashFS starts N bytes into IMAGE\n"
+        "      --dry-run                 print the launch plan, mount nothing\n"
+        "  -v, --verbose                 more messages; repeat for debugging\n"
+        "  -q, --quiet                   errors only\n"
+        "  -h, --help                    show this help\n"
+        "      --version                 show version and compiled-in features\n"
+        "\n"
+        "Exit status: the command's own; if it is killed by a signal, hpcrun dies by\n"
+        "that signal. 125: hpcrun failed (bad option, bad image, setup error);\n"
+        "126: CMD cannot be executed; 127: CMD not found in the image.\n"
+        "\n"
+        "Environment: HPCRUN_BIND (comma-separated --bind specs), HPCRUN_CONFIG (site\n"
+        "config file). See hpcrun(1) for the environment rules.\n",
+        out);
+}
+
+int main(int argc, char **argv)
+{
+    struct hr_config cfg;
+    char err[1024];
+    int rc;
+
+    hr_log_init("hpcrun", HR_LOG_WARN);
+    if (hr_config_load(&cfg, argc, argv, environ, err, sizeof(err)) < 0) {
+        hr_err("%s", err);
+        return HR_EXIT_FAIL;
+    }
+    hr_log_init("hpcrun", cfg.verbosity);
+    if (cfg.show_help) {
+        usage(stdout);
+        return HR_EXIT_OK;
+    }
+    if (cfg.show_version) {
+        printf("hpcrun %s\nfeatures: %s\n", PACKAGE_VERSION, HR_FEATURES);
+        return HR_EXIT_OK;
+    }
+    rc = hr_launch(&cfg, environ);
+    fflush(stdout);
+    return rc;
+}

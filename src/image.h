@@ -1,0 +1,56 @@
+/* Step 5, image: open and validate a SquashFS file (also read before any
+ * namespace exists, for the plan), and serve it over FUSE from a child
+ * process that lives exactly as long as the container. */
+#ifndef HR_IMAGE_H
+#define HR_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+/* The subset of an OCI image config that hpcrun applies
+ * (/.hpcrun/config.json, written by hpcimg). */
+struct hr_image_config {
+    struct hr_strv env;
+    struct hr_strv entrypoint;
+    struct hr_strv cmd;
+    char *workdir;
+    char *user;
+};
+
+struct sqfs_ll;
+struct hr_image {
+    char *path;
+    unsigned long long offset;
+    int fd;
+    struct sqfs_ll *ll;
+    const char *compression;
+    struct hr_image_config config;
+    char *passwd; /* the image's /etc/passwd, or NULL */
+    char *group;  /* the image's /etc/group, or NULL */
+};
+
+/* Parse config.json text. Accepts the fields at the top level or under
+ * "config" (as in an OCI image config). Pure. */
+int hr_image_config_parse(const char *json, struct hr_image_config *cfg, char *err,
+                          size_t errlen);
+void hr_image_config_free(struct hr_image_config *cfg);
+
+/* Open path as the caller, check it is a complete SquashFS image, read its
+ * metadata. Logs one line and returns -1 on failure. */
+int hr_image_open(struct hr_image *img, const char *path, unsigned long long offset);
+void hr_image_close(struct hr_image *img);
+
+/* pathres lookup callback over the (unmounted) image; ctx is struct hr_image. */
+int hr_image_lookup(void *ctx, const char *path, char *target, size_t targetlen);
+
+/* Mount the image read-only at mountpoint with FUSE (fuse_fd: an open
+ * /dev/fuse) and fork the server. The server watches owner_pidfd (or, on
+ * kernels without pidfd, owner_pid) and exits when that process is gone, so
+ * the mount never outlives the container. Returns 0 or -1 (logged). */
+int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoint,
+                        uid_t uid, gid_t gid, int devnull_fd);
+
+#endif

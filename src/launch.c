@@ -1,0 +1,77 @@
+#include "autoconfig.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "checks.h"
+#include "exec.h"
+#include "exitcodes.h"
+#include "image.h"
+#include "launch.h"
+#include "log.h"
+#include "ns.h"
+#include "plan.h"
+#include "root.h"
+
+int hr_launch(const struct hr_config *cfg, char **envp)
+{
+    struct hr_host host;
+    struct hr_image img;
+    struct hr_plan plan;
+    struct hr_image_view view;
+    char err[1024];
+    int fuse_fd, devnull_fd;
+
+    /* 2. checks */
+    if (hr_check_privileges() < 0)
+        return HR_EXIT_FAIL;
+    if (hr_host_collect(cfg, envp, &host) < 0)
+        return HR_EXIT_FAIL;
+    if (hr_image_open(&img, cfg->image, cfg->offset) < 0)
+        return HR_EXIT_FAIL;
+
+    /* 3. plan */
+    view = (struct hr_image_view){.lookup = hr_image_lookup,
+                                  .ctx = &img,
+                                  .path = img.path,
+                                  .passwd = img.passwd,
+                                  .group = img.group,
+                                  .config = &img.config};
+    if (hr_plan_build(cfg, &host, &view, &plan, err, sizeof(err)) < 0) {
+        hr_err("%s", err);
+        return HR_EXIT_FAIL;
+    }
+    if (cfg->is_dry_run) {
+        hr_plan_print(&plan, img.path, stdout);
+        return HR_EXIT_OK;
+    }
+    /* Checked here for a clear message; opened again inside the namespace,
+     * since FUSE only accepts a /dev/fuse opened by the mounting namespace's
+     * credentials. */
+    fuse_fd = hr_check_open_fuse();
+    devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fuse_fd < 0 || devnull_fd < 0)
+        return HR_EXIT_FAIL;
+    close(fuse_fd);
+
+    /* 4. namespaces */
+    if (hr_ns_enter(plan.host_uid, plan.host_gid, plan.uid, plan.gid) < 0)
+        return HR_EXIT_FAIL;
+    fuse_fd = hr_check_open_fuse();
+    if (fuse_fd < 0)
+        return HR_EXIT_FAIL;
+
+    /* 5. image */
+    if (hr_root_stage() < 0 ||
+        hr_image_mount_fuse(&img, fuse_fd, HR_STAGE_IMAGE, plan.uid, plan.gid,
+                            devnull_fd) < 0)
+        return HR_EXIT_FAIL;
+
+    /* 6. root */
+    if (hr_root_assemble(&plan) < 0)
+        return HR_EXIT_FAIL;
+
+    /* 7. exec */
+    return hr_exec(&plan);
+}

@@ -1,0 +1,417 @@
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "env.h"
+#include "log.h"
+#include "plan.h"
+
+/* ---- host facts (the only impure part of this file) ----------------------- */
+
+int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *host)
+{
+    struct passwd *pw;
+    struct group *gr;
+    const char *home_env = hr_env_get(envp, "HOME");
+    char buf[PATH_MAX];
+    struct stat st;
+
+    memset(host, 0, sizeof(*host));
+    host->uid = getuid();
+    host->gid = getgid();
+    host->environ = envp;
+    pw = getpwuid(host->uid);
+    host->user = pw ? hr_xstrdup(pw->pw_name) : hr_xasprintf("%u", (unsigned)host->uid);
+    host->gecos = hr_xstrdup(pw && pw->pw_gecos ? pw->pw_gecos : "");
+    host->shell = hr_xstrdup(pw && pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh");
+    host->home = hr_xstrdup(home_env && home_env[0] == '/' ? home_env
+                            : pw                           ? pw->pw_dir
+                                                           : "/");
+    gr = getgrgid(host->gid);
+    host->group = gr ? hr_xstrdup(gr->gr_name) : hr_xasprintf("%u", (unsigned)host->gid);
+    host->is_home_dir = stat(host->home, &st) == 0 && S_ISDIR(st.st_mode);
+    if (getcwd(buf, sizeof(buf)))
+        host->cwd = hr_xstrdup(buf);
+    host->has_hosts = access("/etc/hosts", F_OK) == 0;
+    host->has_resolv = access("/etc/resolv.conf", F_OK) == 0;
+    host->bind_src = calloc(cfg->n_binds + 1, sizeof(char *));
+    host->bind_src_is_dir = calloc(cfg->n_binds + 1, sizeof(bool));
+    if (!host->bind_src || !host->bind_src_is_dir) {
+        hr_err("out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->n_binds; i++) {
+        const struct hr_bind *b = &cfg->binds[i];
+        if (!realpath(b->src, buf) || stat(buf, &st) < 0) {
+            hr_err("%s '%s': %s", b->from_site ? "site bind" : "--bind", b->src,
+                   strerror(errno));
+            return -1;
+        }
+        host->bind_src[i] = hr_xstrdup(buf);
+        host->bind_src_is_dir[i] = S_ISDIR(st.st_mode);
+    }
+    return 0;
+}
+
+void hr_host_free(struct hr_host *host, size_t n_binds)
+{
+    for (size_t i = 0; host->bind_src && i < n_binds; i++)
+        free(host->bind_src[i]);
+    free(host->bind_src);
+    free(host->bind_src_is_dir);
+    free(host->user);
+    free(host->group);
+    free(host->gecos);
+    free(host->home);
+    free(host->shell);
+    free(host->cwd);
+    memset(host, 0, sizeof(*host));
+}
+
+/* ---- pure planning -------------------------------------------------------- */
+
+static int plan_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int plan_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static struct hr_mount *plan_add(struct hr_plan *plan, enum hr_mount_kind kind,
+                                 const char *src, const char *dst, const char *why)
+{
+    struct hr_mount *m;
+
+    plan->mounts = hr_xrealloc(plan->mounts, (plan->n_mounts + 1) * sizeof(*m));
+    m = &plan->mounts[plan->n_mounts++];
+    memset(m, 0, sizeof(*m));
+    m->kind = kind;
+    m->src = src ? hr_xstrdup(src) : NULL;
+    m->dst = hr_path_normalize(dst);
+    m->why = why;
+    m->is_src_dir = true;
+    return m;
+}
+
+static struct hr_mount *plan_bind(struct hr_plan *plan, const char *src, const char *dst,
+                                  bool is_dir, const char *why)
+{
+    struct hr_mount *m = plan_add(plan, HR_MNT_BIND, src, dst, why);
+    m->is_src_dir = is_dir;
+    return m;
+}
+
+static void plan_dev_minimal(struct hr_plan *plan)
+{
+    static const char *const nodes[] = {"null", "zero", "full", "random", "urandom",
+                                        "tty",  "ptmx"};
+    static const char *const links[][2] = {
+        {"/dev/fd", "/proc/self/fd"},         {"/dev/stdin", "/proc/self/fd/0"},
+        {"/dev/stdout", "/proc/self/fd/1"},   {"/dev/stderr", "/proc/self/fd/2"},
+        {"/dev/core", "/proc/kcore"},
+    };
+
+    plan_add(plan, HR_MNT_TMPFS, NULL, "/dev", "dev");
+    for (size_t i = 0; i < HR_ARRAY_LEN(nodes); i++) {
+        char *p = hr_xasprintf("/dev/%s", nodes[i]);
+        plan_bind(plan, p, p, false, "dev")->is_device = true;
+        free(p);
+    }
+    /* the host's devpts, so a job's terminal (and ptys it opens) work inside */
+    plan_bind(plan, "/dev/pts", "/dev/pts", true, "dev")->is_device = true;
+    plan_bind(plan, "/dev/shm", "/dev/shm", true, "dev");
+    for (size_t i = 0; i < HR_ARRAY_LEN(links) - 1; i++)
+        plan_add(plan, HR_MNT_SYMLINK, links[i][1], links[i][0], "dev");
+}
+
+char *hr_passwd_merge(const char *image_text, const char *line)
+{
+    /* Our line's name and id: fields 1 and 3. */
+    char name[256] = "", id[32] = "";
+    size_t cap = (image_text ? strlen(image_text) : 0) + strlen(line) + 2;
+    char *out = hr_xmalloc(cap + 1), *o = out;
+
+    sscanf(line, "%255[^:]:%*[^:]:%31[^:]", name, id);
+    if (image_text) {
+        const char *p = image_text;
+        while (*p) {
+            const char *e = strchrnul(p, '\n');
+            char lname[256] = "", lid[32] = "";
+            size_t n = (size_t)(e - p);
+            char *copy = hr_xstrndup(p, n);
+            bool is_ours;
+
+            sscanf(copy, "%255[^:]:%*[^:]:%31[^:]", lname, lid);
+            is_ours = strcmp(lname, name) == 0 || (lid[0] && strcmp(lid, id) == 0);
+            free(copy);
+            if (!is_ours && n > 0) {
+                memcpy(o, p, n);
+                o += n;
+                *o++ = '\n';
+            }
+            p = *e ? e + 1 : e;
+        }
+    }
+    o += sprintf(o, "%s\n", line);
+    *o = '\0';
+    return out;
+}
+
+static bool text_has_id(const char *text, unsigned id)
+{
+    char want[32];
+    snprintf(want, sizeof(want), "%u", id);
+    for (const char *p = text; p && *p;) {
+        const char *e = strchrnul(p, '\n');
+        char lid[32] = "";
+        char *copy = hr_xstrndup(p, (size_t)(e - p));
+        sscanf(copy, "%*[^:]:%*[^:]:%31[^:]", lid);
+        free(copy);
+        if (strcmp(lid, want) == 0)
+            return true;
+        p = *e ? e + 1 : e;
+    }
+    return false;
+}
+
+static void plan_identity(struct hr_plan *plan, const struct hr_host *host,
+                          const struct hr_image_view *img)
+{
+    char *pw_line, *gr_line, *content;
+    const char *shell = host->shell;
+    struct hr_resolved r;
+    char target[8];
+
+    if (plan->is_fakeroot) {
+        /* The image's own root entries are right for uid 0; add them if absent. */
+        if (!img->passwd || !text_has_id(img->passwd, 0)) {
+            content = hr_passwd_merge(img->passwd, "root:x:0:0:root:/root:/bin/sh");
+            plan_add(plan, HR_MNT_FILE, content, "/etc/passwd", "identity")->is_src_dir =
+                false;
+            free(content);
+        }
+        if (!img->group || !text_has_id(img->group, 0)) {
+            content = hr_passwd_merge(img->group, "root:x:0:");
+            plan_add(plan, HR_MNT_FILE, content, "/etc/group", "identity")->is_src_dir =
+                false;
+            free(content);
+        }
+        return;
+    }
+    /* A login shell the image lacks would break tools that exec $SHELL. */
+    if (hr_resolve_in_root(shell, img->lookup, img->ctx, &r) < 0 || r.n_missing ||
+        r.last != HR_NODE_OTHER)
+        shell = "/bin/sh";
+    free(r.path);
+    (void)target;
+    pw_line = hr_xasprintf("%s:x:%u:%u:%s:%s:%s", host->user, (unsigned)host->uid,
+                           (unsigned)host->gid, host->gecos, host->home, shell);
+    gr_line = hr_xasprintf("%s:x:%u:", host->group, (unsigned)host->gid);
+    content = hr_passwd_merge(img->passwd, pw_line);
+    plan_add(plan, HR_MNT_FILE, content, "/etc/passwd", "identity")->is_src_dir = false;
+    free(content);
+    content = hr_passwd_merge(img->group, gr_line);
+    plan_add(plan, HR_MNT_FILE, content, "/etc/group", "identity")->is_src_dir = false;
+    free(content);
+    free(pw_line);
+    free(gr_line);
+}
+
+static bool cwd_is_system_dir(const char *cwd)
+{
+    static const char *const sys[] = {"/bin",  "/boot", "/dev",  "/etc", "/lib",
+                                      "/lib32", "/lib64", "/libx32", "/proc", "/run",
+                                      "/sbin", "/sys",  "/usr",  "/var"};
+    if (strcmp(cwd, "/") == 0)
+        return true;
+    for (size_t i = 0; i < HR_ARRAY_LEN(sys); i++)
+        if (hr_path_is_under(cwd, sys[i]))
+            return true;
+    return false;
+}
+
+/* Is cwd already visible at the same path through a bind of the same host path? */
+static bool cwd_is_covered(const struct hr_plan *plan, const char *cwd)
+{
+    for (size_t i = 0; i < plan->n_mounts; i++) {
+        const struct hr_mount *m = &plan->mounts[i];
+        if (m->kind == HR_MNT_BIND && m->is_src_dir && strcmp(m->src, m->dst) == 0 &&
+            hr_path_is_under(cwd, m->dst))
+            return true;
+    }
+    return false;
+}
+
+static void plan_cwd(struct hr_plan *plan, const struct hr_config *cfg,
+                     const struct hr_host *host, const struct hr_image_view *img)
+{
+    if (cfg->workdir) {
+        plan->cwd = hr_xstrdup(cfg->workdir);
+    } else if (cfg->n_cmd == 0 && img->config && img->config->workdir) {
+        plan->cwd = hr_path_normalize(img->config->workdir);
+    } else if (host->cwd) {
+        plan->cwd = hr_xstrdup(host->cwd);
+        plan->is_cwd_fallback_ok = true;
+        if (!cwd_is_system_dir(host->cwd) && !cwd_is_covered(plan, host->cwd))
+            plan_bind(plan, host->cwd, host->cwd, true, "cwd");
+    } else {
+        plan->cwd = hr_xstrdup("/");
+    }
+}
+
+static void plan_argv(struct hr_plan *plan, const struct hr_config *cfg,
+                      const struct hr_image_view *img)
+{
+    if (cfg->n_cmd > 0) {
+        for (int i = 0; i < cfg->n_cmd; i++)
+            hr_strv_push(&plan->argv, cfg->cmd[i]);
+        return;
+    }
+    if (img->config) {
+        for (size_t i = 0; i < img->config->entrypoint.n; i++)
+            hr_strv_push(&plan->argv, img->config->entrypoint.v[i]);
+        for (size_t i = 0; i < img->config->cmd.n; i++)
+            hr_strv_push(&plan->argv, img->config->cmd.v[i]);
+    }
+    if (plan->argv.n == 0)
+        hr_strv_push(&plan->argv, "/bin/sh");
+}
+
+/* Decide, for each mount, whether its destination is in the image (not under
+ * an earlier mount) and whether it must be created there. */
+static int plan_check_destinations(struct hr_plan *plan, const struct hr_image_view *img,
+                                   char *err, size_t errlen)
+{
+    for (size_t i = 0; i < plan->n_mounts; i++) {
+        struct hr_mount *m = &plan->mounts[i];
+        struct hr_resolved r;
+        int rc;
+
+        m->is_in_image = true;
+        for (size_t j = 0; j < i; j++)
+            if (plan->mounts[j].kind != HR_MNT_SYMLINK &&
+                hr_path_is_under(m->dst, plan->mounts[j].dst))
+                m->is_in_image = false;
+        if (!m->is_in_image)
+            continue;
+        rc = hr_resolve_in_root(m->dst, img->lookup, img->ctx, &r);
+        if (rc < 0)
+            return plan_fail(err, errlen, "%s: mount point %s: %s", img->path, m->dst,
+                             strerror(-rc));
+        if (r.n_missing) {
+            m->is_dst_missing = true;
+            plan->needs_overlay = true;
+        } else if (m->kind != HR_MNT_SYMLINK && m->is_src_dir != (r.last == HR_NODE_DIR)) {
+            rc = plan_fail(err, errlen, "%s: mount point %s: %s in the image", img->path,
+                           m->dst, m->is_src_dir ? "not a directory" : "is a directory");
+            free(r.path);
+            return rc;
+        }
+        free(r.path);
+    }
+    return 0;
+}
+
+int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
+                  const struct hr_image_view *img, struct hr_plan *plan, char *err,
+                  size_t errlen)
+{
+    struct hr_env_input env_in = {
+        .host_env = host->environ,
+        .image_env = img->config ? img->config->env.v : NULL,
+        .set_env = cfg->env_set.v,
+        .is_cleanenv = cfg->is_cleanenv,
+        .image_path = img->path,
+    };
+
+    memset(plan, 0, sizeof(*plan));
+    plan->host_uid = host->uid;
+    plan->host_gid = host->gid;
+    plan->is_fakeroot = cfg->is_fakeroot;
+    plan->uid = cfg->is_fakeroot ? 0 : host->uid;
+    plan->gid = cfg->is_fakeroot ? 0 : host->gid;
+    plan->is_writable = cfg->is_writable_tmpfs;
+    plan->needs_overlay = cfg->is_writable_tmpfs;
+
+    plan_bind(plan, "/proc", "/proc", true, "proc");
+    plan_bind(plan, "/sys", "/sys", true, "sys");
+    if (cfg->dev == HR_DEV_HOST)
+        plan_bind(plan, "/dev", "/dev", true, "dev")->is_device = true;
+    else
+        plan_dev_minimal(plan);
+    plan_bind(plan, "/tmp", "/tmp", true, "tmp");
+    if (host->has_hosts)
+        plan_bind(plan, "/etc/hosts", "/etc/hosts", false, "network")->is_ro = true;
+    if (host->has_resolv)
+        plan_bind(plan, "/etc/resolv.conf", "/etc/resolv.conf", false, "network")->is_ro =
+            true;
+    plan_identity(plan, host, img);
+    if (!cfg->is_no_home && host->is_home_dir && strcmp(host->home, "/") != 0) {
+        char *real = realpath(host->home, NULL);
+        plan_bind(plan, real ? real : host->home, host->home, true, "home");
+        free(real);
+    }
+    for (size_t i = 0; i < cfg->n_binds; i++) {
+        struct hr_mount *m = plan_bind(plan, host->bind_src[i], cfg->binds[i].dst,
+                                       host->bind_src_is_dir[i],
+                                       cfg->binds[i].from_site ? "site bind" : "bind");
+        m->is_ro = cfg->binds[i].is_ro;
+    }
+    plan_cwd(plan, cfg, host, img);
+    plan_argv(plan, cfg, img);
+    hr_env_build(&env_in, &plan->env);
+    return plan_check_destinations(plan, img, err, errlen);
+}
+
+static const char *const kind_names[] = {"bind", "tmpfs", "file", "symlink"};
+
+void hr_plan_print(const struct hr_plan *plan, const char *image, FILE *out)
+{
+    fprintf(out, "image    %s\n", image);
+    fprintf(out, "ids      uid %u gid %u inside (host uid %u gid %u)%s\n",
+            (unsigned)plan->uid, (unsigned)plan->gid, (unsigned)plan->host_uid,
+            (unsigned)plan->host_gid, plan->is_fakeroot ? ", fakeroot" : "");
+    fprintf(out, "root     %s%s\n", plan->is_writable ? "writable tmpfs overlay" : "read-only",
+            !plan->is_writable && plan->needs_overlay
+                ? " (overlay holds created mount points)"
+                : "");
+    for (size_t i = 0; i < plan->n_mounts; i++) {
+        const struct hr_mount *m = &plan->mounts[i];
+        const char *src = m->kind == HR_MNT_FILE ? "(generated)" : m->src ? m->src : "";
+        fprintf(out, "mount    %-7s %-20s <- %s [%s%s%s%s]\n", kind_names[m->kind], m->dst,
+                src, m->why, m->is_ro || m->kind == HR_MNT_FILE ? ",ro" : "",
+                m->is_device ? ",dev" : "", m->is_dst_missing ? ",created" : "");
+    }
+    fprintf(out, "cwd      %s\n", plan->cwd);
+    for (size_t i = 0; i < plan->env.n; i++)
+        fprintf(out, "env      %s\n", plan->env.v[i]);
+    fprintf(out, "command ");
+    for (size_t i = 0; i < plan->argv.n; i++)
+        fprintf(out, " %s", plan->argv.v[i]);
+    fprintf(out, "\n");
+}
+
+void hr_plan_free(struct hr_plan *plan)
+{
+    for (size_t i = 0; i < plan->n_mounts; i++) {
+        free(plan->mounts[i].src);
+        free(plan->mounts[i].dst);
+    }
+    free(plan->mounts);
+    hr_strv_free(&plan->env);
+    hr_strv_free(&plan->argv);
+    free(plan->cwd);
+    memset(plan, 0, sizeof(*plan));
+}

@@ -1,0 +1,92 @@
+/* Step 3, plan: everything to mount, create and set, computed up front as
+ * data. Pure given its inputs (config, host facts, a view of the image), so
+ * --dry-run can print it and the unit tests can check it exactly. */
+#ifndef HR_PLAN_H
+#define HR_PLAN_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "image.h"
+#include "pathres.h"
+#include "util.h"
+
+enum hr_mount_kind {
+    HR_MNT_BIND,    /* bind a host path (src) */
+    HR_MNT_TMPFS,   /* a fresh tmpfs */
+    HR_MNT_FILE,    /* a file hpcrun writes (content in src), bound read-only */
+    HR_MNT_SYMLINK, /* a symlink to src, created in a tmpfs of ours */
+};
+
+struct hr_mount {
+    enum hr_mount_kind kind;
+    char *src;          /* host path; file content; symlink target */
+    char *dst;          /* container path (normalised, not yet resolved) */
+    bool is_ro;         /* read-only */
+    bool is_device;     /* device nodes must work: no nodev */
+    bool is_src_dir;    /* what to create at dst if it is missing */
+    bool is_in_image;   /* dst lies in the image, not under an earlier mount */
+    bool is_dst_missing;/* ...and is missing there: created in the overlay */
+    const char *why;    /* "proc", "home", "bind", ... for --dry-run */
+};
+
+/* Facts about the host and the caller, gathered before any namespace. */
+struct hr_host {
+    uid_t uid;
+    gid_t gid;
+    char *user;   /* passwd name, or the uid as text */
+    char *group;  /* group name, or the gid as text */
+    char *gecos;
+    char *home;   /* $HOME, else the passwd home */
+    char *shell;
+    char *cwd;    /* physical cwd, NULL if unreachable */
+    bool is_home_dir;
+    char **environ;
+    /* for cfg->binds[i]: canonical source and its type (set by collection) */
+    char **bind_src;
+    bool *bind_src_is_dir;
+    bool has_hosts, has_resolv; /* /etc/hosts, /etc/resolv.conf exist */
+};
+
+/* What the plan needs to know about the image. */
+struct hr_image_view {
+    hr_lookup_fn lookup;
+    void *ctx;
+    const char *path;
+    const char *passwd; /* image's /etc/passwd text or NULL */
+    const char *group;
+    const struct hr_image_config *config;
+};
+
+struct hr_plan {
+    struct hr_mount *mounts;
+    size_t n_mounts;
+    struct hr_strv env;
+    struct hr_strv argv;
+    char *cwd;
+    uid_t uid, gid;         /* ids inside the container */
+    uid_t host_uid, host_gid;
+    bool is_fakeroot;
+    bool is_writable;       /* --writable-tmpfs */
+    bool needs_overlay;     /* writable, or a mount point must be created */
+    bool is_cwd_fallback_ok;/* cwd may fall back to / if absent inside */
+};
+
+/* Gather host facts (getpwuid, getcwd, realpath of bind sources). Logs one
+ * line and returns -1 if a bind source does not exist. */
+int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *host);
+void hr_host_free(struct hr_host *host, size_t n_binds);
+
+int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
+                  const struct hr_image_view *img, struct hr_plan *plan, char *err,
+                  size_t errlen);
+void hr_plan_print(const struct hr_plan *plan, const char *image, FILE *out);
+void hr_plan_free(struct hr_plan *plan);
+
+/* /etc/passwd and /etc/group for the container: the image's lines, minus
+ * any with the caller's name or id, plus the caller's own line. */
+char *hr_passwd_merge(const char *image_text, const char *line);
+
+#endif

@@ -1,0 +1,318 @@
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pathres.h"
+#include "root.h"
+
+/* mount_setattr(2), Linux 5.12; older kernels use the remount fallback. */
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+struct mount_attr {
+    unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+/* Remount one bind mount with extra restrictions. In a user namespace the
+ * kernel refuses to clear flags the host set (they are "locked", see
+ * mount_namespaces(7)), so the current flags are read back and kept. */
+static int remount_restrict(const char *dst, unsigned long add)
+{
+    struct statvfs sv;
+    unsigned long keep = 0;
+
+    if (statvfs(dst, &sv) < 0)
+        return -1;
+    if (sv.f_flag & ST_RDONLY)
+        keep |= MS_RDONLY;
+    if (sv.f_flag & ST_NOSUID)
+        keep |= MS_NOSUID;
+    if (sv.f_flag & ST_NODEV)
+        keep |= MS_NODEV;
+    if (sv.f_flag & ST_NOEXEC)
+        keep |= MS_NOEXEC;
+    if (sv.f_flag & ST_NOATIME)
+        keep |= MS_NOATIME;
+    if (sv.f_flag & ST_NODIRATIME)
+        keep |= MS_NODIRATIME;
+    if (sv.f_flag & ST_RELATIME)
+        keep |= MS_RELATIME;
+    return mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | keep | add, NULL);
+}
+
+static int restrict_tree(const char *dst, unsigned long flags, bool is_recursive)
+{
+    struct mount_attr attr = {0};
+    bool is_dev = flags & HR_MOUNT_DEVICES;
+
+    attr.attr_set = MOUNT_ATTR_NOSUID | (is_dev ? 0 : MOUNT_ATTR_NODEV) |
+                    ((flags & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0);
+#ifdef SYS_mount_setattr
+    if (syscall(SYS_mount_setattr, AT_FDCWD, dst, is_recursive ? AT_RECURSIVE : 0, &attr,
+                sizeof(attr)) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+#endif
+    return remount_restrict(dst, MS_NOSUID | (is_dev ? 0 : MS_NODEV) | (flags & MS_RDONLY));
+}
+
+int hr_mount(const char *src, const char *dst, const char *fstype, unsigned long flags,
+             const char *data)
+{
+    bool is_dev = flags & HR_MOUNT_DEVICES;
+    unsigned long f = flags & ~HR_MOUNT_DEVICES;
+
+    if (f & MS_REMOUNT) {
+        if (restrict_tree(dst, flags, false) < 0) {
+            hr_err("cannot remount %s: %s", dst, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (f & MS_BIND) {
+        /* MS_REC: /proc, /sys and home directories can have submounts, and in
+         * a user namespace a bind without them is refused anyway. */
+        if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+            restrict_tree(dst, flags, true) < 0) {
+            hr_err("cannot bind %s to %s: %s", src, dst, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    f |= MS_NOSUID | (is_dev ? 0 : MS_NODEV);
+    if (mount(src, dst, fstype, f, data) < 0) {
+        hr_err("cannot mount %s (%s) on %s: %s", src, fstype, dst, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int hr_root_stage(void)
+{
+    static const char *const dirs[] = {HR_STAGE_OLDROOT, HR_STAGE_IMAGE, "/ovl",
+                                       HR_STAGE_UPPER,   HR_STAGE_WORK,  HR_STAGE_ROOT,
+                                       HR_STAGE_FILES};
+
+    /* Nothing we mount may propagate back to the host's namespace. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+        hr_err("cannot make the mount namespace private: %s", strerror(errno));
+        return -1;
+    }
+    if (hr_mount("hpcrun", "/tmp", "tmpfs", 0, "mode=0700,size=16m") < 0)
+        return -1;
+    if (chdir("/tmp") < 0 || mkdir("/tmp" HR_STAGE_OLDROOT, 0700) < 0 ||
+        syscall(SYS_pivot_root, ".", "." HR_STAGE_OLDROOT) < 0 || chdir("/") < 0) {
+        hr_err("cannot enter the staging area: %s", strerror(errno));
+        return -1;
+    }
+    for (size_t i = 1; i < HR_ARRAY_LEN(dirs); i++) {
+        if (mkdir(dirs[i], 0700) < 0) {
+            hr_err("cannot create %s in the staging area: %s", dirs[i], strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Create path below root: missing directories, then the last component as a
+ * directory, an empty file, or a symlink. n_missing components are created;
+ * the path was resolved inside root, so no component is a symlink. */
+static int create_missing(const char *root, const char *path, size_t n_missing,
+                          const struct hr_mount *m)
+{
+    char *full = hr_path_join(root, path);
+    size_t len = strlen(full);
+    size_t starts[PATH_MAX / 2];
+    size_t n = 0;
+    int rc = 0;
+
+    for (size_t i = len; i > strlen(root) && n < n_missing; i--)
+        if (full[i - 1] == '/')
+            starts[n++] = i - 1;
+    for (size_t k = n; k > 0 && rc == 0; k--) {
+        size_t end = starts[k - 1];
+        /* the component after starts[k-1] ends at the next '/' or at len */
+        char *p = hr_xstrdup(full);
+        char *slash = strchr(p + end + 1, '/');
+        bool is_last = slash == NULL;
+        if (slash)
+            *slash = '\0';
+        if (!is_last || (m->kind != HR_MNT_SYMLINK && m->is_src_dir))
+            rc = mkdir(p, 0755);
+        else if (m->kind == HR_MNT_SYMLINK)
+            rc = symlink(m->src, p);
+        else {
+            int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            rc = fd < 0 ? -1 : close(fd);
+        }
+        if (rc < 0)
+            hr_err("cannot create mount point %s: %s", p + strlen(root), strerror(errno));
+        free(p);
+    }
+    free(full);
+    return rc;
+}
+
+/* For a destination missing in the image, create it in the overlay's upper
+ * layer before the overlay is mounted: the directories leading to it copy
+ * the image's modes, so the merged tree looks like the image plus the new
+ * mount point. */
+static int create_in_upper(const struct hr_mount *m)
+{
+    struct hr_resolved r;
+    char *lower_parent, *p;
+    int rc = hr_resolve_in_root(m->dst, hr_lookup_host_dir, (void *)HR_STAGE_IMAGE, &r);
+
+    if (rc < 0) {
+        hr_err("mount point %s: %s", m->dst, strerror(-rc));
+        return -1;
+    }
+    /* mirror the existing directories */
+    lower_parent = hr_xstrdup(r.path);
+    for (size_t i = 0; i < r.n_missing; i++) {
+        char *s = strrchr(lower_parent, '/');
+        if (s)
+            *s = '\0';
+    }
+    for (p = lower_parent; rc == 0 && *p;) {
+        char *next = strchr(p + 1, '/');
+        char *prefix = hr_xstrndup(lower_parent, next ? (size_t)(next - lower_parent)
+                                                      : strlen(lower_parent));
+        char *lower = hr_path_join(HR_STAGE_IMAGE, prefix);
+        char *upper = hr_path_join(HR_STAGE_UPPER, prefix);
+        struct stat st;
+        if (stat(lower, &st) == 0 && mkdir(upper, st.st_mode & 07777) < 0 &&
+            errno != EEXIST) {
+            hr_err("cannot create %s in the overlay: %s", prefix, strerror(errno));
+            rc = -1;
+        }
+        free(prefix);
+        free(lower);
+        free(upper);
+        if (!next)
+            break;
+        p = next;
+    }
+    if (rc == 0)
+        rc = create_missing(HR_STAGE_UPPER, r.path, r.n_missing, m);
+    free(lower_parent);
+    free(r.path);
+    return rc;
+}
+
+static int mount_overlay(void)
+{
+    const char *base = "lowerdir=" HR_STAGE_IMAGE ",upperdir=" HR_STAGE_UPPER
+                       ",workdir=" HR_STAGE_WORK;
+    char opts[256];
+
+    /* userxattr (Linux 5.11): an overlay mounted in a user namespace keeps
+     * its metadata in user.* xattrs, since trusted.* is not ours to set. */
+    snprintf(opts, sizeof(opts), "%s,userxattr", base);
+    if (mount("overlay", HR_STAGE_ROOT, "overlay", MS_NOSUID | MS_NODEV, opts) == 0)
+        return 0;
+    return hr_mount("overlay", HR_STAGE_ROOT, "overlay", 0, base);
+}
+
+static int write_file(const char *path, const char *content)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    size_t len = strlen(content);
+
+    if (fd < 0 || write(fd, content, len) != (ssize_t)len) {
+        hr_err("cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
+static int root_apply_mount(const char *root, const struct hr_mount *m, size_t index)
+{
+    struct hr_resolved r;
+    char *target, *src = NULL;
+    int rc = hr_resolve_in_root(m->dst, hr_lookup_host_dir, (void *)root, &r);
+
+    if (rc < 0) {
+        hr_err("mount point %s: %s", m->dst, strerror(-rc));
+        return -1;
+    }
+    if (r.n_missing && create_missing(root, r.path, r.n_missing, m) < 0) {
+        free(r.path);
+        return -1;
+    }
+    /* Resolved inside root: a symlink in the image cannot send this mount
+     * to a host path. */
+    target = hr_path_join(root, r.path);
+    switch (m->kind) {
+    case HR_MNT_SYMLINK:
+        rc = 0; /* created above */
+        break;
+    case HR_MNT_TMPFS:
+        rc = hr_mount("tmpfs", target, "tmpfs", MS_NOEXEC, "mode=0755,size=1m");
+        break;
+    case HR_MNT_FILE:
+        src = hr_xasprintf("%s/%zu", HR_STAGE_FILES, index);
+        rc = write_file(src, m->src);
+        if (rc == 0)
+            rc = hr_mount(src, target, NULL, MS_BIND | MS_RDONLY, NULL);
+        break;
+    case HR_MNT_BIND:
+        src = hr_path_join(HR_STAGE_OLDROOT, m->src);
+        rc = hr_mount(src, target, NULL,
+                      MS_BIND | (m->is_ro ? MS_RDONLY : 0) |
+                          (m->is_device ? HR_MOUNT_DEVICES : 0),
+                      NULL);
+        break;
+    }
+    free(src);
+    free(target);
+    free(r.path);
+    return rc;
+}
+
+int hr_root_assemble(const struct hr_plan *plan)
+{
+    const char *root = HR_STAGE_IMAGE;
+
+    if (plan->needs_overlay) {
+        for (size_t i = 0; i < plan->n_mounts; i++)
+            if (plan->mounts[i].is_dst_missing && create_in_upper(&plan->mounts[i]) < 0)
+                return -1;
+        if (mount_overlay() < 0)
+            return -1;
+        root = HR_STAGE_ROOT;
+    }
+    for (size_t i = 0; i < plan->n_mounts; i++)
+        if (root_apply_mount(root, &plan->mounts[i], i) < 0)
+            return -1;
+    /* The overlay was writable only so mount points could be made. */
+    if (plan->needs_overlay && !plan->is_writable &&
+        hr_mount(NULL, root, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+        return -1;
+    /* pivot_root(".", ".") stacks the old root on the new one; detaching it
+     * leaves only the container's tree (see pivot_root(2), NOTES). */
+    if (chdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+        umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
+        hr_err("cannot enter the container root: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,211 @@
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+static void oom(void)
+{
+    hr_err("out of memory");
+    abort();
+}
+
+void *hr_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *hr_xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+char *hr_xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        oom();
+    return d;
+}
+
+char *hr_xstrndup(const char *s, size_t n)
+{
+    char *d = strndup(s, n);
+    if (!d)
+        oom();
+    return d;
+}
+
+char *hr_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        oom();
+    va_end(ap);
+    return s;
+}
+
+void hr_strv_push_owned(struct hr_strv *sv, char *s)
+{
+    if (sv->n + 2 > sv->cap) {
+        sv->cap = sv->cap ? sv->cap * 2 : 8;
+        sv->v = hr_xrealloc(sv->v, sv->cap * sizeof(char *));
+    }
+    sv->v[sv->n++] = s;
+    sv->v[sv->n] = NULL;
+}
+
+void hr_strv_push(struct hr_strv *sv, const char *s)
+{
+    hr_strv_push_owned(sv, hr_xstrdup(s));
+}
+
+void hr_strv_free(struct hr_strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = sv->cap = 0;
+}
+
+char *hr_path_normalize(const char *path)
+{
+    size_t len;
+    char *out;
+    size_t o = 0;
+
+    if (!path || path[0] != '/')
+        return NULL;
+    len = strlen(path);
+    out = hr_xmalloc(len + 2);
+    out[o++] = '/';
+    for (const char *p = path; *p;) {
+        const char *end;
+        size_t n;
+
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        end = strchrnul(p, '/');
+        n = (size_t)(end - p);
+        if (n == 1 && p[0] == '.') {
+            /* nothing */
+        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+            while (o > 1 && out[o - 1] != '/')
+                o--;
+            if (o > 1)
+                o--; /* the slash before the dropped component */
+        } else {
+            if (o > 1)
+                out[o++] = '/';
+            memcpy(out + o, p, n);
+            o += n;
+        }
+        p = end;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+bool hr_path_is_under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    if (strcmp(dir, "/") == 0)
+        return path[0] == '/';
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+char *hr_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+
+    while (la > 0 && a[la - 1] == '/')
+        la--;
+    while (*b == '/')
+        b++;
+    return hr_xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+char *hr_read_file(const char *path, size_t max, size_t *len_out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *buf;
+    size_t len = 0;
+
+    if (fd < 0)
+        return NULL;
+    buf = hr_xmalloc(max + 1);
+    while (len < max) {
+        ssize_t r = read(fd, buf + len, max - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            errno = e;
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (len_out)
+        *len_out = len;
+    return buf;
+}
+
+int hr_write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    size_t len = strlen(text);
+    ssize_t w;
+
+    if (fd < 0)
+        return -errno;
+    w = write(fd, text, len);
+    if (w < 0 || (size_t)w != len) {
+        int e = w < 0 ? errno : EIO;
+        close(fd);
+        return -e;
+    }
+    if (close(fd) < 0)
+        return -errno;
+    return 0;
+}
+
+void hr_freep(void *p)
+{
+    free(*(void **)p);
+}
+
+void hr_closep(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+}
+
+void hr_fclosep(FILE **f)
+{
+    if (*f)
+        fclose(*f);
+}

@@ -1,0 +1,50 @@
+/* Small helpers shared by all modules: allocation that cannot fail silently,
+ * string vectors, lexical path handling, cleanup attributes. */
+#ifndef HR_UTIL_H
+#define HR_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Out of memory is not recoverable for a launcher: these abort with a message. */
+void *hr_xmalloc(size_t n);
+void *hr_xrealloc(void *p, size_t n);
+char *hr_xstrdup(const char *s);
+char *hr_xstrndup(const char *s, size_t n);
+char *hr_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable NULL-terminated vector of heap strings. */
+struct hr_strv {
+    char **v;
+    size_t n, cap;
+};
+void hr_strv_push(struct hr_strv *sv, const char *s); /* copies s */
+void hr_strv_push_owned(struct hr_strv *sv, char *s); /* takes s */
+void hr_strv_free(struct hr_strv *sv);
+
+/* Lexically normalise an absolute path: collapse "//", drop ".", resolve ".."
+ * without going above "/", drop a trailing "/". Returns NULL if path is not
+ * absolute. Touches no file system. */
+char *hr_path_normalize(const char *path);
+/* True if path equals dir or lies below it (both normalised, absolute). */
+bool hr_path_is_under(const char *path, const char *dir);
+/* "a" + "/" + "b" with exactly one slash between them. */
+char *hr_path_join(const char *a, const char *b);
+
+/* Read a whole file (at most max bytes) into a NUL-terminated heap buffer. */
+char *hr_read_file(const char *path, size_t max, size_t *len_out);
+/* Write a string to a file opened with O_WRONLY (used for /proc files). */
+int hr_write_file(const char *path, const char *text);
+
+/* Cleanup helpers for code that can fail half-way. */
+void hr_freep(void *p);
+void hr_closep(int *fd);
+void hr_fclosep(FILE **f);
+#define hr_autofree __attribute__((cleanup(hr_freep)))
+#define hr_autoclose __attribute__((cleanup(hr_closep)))
+#define hr_autofclose __attribute__((cleanup(hr_fclosep)))
+
+#define HR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif
