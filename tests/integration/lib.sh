@@ -1,0 +1,103 @@
+# Shared helpers for the integration tests (bash). run.sh sources this, sets
+# up a work area and an unprivileged user, then sources every t-*.sh.
+#
+# In a test file:
+#   check NAME CMD...           pass if CMD exits 0
+#   check_rc N NAME CMD...      pass if CMD exits with status N
+#   check_grep PATTERN NAME CMD...  pass if CMD's stdout+stderr matches PATTERN
+#   ok NAME / fail NAME WHY     record a result by hand
+#   as_user CMD...              run CMD as the unprivileged test user, with a
+#                               clean environment, in $USER_HOME (bounded by
+#                               $TEST_TIMEOUT seconds)
+#   hpcrun ARGS...              as_user "$HPCRUN" ARGS...
+# Variables: $WORK (0755 scratch dir), $BIN (programs copied there), $IMG
+# (images), $HPCRUN, $TEST_USER, $USER_HOME, $TEST_UID, $TEST_GID, and the
+# exit codes from src/exitcodes.h as $HR_EXIT_FAIL etc.
+
+PASSED=0
+FAILED=0
+FAILED_NAMES=""
+TEST_TIMEOUT=${TEST_TIMEOUT:-60}
+
+ok() {
+    PASSED=$((PASSED + 1))
+    printf 'PASS: %s\n' "$1"
+}
+
+fail() {
+    FAILED=$((FAILED + 1))
+    FAILED_NAMES="$FAILED_NAMES
+  $1"
+    printf 'FAIL: %s\n' "$1"
+    [ -z "${2:-}" ] || printf '  %s\n' "$2" | head -c 2000
+}
+
+# Exit codes, read from the header the program uses.
+load_exit_codes() {
+    eval "$(sed -n 's/^#define \(HR_EXIT_[A-Z_]*\) \([0-9]*\).*/\1=\2/p' "$1")"
+}
+
+# Run as the test user: a login-like clean environment, no inherited root env.
+as_user() {
+    if [ "$(id -u)" = 0 ]; then
+        (cd "$USER_HOME" && timeout -k 5 "$TEST_TIMEOUT" \
+            setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups \
+            env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
+            PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb \
+            ${USER_ENV:-} "$@")
+    else
+        (cd "$USER_HOME" && timeout -k 5 "$TEST_TIMEOUT" \
+            env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
+            PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb \
+            ${USER_ENV:-} "$@")
+    fi
+}
+
+hpcrun() {
+    as_user "$HPCRUN" "$@"
+}
+
+check() {
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then ok "$name"; else fail "$name" "exit $?: $out"; fi
+}
+
+check_rc() {
+    local want=$1 name=$2 out rc
+    shift 2
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" = "$want" ]; then ok "$name"; else fail "$name" "exit $rc, want $want: $out"; fi
+}
+
+check_grep() {
+    local pat=$1 name=$2 out
+    shift 2
+    out=$("$@" 2>&1)
+    if printf '%s\n' "$out" | grep -qE -- "$pat"; then
+        ok "$name"
+    else
+        fail "$name" "no match for /$pat/ in: $out"
+    fi
+}
+
+# Wait (bounded) until CMD succeeds; returns 1 after $1 tenths of a second.
+wait_until() {
+    local tenths=$1 i=0
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ "$i" -le "$tenths" ] || return 1
+        sleep 0.1
+    done
+}
+
+summary() {
+    echo
+    if [ "$FAILED" -gt 0 ]; then
+        printf 'failed tests:%s\n' "$FAILED_NAMES"
+    fi
+    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+    [ "$FAILED" -eq 0 ]
+}
