@@ -60,8 +60,9 @@ int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
     if (opt && strcmp(opt, "ro") == 0) {
         b->is_ro = true;
     } else if (opt && *opt && strcmp(opt, "rw") != 0) {
+        fail(err, errlen, "--bind '%s': unknown option '%s' (ro or rw)", spec, opt);
         free(copy);
-        return fail(err, errlen, "--bind '%s': unknown option '%s' (ro or rw)", spec, opt);
+        return -1;
     }
     b->dst = hr_path_normalize(dst);
     if (strcmp(b->dst, "/") == 0) {

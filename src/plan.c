@@ -120,7 +120,6 @@ static void plan_dev_minimal(struct hr_plan *plan)
     static const char *const links[][2] = {
         {"/dev/fd", "/proc/self/fd"},         {"/dev/stdin", "/proc/self/fd/0"},
         {"/dev/stdout", "/proc/self/fd/1"},   {"/dev/stderr", "/proc/self/fd/2"},
-        {"/dev/core", "/proc/kcore"},
     };
 
     plan_add(plan, HR_MNT_TMPFS, NULL, "/dev", "dev");
@@ -132,7 +131,7 @@ static void plan_dev_minimal(struct hr_plan *plan)
     /* the host's devpts, so a job's terminal (and ptys it opens) work inside */
     plan_bind(plan, "/dev/pts", "/dev/pts", true, "dev")->is_device = true;
     plan_bind(plan, "/dev/shm", "/dev/shm", true, "dev");
-    for (size_t i = 0; i < HR_ARRAY_LEN(links) - 1; i++)
+    for (size_t i = 0; i < HR_ARRAY_LEN(links); i++)
         plan_add(plan, HR_MNT_SYMLINK, links[i][1], links[i][0], "dev");
 }
 
@@ -192,7 +191,6 @@ static void plan_identity(struct hr_plan *plan, const struct hr_host *host,
     char *pw_line, *gr_line, *content;
     const char *shell = host->shell;
     struct hr_resolved r;
-    char target[8];
 
     if (plan->is_fakeroot) {
         /* The image's own root entries are right for uid 0; add them if absent. */
@@ -215,7 +213,6 @@ static void plan_identity(struct hr_plan *plan, const struct hr_host *host,
         r.last != HR_NODE_OTHER)
         shell = "/bin/sh";
     free(r.path);
-    (void)target;
     pw_line = hr_xasprintf("%s:x:%u:%u:%s:%s:%s", host->user, (unsigned)host->uid,
                            (unsigned)host->gid, host->gecos, host->home, shell);
     gr_line = hr_xasprintf("%s:x:%u:", host->group, (unsigned)host->gid);

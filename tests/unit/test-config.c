@@ -1,1 +1,134 @@
-int main(void){return 0;}
+/* Step 1: argv, site config text and HPCRUN_* parsing. */
+#include "autoconfig.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "unit.h"
+
+static int parse(struct hr_config *cfg, char *err, const char *a0, ...)
+{
+    char *argv[32];
+    int argc = 0;
+    va_list ap;
+    const char *s = a0;
+
+    va_start(ap, a0);
+    argv[argc++] = "hpcrun";
+    while (s) {
+        argv[argc++] = (char *)s;
+        s = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    argv[argc] = NULL;
+    memset(cfg, 0, sizeof(*cfg));
+    return hr_config_parse_args(cfg, argc, argv, err, 512);
+}
+
+static void test_binds(void)
+{
+    struct hr_bind b;
+    char err[512];
+
+    CHECK(hr_bind_parse("/data", &b, err, sizeof(err)) == 0);
+    CHECK_STR(b.src, "/data");
+    CHECK_STR(b.dst, "/data");
+    CHECK(!b.is_ro);
+    free(b.src), free(b.dst);
+    CHECK(hr_bind_parse("/data:/mnt/d/:ro", &b, err, sizeof(err)) == 0);
+    CHECK_STR(b.dst, "/mnt/d");
+    CHECK(b.is_ro);
+    free(b.src), free(b.dst);
+    CHECK(hr_bind_parse("rel:/x:rw", &b, err, sizeof(err)) == 0);
+    CHECK(!b.is_ro);
+    free(b.src), free(b.dst);
+    CHECK(hr_bind_parse("rel", &b, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "relative source") != NULL);
+    CHECK(hr_bind_parse("/a:b", &b, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "absolute") != NULL);
+    CHECK(hr_bind_parse("/a:/b:rx", &b, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "unknown option 'rx'") != NULL);
+    CHECK(hr_bind_parse("/a:/", &b, err, sizeof(err)) < 0);
+    CHECK(hr_bind_parse(":/b", &b, err, sizeof(err)) < 0);
+}
+
+static void test_args(void)
+{
+    struct hr_config cfg;
+    char err[512];
+
+    CHECK(parse(&cfg, err, "-b", "/a", "--env", "X=1", "--cleanenv", "-w", "/w",
+                "--no-home", "--writable-tmpfs", "--fakeroot", "--dev=host", "-vv",
+                "--offset", "4096", "img.sqfs", "--", "ls", "-l", NULL) == 0);
+    CHECK_STR(cfg.image, "img.sqfs");
+    CHECK(cfg.n_cmd == 2);
+    CHECK_STR(cfg.cmd[0], "ls");
+    CHECK_STR(cfg.cmd[1], "-l");
+    CHECK(cfg.n_binds == 1 && cfg.is_cleanenv && cfg.is_no_home && cfg.is_fakeroot);
+    CHECK(cfg.is_writable_tmpfs && cfg.dev == HR_DEV_HOST && cfg.verbosity == 2);
+    CHECK(cfg.offset == 4096);
+    CHECK_STR(cfg.workdir, "/w");
+    CHECK_STR(cfg.env_set.v[0], "X=1");
+    hr_config_free(&cfg);
+
+    /* options after the image belong to the command */
+    CHECK(parse(&cfg, err, "img", "ls", "-b", NULL) == 0);
+    CHECK(cfg.n_cmd == 2 && cfg.n_binds == 0);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "img", NULL) == 0 && cfg.cmd == NULL);
+    hr_config_free(&cfg);
+
+    CHECK(parse(&cfg, err, NULL) < 0 && strstr(err, "no image") != NULL);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--bogus", "img", NULL) < 0 && strstr(err, "--bogus"));
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "-x", "img", NULL) < 0 && strstr(err, "'-x'"));
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--env", "1X=2", "img", NULL) < 0 && strstr(err, "NAME=VALUE"));
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--dev=all", "img", NULL) < 0 && strstr(err, "minimal"));
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--offset", "-1", "img", NULL) < 0);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "-w", "rel", "img", NULL) < 0);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "img", "-b", NULL) == 0);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "-b", NULL) < 0 && strstr(err, "needs an argument"));
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "-q", "img", NULL) == 0 && cfg.verbosity == -1);
+    hr_config_free(&cfg);
+}
+
+static void test_site_and_env(void)
+{
+    struct hr_config cfg;
+    char err[512];
+    char *envp[] = {"HPCRUN_BIND=/e1,/e2:/x:ro", "HPCRUN_CONFIG=/etc/x.conf", NULL};
+    char *bad_env[] = {"HPCRUN_BIND=rel", NULL};
+
+    memset(&cfg, 0, sizeof(cfg));
+    CHECK(hr_config_apply_site(&cfg, "site.conf", "# comment\n\n bind = /scratch \n", err,
+                               sizeof(err)) == 0);
+    CHECK(cfg.n_binds == 1 && cfg.binds[0].from_site);
+    CHECK(hr_config_apply_env(&cfg, envp, err, sizeof(err)) == 0);
+    CHECK(cfg.n_binds == 3 && cfg.binds[2].is_ro);
+    CHECK_STR(cfg.binds[2].dst, "/x");
+    CHECK(hr_config_apply_site(&cfg, "site.conf", "color = red\n", err, sizeof(err)) < 0);
+    CHECK(strstr(err, "site.conf:1: unknown key 'color'") != NULL);
+    CHECK(hr_config_apply_site(&cfg, "s", "x\n", err, sizeof(err)) < 0);
+    CHECK(hr_config_apply_env(&cfg, bad_env, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "HPCRUN_BIND") != NULL);
+    CHECK_STR(hr_config_site_path(envp), "/etc/x.conf");
+    CHECK(strstr(hr_config_site_path(bad_env), "hpcrun/hpcrun.conf") != NULL);
+    hr_config_free(&cfg);
+}
+
+int main(void)
+{
+    test_binds();
+    test_args();
+    test_site_and_env();
+    return unit_done();
+}

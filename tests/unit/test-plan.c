@@ -1,1 +1,194 @@
-int main(void){return 0;}
+/* The plan: mounts, cwd, argv, identity files, from fake inputs. */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+
+#include "image.h"
+#include "plan.h"
+#include "unit.h"
+
+static const char *const image_dirs[] = {"/etc", "/dev", "/proc", "/sys", "/tmp",
+                                         "/home", "/mnt", "/bin"};
+static const char *const image_files[] = {"/etc/passwd", "/etc/group", "/etc/hosts",
+                                          "/etc/resolv.conf", "/bin/sh"};
+
+static int lookup(void *ctx, const char *path, char *target, size_t len)
+{
+    (void)ctx;
+    if (strcmp(path, "/mnt/x") == 0) {
+        snprintf(target, len, "/etc");
+        return HR_NODE_SYMLINK;
+    }
+    for (size_t i = 0; i < HR_ARRAY_LEN(image_dirs); i++)
+        if (strcmp(path, image_dirs[i]) == 0)
+            return HR_NODE_DIR;
+    for (size_t i = 0; i < HR_ARRAY_LEN(image_files); i++)
+        if (strcmp(path, image_files[i]) == 0)
+            return HR_NODE_OTHER;
+    return HR_NODE_MISSING;
+}
+
+static char *bind_src[] = {"/data", "/etc/hostname", NULL};
+static bool bind_dir[] = {true, false};
+static char *host_env[] = {"HOME=/home/u", "PATH=/usr/bin", NULL};
+
+static struct hr_host make_host(const char *cwd)
+{
+    struct hr_host h = {.uid = 1000, .gid = 100, .user = "u", .group = "users",
+                        .gecos = "U", .home = "/home/u", .shell = "/bin/bash",
+                        .cwd = (char *)cwd, .is_home_dir = true, .environ = host_env,
+                        .bind_src = bind_src, .bind_src_is_dir = bind_dir,
+                        .has_hosts = true, .has_resolv = true};
+    return h;
+}
+
+static const struct hr_mount *find(const struct hr_plan *p, const char *dst)
+{
+    const struct hr_mount *found = NULL;
+    for (size_t i = 0; i < p->n_mounts; i++)
+        if (strcmp(p->mounts[i].dst, dst) == 0)
+            found = &p->mounts[i];
+    return found;
+}
+
+static void test_default_plan(void)
+{
+    struct hr_config cfg = {.image = "i.sqfs"};
+    struct hr_host host = make_host("/home/u/work");
+    struct hr_image_config icfg = {0};
+    struct hr_image_view view = {.lookup = lookup, .path = "i.sqfs", .config = &icfg,
+                                 .passwd = "root:x:0:0::/root:/bin/sh\nu:x:1000:1:old:/:/x\n"};
+    struct hr_plan plan;
+    char err[512];
+    const struct hr_mount *m;
+
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(plan.uid == 1000 && plan.gid == 100);
+    CHECK((m = find(&plan, "/proc")) && m->kind == HR_MNT_BIND);
+    CHECK((m = find(&plan, "/dev")) && m->kind == HR_MNT_TMPFS);
+    CHECK((m = find(&plan, "/dev/null")) && m->is_device && !m->is_in_image);
+    CHECK((m = find(&plan, "/dev/shm")) && !m->is_device);
+    CHECK((m = find(&plan, "/dev/fd")) && m->kind == HR_MNT_SYMLINK);
+    CHECK((m = find(&plan, "/etc/hosts")) && m->is_ro && !m->is_src_dir);
+    /* home is missing in the image: an overlay makes its mount point */
+    CHECK((m = find(&plan, "/home/u")) && m->is_dst_missing);
+    CHECK(plan.needs_overlay && !plan.is_writable);
+    /* cwd under the bound home: no extra bind */
+    CHECK(find(&plan, "/home/u/work") == NULL);
+    CHECK_STR(plan.cwd, "/home/u/work");
+    CHECK_STR(plan.argv.v[0], "/bin/sh");
+    /* the caller's entry replaces the image's entry for the same uid */
+    CHECK((m = find(&plan, "/etc/passwd")) && m->kind == HR_MNT_FILE);
+    CHECK(strstr(m->src, "u:x:1000:100:U:/home/u:/bin/sh\n") != NULL); /* no bash */
+    CHECK(strstr(m->src, "old") == NULL);
+    CHECK(strstr(m->src, "root:x:0:0") != NULL);
+    hr_plan_free(&plan);
+}
+
+static void test_binds_cwd_and_cmd(void)
+{
+    struct hr_bind binds[] = {{.src = "/data", .dst = "/mnt/x/data"},
+                              {.src = "/etc/hostname", .dst = "/etc/hostname", .is_ro = true}};
+    char *cmd[] = {"app", "-x", NULL};
+    struct hr_config cfg = {.image = "i", .binds = binds, .n_binds = 2, .is_no_home = true,
+                            .cmd = cmd, .n_cmd = 2};
+    struct hr_host host = make_host("/scratch/run");
+    struct hr_image_config icfg = {.workdir = "/app"};
+    struct hr_image_view view = {.lookup = lookup, .path = "i", .config = &icfg};
+    struct hr_plan plan;
+    char err[512];
+    const struct hr_mount *m;
+
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(find(&plan, "/home/u") == NULL); /* --no-home */
+    CHECK((m = find(&plan, "/mnt/x/data")) && m->is_dst_missing && m->is_in_image);
+    CHECK((m = find(&plan, "/etc/hostname")) && m->is_ro && !m->is_src_dir);
+    /* with a command, the caller's cwd wins over WorkingDir, and is bound */
+    CHECK_STR(plan.cwd, "/scratch/run");
+    CHECK((m = find(&plan, "/scratch/run")) && m->kind == HR_MNT_BIND);
+    CHECK_STR(plan.argv.v[0], "app");
+    CHECK(plan.argv.n == 2);
+    hr_plan_free(&plan);
+
+    /* a system directory as cwd is never bound over the image */
+    host = make_host("/usr/share");
+    cfg.n_binds = 0;
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(find(&plan, "/usr/share") == NULL);
+    CHECK(plan.is_cwd_fallback_ok);
+    hr_plan_free(&plan);
+}
+
+static void test_entrypoint_and_errors(void)
+{
+    struct hr_config cfg = {.image = "i", .is_fakeroot = true, .is_writable_tmpfs = true};
+    struct hr_host host = make_host(NULL);
+    struct hr_image_config icfg = {0};
+    struct hr_image_view view = {.lookup = lookup, .path = "i", .config = &icfg,
+                                 .passwd = "root:x:0:0::/root:/bin/sh\n"};
+    struct hr_plan plan;
+    char err[512];
+    struct hr_bind bad[] = {{.src = "/data", .dst = "/etc/passwd"}};
+
+    hr_strv_push(&icfg.entrypoint, "/entry");
+    hr_strv_push(&icfg.cmd, "arg");
+    icfg.workdir = strdup("/work");
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(plan.uid == 0 && plan.gid == 0 && plan.is_writable && plan.needs_overlay);
+    CHECK_STR(plan.argv.v[0], "/entry");
+    CHECK_STR(plan.argv.v[1], "arg");
+    CHECK_STR(plan.cwd, "/work"); /* no command: the image's WorkingDir */
+    CHECK(find(&plan, "/etc/passwd") == NULL); /* the image has root already */
+    CHECK(find(&plan, "/etc/group") != NULL);  /* ...but no group file */
+    hr_plan_free(&plan);
+
+    /* a directory onto a file in the image is refused clearly */
+    cfg.binds = bad;
+    cfg.n_binds = 1;
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "/etc/passwd: not a directory") != NULL);
+    hr_plan_free(&plan);
+    hr_image_config_free(&icfg);
+}
+
+static void test_passwd_merge(void)
+{
+    char *t = hr_passwd_merge(NULL, "u:x:5:5:::/bin/sh");
+    CHECK_STR(t, "u:x:5:5:::/bin/sh\n");
+    free(t);
+    t = hr_passwd_merge("a:x:1:1::/:/s\nu:x:9:9::/:/s\nb:x:5:5::/:/s", "u:x:5:5:::/bin/sh");
+    CHECK_STR(t, "a:x:1:1::/:/s\nu:x:5:5:::/bin/sh\n");
+    free(t);
+}
+
+static void test_image_config(void)
+{
+    struct hr_image_config c;
+    char err[256];
+
+    CHECK(hr_image_config_parse("{\"config\":{\"Env\":[\"A=1\"],\"Cmd\":[\"x\"],"
+                                "\"WorkingDir\":\"/w\",\"User\":\"1\"}}",
+                                &c, err, sizeof(err)) == 0);
+    CHECK(c.env.n == 1 && c.cmd.n == 1);
+    CHECK_STR(c.workdir, "/w");
+    hr_image_config_free(&c);
+    CHECK(hr_image_config_parse("{\"Entrypoint\":[\"/e\"]}", &c, err, sizeof(err)) == 0);
+    CHECK(c.entrypoint.n == 1);
+    hr_image_config_free(&c);
+    CHECK(hr_image_config_parse("{\"Env\":\"A=1\"}", &c, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "Env") != NULL);
+    CHECK(hr_image_config_parse("{\"Env\":[\"novalue\"]}", &c, err, sizeof(err)) < 0);
+    CHECK(hr_image_config_parse("{\"WorkingDir\":\"rel\"}", &c, err, sizeof(err)) < 0);
+    CHECK(hr_image_config_parse("{bad", &c, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "invalid JSON") != NULL);
+}
+
+int main(void)
+{
+    test_default_plan();
+    test_binds_cwd_and_cmd();
+    test_entrypoint_and_errors();
+    test_passwd_merge();
+    test_image_config();
+    return unit_done();
+}
