@@ -33,7 +33,22 @@
 #include "pathres.h"
 #include "root.h"
 
+#include <float.h>
+
 #define SQFS_MAGIC_LE 0x73717368u /* "hsqs" */
+
+/* libsquashfuse exports sqfs_stat (the inode -> struct stat conversion its
+ * own getattr uses) but does not install its header. */
+sqfs_err sqfs_stat(sqfs *fs, sqfs_inode *inode, struct stat *st);
+
+/* What the FUSE server serves: squashfuse's state first, so its own
+ * operations (which take the request's userdata as a sqfs_ll) work on it. */
+struct image_fs {
+    sqfs_ll ll;
+    bool is_owned_by_caller; /* report every file as owned by uid/gid */
+    uid_t uid;
+    gid_t gid;
+};
 #define CONFIG_JSON "/.hpcrun/config.json"
 #define META_FILE_MAX (4u << 20)
 
@@ -152,7 +167,7 @@ int hr_image_lookup(void *ctx, const char *path, char *target, size_t targetlen)
     if (sqfs_inode_get(fs, &inode, sqfs_inode_root(fs)) != SQFS_OK)
         return -EIO;
     if (sqfs_lookup_path(fs, &inode, path, &found) != SQFS_OK)
-        return found ? -EIO : HR_NODE_MISSING;
+        return -EIO;
     if (!found)
         return HR_NODE_MISSING;
     if (S_ISLNK(inode.base.mode)) {
@@ -329,7 +344,7 @@ int hr_image_open(struct hr_image *img, const char *path, unsigned long long off
     }
     if (image_check_superblock(img, &st) < 0)
         return -1;
-    img->ll = calloc(1, sizeof(*img->ll));
+    img->ll = calloc(1, sizeof(struct image_fs));
     if (!img->ll) {
         hr_err("out of memory");
         return -1;
@@ -368,12 +383,78 @@ void hr_image_close(struct hr_image *img)
 
 /* ---- the FUSE server ----------------------------------------------------- */
 
+/* getattr and lookup as squashfuse's own, except that with
+ * is_owned_by_caller every file is reported as the caller's. A user-namespace
+ * overlay cannot copy up a file whose owner has no mapping, so this is what
+ * lets --writable-tmpfs write anywhere without --fakeroot. */
+static void image_own(fuse_req_t req, struct stat *st)
+{
+    struct image_fs *f = fuse_req_userdata(req);
+
+    if (f->is_owned_by_caller) {
+        st->st_uid = f->uid;
+        st->st_gid = f->gid;
+    }
+}
+
+static void image_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    sqfs_ll_i lli;
+    struct stat st;
+
+    (void)fi;
+    if (sqfs_ll_iget(req, &lli, ino))
+        return;
+    if (sqfs_stat(&lli.ll->fs, &lli.inode, &st)) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    st.st_ino = ino;
+    image_own(req, &st);
+    fuse_reply_attr(req, &st, DBL_MAX);
+}
+
+static void image_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fuse_entry_param e = {.attr_timeout = DBL_MAX, .entry_timeout = DBL_MAX};
+    sqfs_ll_i lli;
+    sqfs_name namebuf;
+    sqfs_dir_entry entry;
+    sqfs_inode inode;
+    bool found = false;
+
+    if (sqfs_ll_iget(req, &lli, parent))
+        return;
+    if (!S_ISDIR(lli.inode.base.mode)) {
+        fuse_reply_err(req, ENOTDIR);
+        return;
+    }
+    sqfs_dentry_init(&entry, namebuf);
+    if (sqfs_dir_lookup(&lli.ll->fs, &lli.inode, name, strlen(name), &entry, &found)) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
+    if (!found) { /* ino 0: a cached negative entry */
+        fuse_reply_entry(req, &e);
+        return;
+    }
+    if (sqfs_inode_get(&lli.ll->fs, &inode, sqfs_dentry_inode(&entry)) ||
+        sqfs_stat(&lli.ll->fs, &inode, &e.attr)) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
+    e.ino = lli.ll->ino_register(lli.ll, &entry);
+    e.attr.st_ino = e.ino;
+    image_own(req, &e.attr);
+    fuse_reply_entry(req, &e);
+}
+
 static const struct fuse_lowlevel_ops image_fuse_ops = {
-    .getattr = sqfs_ll_op_getattr,
+    .getattr = image_op_getattr,
     .opendir = sqfs_ll_op_opendir,
     .releasedir = sqfs_ll_op_releasedir,
     .readdir = sqfs_ll_op_readdir,
-    .lookup = sqfs_ll_op_lookup,
+    .lookup = image_op_lookup,
     .open = sqfs_ll_op_open,
     .create = sqfs_ll_op_create,
     .release = sqfs_ll_op_release,
@@ -487,8 +568,9 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
 }
 
 int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoint,
-                        uid_t uid, gid_t gid, int devnull_fd)
+                        uid_t uid, gid_t gid, bool is_owned_by_caller, int devnull_fd)
 {
+    struct image_fs *fs = (struct image_fs *)img->ll;
     char opts[256], fdpath[64];
     char *argv[] = {"hpcrun", NULL};
     struct fuse_args args = FUSE_ARGS_INIT(1, argv);
@@ -504,6 +586,9 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
     if (hr_mount(img->path, mountpoint, "fuse.squashfuse",
                  MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0)
         return -1;
+    fs->is_owned_by_caller = is_owned_by_caller;
+    fs->uid = uid;
+    fs->gid = gid;
     a.se = fuse_session_new(&args, &image_fuse_ops, sizeof(image_fuse_ops), img->ll);
     snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", fuse_fd);
     if (!a.se || fuse_session_mount(a.se, fdpath) != 0) {

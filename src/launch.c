@@ -65,7 +65,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     /* 5. image */
     if (hr_root_stage() < 0 ||
         hr_image_mount_fuse(&img, fuse_fd, HR_STAGE_IMAGE, plan.uid, plan.gid,
-                            devnull_fd) < 0)
+                            plan.is_writable && !plan.is_fakeroot, devnull_fd) < 0)
         return HR_EXIT_FAIL;
 
     /* 6. root */

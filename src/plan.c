@@ -304,6 +304,9 @@ static int plan_check_destinations(struct hr_plan *plan, const struct hr_image_v
         if (!m->is_in_image)
             continue;
         rc = hr_resolve_in_root(m->dst, img->lookup, img->ctx, &r);
+        if (rc == -EIO)
+            return plan_fail(err, errlen, "%s: corrupted SquashFS image (cannot read %s)",
+                             img->path, m->dst);
         if (rc < 0)
             return plan_fail(err, errlen, "%s: mount point %s: %s", img->path, m->dst,
                              strerror(-rc));

@@ -72,6 +72,20 @@ static int restrict_tree(const char *dst, unsigned long flags, bool is_recursive
     return remount_restrict(dst, MS_NOSUID | (is_dev ? 0 : MS_NODEV) | (flags & MS_RDONLY));
 }
 
+/* A path as the user knows it: the host path for a source under the old
+ * root, the container path for a target in the new root. */
+static const char *shown(const char *path)
+{
+    static const char *const prefixes[] = {HR_STAGE_OLDROOT, HR_STAGE_ROOT, HR_STAGE_IMAGE};
+
+    for (size_t i = 0; path && i < HR_ARRAY_LEN(prefixes); i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(path, prefixes[i], n) == 0 && path[n] == '/')
+            return path + n;
+    }
+    return path;
+}
+
 int hr_mount(const char *src, const char *dst, const char *fstype, unsigned long flags,
              const char *data)
 {
@@ -80,7 +94,7 @@ int hr_mount(const char *src, const char *dst, const char *fstype, unsigned long
 
     if (f & MS_REMOUNT) {
         if (restrict_tree(dst, flags, false) < 0) {
-            hr_err("cannot remount %s: %s", dst, strerror(errno));
+            hr_err("cannot remount %s: %s", shown(dst), strerror(errno));
             return -1;
         }
         return 0;
@@ -90,14 +104,14 @@ int hr_mount(const char *src, const char *dst, const char *fstype, unsigned long
          * a user namespace a bind without them is refused anyway. */
         if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0 ||
             restrict_tree(dst, flags, true) < 0) {
-            hr_err("cannot bind %s to %s: %s", src, dst, strerror(errno));
+            hr_err("cannot bind %s to %s: %s", shown(src), shown(dst), strerror(errno));
             return -1;
         }
         return 0;
     }
     f |= MS_NOSUID | (is_dev ? 0 : MS_NODEV);
     if (mount(src, dst, fstype, f, data) < 0) {
-        hr_err("cannot mount %s (%s) on %s: %s", src, fstype, dst, strerror(errno));
+        hr_err("cannot mount %s (%s) on %s: %s", src, fstype, shown(dst), strerror(errno));
         return -1;
     }
     return 0;

@@ -93,6 +93,18 @@ wait_until() {
     done
 }
 
+# Live FUSE servers of the test user (hpcrun names them hpcrun-fuse). Exited
+# servers wait as zombies for their parent, init, to reap them; where PID 1
+# does not reap (some sandboxes), they stay, holding no mount or namespace.
+fuse_count() {
+    local p n=0
+    for p in $(pgrep -u "$TEST_UID" -x hpcrun-fuse); do
+        [ "$(ps -o stat= -p "$p" | cut -c1)" = Z ] || n=$((n + 1))
+    done
+    echo "$n"
+}
+no_fuse() { [ "$(fuse_count)" = 0 ]; }
+
 summary() {
     echo
     if [ "$FAILED" -gt 0 ]; then

@@ -1,2 +1,84 @@
-#!/bin/sh
-exit 0
+#!/bin/bash
+# The integration suite: real launches of the built hpcrun, from real
+# SquashFS images, as an unprivileged user (created when run as root, as CI
+# does). Prints "N passed, N failed" last; exits non-zero on any failure.
+#
+#   tests/integration/run.sh [t-NAME.sh ...]    (default: every t-*.sh)
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+. "$here/lib.sh"
+load_exit_codes "$top_srcdir/src/exitcodes.h"
+
+die() {
+    echo "integration: $*" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+}
+
+# ---- preconditions: say why, never skip silently ------------------------------
+[ -x "$top_builddir/src/hpcrun" ] || die "$top_builddir/src/hpcrun not built (run make)"
+[ -x "$top_builddir/images/hr-probe" ] || die "images/hr-probe not built (run make)"
+command -v mksquashfs >/dev/null || die "mksquashfs missing (apt-get install squashfs-tools)"
+[ -x /bin/busybox ] || die "/bin/busybox missing (apt-get install busybox-static)"
+
+if [ "$(id -u)" = 0 ]; then
+    TEST_USER=hpcrun-test
+    if ! id "$TEST_USER" >/dev/null 2>&1; then
+        useradd --create-home --shell /bin/sh "$TEST_USER" ||
+            die "cannot create the test user $TEST_USER"
+    fi
+    if [ "$(stat -c %a /dev/fuse 2>/dev/null)" != 666 ]; then
+        chmod 0666 /dev/fuse || die "/dev/fuse missing or cannot be made usable"
+        echo "integration: made /dev/fuse mode 0666 so unprivileged users can mount FUSE"
+    fi
+else
+    TEST_USER=$(id -un)
+fi
+TEST_UID=$(id -u "$TEST_USER")
+TEST_GID=$(id -g "$TEST_USER")
+USER_HOME=$(getent passwd "$TEST_USER" | cut -d: -f6)
+[ -d "$USER_HOME" ] || die "home of $TEST_USER ($USER_HOME) missing"
+
+WORK=$(mktemp -d /tmp/hpcrun-it.XXXXXX) || die "mktemp failed"
+chmod 0755 "$WORK"
+trap 'rm -rf "$WORK"' EXIT
+UWORK=$WORK/u # writable by the test user
+mkdir -p "$UWORK" && chmod 1777 "$UWORK"
+BIN=$WORK/bin
+IMG=$WORK/img
+mkdir -p "$BIN" "$IMG"
+cp "$top_builddir/src/hpcrun" "$top_builddir/images/hr-probe" "$BIN/"
+[ ! -x "$top_builddir/src/hpcimg" ] || cp "$top_builddir/src/hpcimg" "$BIN/"
+HPCRUN=$BIN/hpcrun
+HPCIMG=$BIN/hpcimg
+PROBE=$BIN/hr-probe
+
+as_user true || die "cannot run commands as $TEST_USER"
+as_user unshare -Urm true 2>/dev/null ||
+    die "unprivileged user namespaces are not available to $TEST_USER (check kernel.unprivileged_userns_clone, user.max_user_namespaces, AppArmor)"
+as_user sh -c ': < /dev/fuse' 2>/dev/null || as_user test -w /dev/fuse ||
+    die "/dev/fuse is not usable by $TEST_USER (it must be mode 0666)"
+
+# ---- images --------------------------------------------------------------------
+build() { "$top_srcdir/images/build-image.sh" "$@" || die "image build failed: $*"; }
+build --probe "$PROBE" --hostile "$IMG/test.sqfs"
+cat > "$WORK/config.json" <<'J'
+{"config": {"Env": ["IMAGE_VAR=from-image", "SHARED=image"],
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Cmd": ["echo entry:$IMAGE_VAR:$(pwd)"],
+            "WorkingDir": "/opt"}}
+J
+build --probe "$PROBE" --config "$WORK/config.json" "$IMG/config.sqfs"
+chmod -R a+rX "$WORK"
+
+echo "integration: as $TEST_USER (uid $TEST_UID) with $HPCRUN"
+if [ $# -gt 0 ]; then tests=("$@"); else tests=("$here"/t-*.sh); fi
+for t in "${tests[@]}"; do
+    case "$t" in /*) ;; *) t=$here/$t ;; esac
+    echo "== $(basename "$t")"
+    . "$t"
+done
+summary

@@ -1,0 +1,57 @@
+# CLI: help, version, the man page, option errors, --dry-run.
+
+check_grep '^Usage: hpcrun \[OPTIONS\] IMAGE' "--help prints usage" hpcrun --help
+check_grep '^features: squashfuse fuse3' "--version lists compiled-in features" hpcrun --version
+
+# every long option in --help is documented in hpcrun(1)
+missing=""
+for opt in $("$HPCRUN" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+    grep -qF -- "$(printf '%s' "$opt" | sed 's/-/\\-/g')" "$top_srcdir/doc/hpcrun.1" ||
+        missing="$missing $opt"
+done
+if [ -z "$missing" ]; then ok "man page documents every option in --help"; else
+    fail "man page documents every option in --help" "missing:$missing"; fi
+for code in "$HR_EXIT_FAIL" "$HR_EXIT_CANNOT_EXEC" "$HR_EXIT_NOT_FOUND"; do
+    check "man page documents exit code $code" grep -q "^\.B $code\$" "$top_srcdir/doc/hpcrun.1"
+done
+
+# bad options: one line "hpcrun: ...", exit 125
+one_line_err() {
+    local want=$1 name=$2 out rc
+    shift 2
+    out=$("$@" 2>&1 >/dev/null)
+    rc=$?
+    if [ "$rc" = "$want" ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] &&
+        printf '%s' "$out" | grep -q '^hpcrun: '; then
+        ok "$name"
+    else
+        fail "$name" "exit $rc (want $want), stderr: $out"
+    fi
+}
+one_line_err "$HR_EXIT_FAIL" "unknown option: one line, exit 125" hpcrun --bogus "$IMG/test.sqfs" true
+one_line_err "$HR_EXIT_FAIL" "no image: one line, exit 125" hpcrun
+one_line_err "$HR_EXIT_FAIL" "bad bind spec: one line, exit 125" hpcrun -b /tmp:rel "$IMG/test.sqfs" true
+one_line_err "$HR_EXIT_FAIL" "bad bind option: one line, exit 125" hpcrun -b /tmp:/x:rx "$IMG/test.sqfs" true
+one_line_err "$HR_EXIT_FAIL" "bad --dev: one line, exit 125" hpcrun --dev=all "$IMG/test.sqfs" true
+one_line_err "$HR_EXIT_FAIL" "bad --env: one line, exit 125" hpcrun --env NOEQUALS "$IMG/test.sqfs" true
+one_line_err "$HR_EXIT_FAIL" "missing bind source: one line, exit 125" hpcrun -b /nonexistent/src:/x "$IMG/test.sqfs" true
+check_grep "bind '/nonexistent/src': No such file" "missing bind source is named" hpcrun -b /nonexistent/src:/x "$IMG/test.sqfs" true
+
+# --dry-run prints the plan and mounts nothing
+out=$(hpcrun --dry-run -b /tmp:/data:ro --env A=1 "$IMG/test.sqfs" hr-probe ids 2>&1)
+if printf '%s\n' "$out" | grep -q '^mount    bind    /data  *<- /tmp \[bind,ro' &&
+    printf '%s\n' "$out" | grep -q '^env      A=1$' &&
+    printf '%s\n' "$out" | grep -q '^command  hr-probe ids$' &&
+    printf '%s\n' "$out" | grep -q '^cwd      '; then
+    ok "--dry-run prints mounts, env, cwd and command"
+else
+    fail "--dry-run prints mounts, env, cwd and command" "$out"
+fi
+check_rc 0 "--dry-run exits 0" hpcrun --dry-run "$IMG/test.sqfs"
+if pgrep -u "$TEST_UID" -x hpcrun-fuse >/dev/null; then
+    fail "--dry-run starts no FUSE server" "$(pgrep -a -u "$TEST_UID" -x hpcrun-fuse)"
+else
+    ok "--dry-run starts no FUSE server"
+fi
+check_grep '^hello$' "-q still runs the command" hpcrun -q "$IMG/test.sqfs" echo hello
+check_grep 'inside the hpcrun demo image' "the -- separator ends options" hpcrun "$IMG/test.sqfs" -- cat /etc/hpcrun-demo

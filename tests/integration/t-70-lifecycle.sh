@@ -1,0 +1,74 @@
+# Point 8: the FUSE server and the mount live exactly as long as the container.
+
+# No process is left in the container's mount namespace: the namespace, and
+# every mount in it, is gone.
+ns_gone() {
+    local ino=$1 p
+    for p in /proc/[0-9]*/ns/mnt; do
+        [ "$(stat -L -c %i "$p" 2>/dev/null)" = "$ino" ] && return 1
+    done
+    return 0
+}
+mnt_of() { printf '%s\n' "$1" | sed -n 's/^mnt=//p'; }
+
+wait_until 20 no_fuse || fail "no FUSE server before the lifecycle tests" "$(pgrep -a -x hpcrun-fuse)"
+out=$(hpcrun "$IMG/test.sqfs" hr-probe ns 2>&1)
+ino=$(mnt_of "$out")
+if [ -n "$ino" ] && wait_until 10 ns_gone "$ino" && wait_until 10 no_fuse; then
+    ok "normal exit: FUSE server and mount gone within 1 s"
+else
+    fail "normal exit: FUSE server and mount gone within 1 s" "mnt=$ino fuse=$(fuse_count)"
+fi
+
+out=$(hpcrun "$IMG/test.sqfs" sh -c 'hr-probe ns; kill -9 $$' 2>&1)
+ino=$(mnt_of "$out")
+if [ -n "$ino" ] && wait_until 10 ns_gone "$ino" && wait_until 10 no_fuse; then
+    ok "death by signal: FUSE server and mount gone within 1 s"
+else
+    fail "death by signal: FUSE server and mount gone within 1 s" "mnt=$ino fuse=$(fuse_count)"
+fi
+
+rm -f "$UWORK/lc.pid" "$UWORK/lc.out"
+as_user sh -c "echo \$\$ > '$UWORK/lc.pid'; exec '$HPCRUN' '$IMG/test.sqfs' sh -c 'hr-probe ns; exec sleep 30'" > "$UWORK/lc.out" 2>&1 &
+bg=$!
+if wait_until 100 grep -q '^mnt=' "$UWORK/lc.out"; then
+    ino=$(mnt_of "$(cat "$UWORK/lc.out")")
+    [ "$(fuse_count)" = 1 ] && ok "a running container has exactly one FUSE server" ||
+        fail "a running container has exactly one FUSE server" "$(fuse_count)"
+    # the server ignores the signals a job step or terminal sends
+    pkill -TERM -u "$TEST_UID" -x hpcrun-fuse
+    sleep 0.2
+    as_user true # keep timing comparable
+    [ "$(fuse_count)" = 1 ] && ok "the FUSE server outlives SIGTERM sent to it while the app runs" ||
+        fail "the FUSE server outlives SIGTERM sent to it while the app runs"
+    kill -KILL "$(cat "$UWORK/lc.pid")"
+    wait "$bg" 2>/dev/null
+    if wait_until 10 no_fuse && wait_until 10 ns_gone "$ino"; then
+        ok "hpcrun SIGKILLed: FUSE server and mount gone within 1 s"
+    else
+        fail "hpcrun SIGKILLed: FUSE server and mount gone within 1 s" "fuse=$(fuse_count)"
+    fi
+else
+    kill "$bg" 2>/dev/null; wait "$bg"
+    fail "hpcrun SIGKILLed: FUSE server and mount gone within 1 s" "container never started: $(cat "$UWORK/lc.out")"
+fi
+
+# 200 sequential launches leave nothing behind
+snapshot() {
+    ls -A /tmp /dev/shm /var/tmp 2>/dev/null | grep -v '^hpcrun-it\.' | sort
+    wc -l < /proc/self/mountinfo
+}
+before=$(snapshot)
+n_ok=0
+for i in $(seq 200); do
+    hpcrun "$IMG/test.sqfs" true >/dev/null 2>&1 && n_ok=$((n_ok + 1))
+done
+[ "$n_ok" = 200 ] && ok "200 sequential launches succeed" || fail "200 sequential launches succeed" "$n_ok of 200"
+wait_until 10 no_fuse && ok "200 launches leave no FUSE server" || fail "200 launches leave no FUSE server" "$(fuse_count)"
+after=$(snapshot)
+[ "$before" = "$after" ] && ok "200 launches leave no mounts or temp files" ||
+    fail "200 launches leave no mounts or temp files" "$(diff <(echo "$before") <(echo "$after"))"
+if [ "$(id -u)" = 0 ]; then # the test user has no processes of its own
+    leftover=$(ps -o pid=,stat=,comm= -u "$TEST_UID" | awk '$2 !~ /^Z/' || true)
+    [ -z "$leftover" ] && ok "200 launches leave no processes" || fail "200 launches leave no processes" "$leftover"
+fi

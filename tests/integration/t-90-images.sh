@@ -1,0 +1,13 @@
+# Point 10: every compression libsquashfuse reads, and images at an offset.
+for comp in gzip xz lz4 zstd lzo; do
+    build --probe "$PROBE" --comp "$comp" "$IMG/comp-$comp.sqfs"
+    chmod a+r "$IMG/comp-$comp.sqfs"
+    check_grep 'inside the hpcrun demo image' "a $comp image runs" hpcrun "$IMG/comp-$comp.sqfs" cat /etc/hpcrun-demo
+done
+# a SquashFS stored after a header, as in Apptainer's SIF files
+{ head -c 12288 /dev/zero; cat "$IMG/test.sqfs"; } > "$IMG/offset.img"
+chmod a+r "$IMG/offset.img"
+check_grep 'inside the hpcrun demo image' "--offset runs an image stored at a byte offset" \
+    hpcrun --offset 12288 "$IMG/offset.img" cat /etc/hpcrun-demo
+check_grep 'not a SquashFS image at offset 4096' "a wrong --offset fails clearly" hpcrun --offset 4096 "$IMG/offset.img" true
+check_grep 'bad magic' "an offset image without --offset fails clearly" hpcrun "$IMG/offset.img" true
