@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "checks.h"
@@ -14,8 +15,20 @@
 #include "plan.h"
 #include "root.h"
 
+/* -vv reports how long each step took (the benchmark report uses it). */
+static void step_done(const char *step, struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    hr_debug("step %-10s %.3f ms", step,
+             (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
+    *t0 = t1;
+}
+
 int hr_launch(const struct hr_config *cfg, char **envp)
 {
+    struct timespec t0;
     struct hr_host host;
     struct hr_image img;
     struct hr_plan plan;
@@ -23,6 +36,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     char err[1024];
     int fuse_fd, devnull_fd;
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     /* 2. checks */
     if (hr_check_privileges() < 0)
         return HR_EXIT_FAIL;
@@ -30,6 +44,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
         return HR_EXIT_FAIL;
     if (hr_image_open(&img, cfg->image, cfg->offset) < 0)
         return HR_EXIT_FAIL;
+    step_done("checks", &t0);
 
     /* 3. plan */
     view = (struct hr_image_view){.lookup = hr_image_lookup,
@@ -42,6 +57,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
         hr_err("%s", err);
         return HR_EXIT_FAIL;
     }
+    step_done("plan", &t0);
     if (cfg->is_dry_run) {
         hr_plan_print(&plan, img.path, stdout);
         return HR_EXIT_OK;
@@ -61,16 +77,20 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     fuse_fd = hr_check_open_fuse();
     if (fuse_fd < 0)
         return HR_EXIT_FAIL;
+    step_done("namespaces", &t0);
 
     /* 5. image */
     if (hr_root_stage() < 0 ||
         hr_image_mount_fuse(&img, fuse_fd, HR_STAGE_IMAGE, plan.uid, plan.gid,
                             plan.is_writable && !plan.is_fakeroot, devnull_fd) < 0)
         return HR_EXIT_FAIL;
+    hr_image_prefetch(HR_STAGE_IMAGE, plan.exe_in_image);
+    step_done("image", &t0);
 
     /* 6. root */
     if (hr_root_assemble(&plan) < 0)
         return HR_EXIT_FAIL;
+    step_done("root", &t0);
 
     /* 7. exec */
     return hr_exec(&plan);

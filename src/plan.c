@@ -286,6 +286,41 @@ static void plan_argv(struct hr_plan *plan, const struct hr_config *cfg,
         hr_strv_push(&plan->argv, "/bin/sh");
 }
 
+/* Where argv[0] will be found in the image, searching the container's PATH
+ * as execvp will. Only a hint (for prefetching): a miss is not an error. */
+static void plan_find_exe(struct hr_plan *plan, const struct hr_image_view *img)
+{
+    const char *cmd = plan->argv.v[0];
+    const char *path = hr_env_get(plan->env.v, "PATH");
+    char *dirs, *save = NULL;
+
+    if (strchr(cmd, '/')) {
+        struct hr_resolved r;
+        if (cmd[0] == '/' && hr_resolve_in_root(cmd, img->lookup, img->ctx, &r) == 0 &&
+            r.n_missing == 0 && r.last == HR_NODE_OTHER)
+            plan->exe_in_image = r.path;
+        else
+            free(r.path);
+        return;
+    }
+    dirs = hr_xstrdup(path ? path : HR_DEFAULT_PATH);
+    for (char *d = strtok_r(dirs, ":", &save); d && !plan->exe_in_image;
+         d = strtok_r(NULL, ":", &save)) {
+        struct hr_resolved r;
+        char *cand;
+        if (d[0] != '/')
+            continue;
+        cand = hr_path_join(d, cmd);
+        if (hr_resolve_in_root(cand, img->lookup, img->ctx, &r) == 0 && r.n_missing == 0 &&
+            r.last == HR_NODE_OTHER)
+            plan->exe_in_image = r.path;
+        else
+            free(r.path);
+        free(cand);
+    }
+    free(dirs);
+}
+
 /* Decide, for each mount, whether its destination is in the image (not under
  * an earlier mount) and whether it must be created there. */
 static int plan_check_destinations(struct hr_plan *plan, const struct hr_image_view *img,
@@ -372,6 +407,7 @@ int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
     plan_cwd(plan, cfg, host, img);
     plan_argv(plan, cfg, img);
     hr_env_build(&env_in, &plan->env);
+    plan_find_exe(plan, img);
     return plan_check_destinations(plan, img, err, errlen);
 }
 
@@ -413,5 +449,6 @@ void hr_plan_free(struct hr_plan *plan)
     hr_strv_free(&plan->env);
     hr_strv_free(&plan->argv);
     free(plan->cwd);
+    free(plan->exe_in_image);
     memset(plan, 0, sizeof(*plan));
 }

@@ -66,6 +66,7 @@ struct hr_plan {
     struct hr_strv env;
     struct hr_strv argv;
     char *cwd;
+    char *exe_in_image;     /* argv[0] found in the image (for prefetch), or NULL */
     uid_t uid, gid;         /* ids inside the container */
     uid_t host_uid, host_gid;
     bool is_fakeroot;

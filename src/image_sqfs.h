@@ -1,0 +1,50 @@
+/* Private to the image step (image.c, imagefs.c): libsquashfuse's headers
+ * and the state the FUSE server serves. squashfuse's headers carry their own
+ * config.h with PACKAGE_* macros, so they come first and those macros are
+ * dropped before ours (the build defines _GNU_SOURCE for every file). */
+#ifndef HR_IMAGE_SQFS_H
+#define HR_IMAGE_SQFS_H
+
+#include <squashfuse/ll.h>
+#include <squashfuse/squashfuse.h>
+#include <squashfuse/decompress.h>
+#undef PACKAGE
+#undef PACKAGE_BUGREPORT
+#undef PACKAGE_NAME
+#undef PACKAGE_STRING
+#undef PACKAGE_TARNAME
+#undef PACKAGE_URL
+#undef PACKAGE_VERSION
+#undef VERSION
+#include "autoconfig.h"
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* squashfuse caches one data block and three fragment blocks. The kernel
+ * asks for pages of a program in a scattered order while it is exec'ed and
+ * its libraries are mapped, so with one block cached the same 128 KiB block is
+ * decompressed again and again. 32 blocks (4 MiB at the default block size)
+ * covers a typical program's working set; the cache is per container. */
+#define HR_DATA_CACHE_BLOCKS 32
+#define HR_FRAG_CACHE_BLOCKS 32
+#define HR_MD_CACHE_BLOCKS 8
+
+/* libsquashfuse exports sqfs_stat (the inode -> struct stat conversion its
+ * own getattr uses) but does not install its header. */
+sqfs_err sqfs_stat(sqfs *fs, sqfs_inode *inode, struct stat *st);
+
+/* What the FUSE server serves: squashfuse's state first, so its own
+ * operations (which take the request's userdata as a sqfs_ll) work on it. */
+struct image_fs {
+    sqfs_ll ll;
+    bool is_owned_by_caller; /* report every file as owned by uid/gid */
+    uid_t uid;
+    gid_t gid;
+};
+
+/* Give fs caches of its own (the sizes above); the tables stay shared. */
+int hr_image_fs_caches(sqfs *fs);
+
+#endif

@@ -1,0 +1,310 @@
+/* The image step, part two: the FUSE server. */
+#include "image_sqfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <malloc.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "log.h"
+#include "root.h"
+
+/* ---- the FUSE server ----------------------------------------------------- */
+
+/* getattr and lookup as squashfuse's own, except that with
+ * is_owned_by_caller every file is reported as the caller's. A user-namespace
+ * overlay cannot copy up a file whose owner has no mapping, so this is what
+ * lets --writable-tmpfs write anywhere without --fakeroot. */
+static void image_own(fuse_req_t req, struct stat *st)
+{
+    struct image_fs *f = fuse_req_userdata(req);
+
+    if (f->is_owned_by_caller) {
+        st->st_uid = f->uid;
+        st->st_gid = f->gid;
+    }
+}
+
+static void image_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    sqfs_ll_i lli;
+    struct stat st;
+
+    (void)fi;
+    if (sqfs_ll_iget(req, &lli, ino))
+        return;
+    if (sqfs_stat(&lli.ll->fs, &lli.inode, &st)) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    st.st_ino = ino;
+    image_own(req, &st);
+    fuse_reply_attr(req, &st, DBL_MAX);
+}
+
+static void image_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fuse_entry_param e = {.attr_timeout = DBL_MAX, .entry_timeout = DBL_MAX};
+    sqfs_ll_i lli;
+    sqfs_name namebuf;
+    sqfs_dir_entry entry;
+    sqfs_inode inode;
+    bool found = false;
+
+    if (sqfs_ll_iget(req, &lli, parent))
+        return;
+    if (!S_ISDIR(lli.inode.base.mode)) {
+        fuse_reply_err(req, ENOTDIR);
+        return;
+    }
+    sqfs_dentry_init(&entry, namebuf);
+    if (sqfs_dir_lookup(&lli.ll->fs, &lli.inode, name, strlen(name), &entry, &found)) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
+    if (!found) { /* ino 0: a cached negative entry */
+        fuse_reply_entry(req, &e);
+        return;
+    }
+    if (sqfs_inode_get(&lli.ll->fs, &inode, sqfs_dentry_inode(&entry)) ||
+        sqfs_stat(&lli.ll->fs, &inode, &e.attr)) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
+    e.ino = lli.ll->ino_register(lli.ll, &entry);
+    e.attr.st_ino = e.ino;
+    image_own(req, &e.attr);
+    fuse_reply_entry(req, &e);
+}
+
+static const struct fuse_lowlevel_ops image_fuse_ops = {
+    .getattr = image_op_getattr,
+    .opendir = sqfs_ll_op_opendir,
+    .releasedir = sqfs_ll_op_releasedir,
+    .readdir = sqfs_ll_op_readdir,
+    .lookup = image_op_lookup,
+    .open = sqfs_ll_op_open,
+    .create = sqfs_ll_op_create,
+    .release = sqfs_ll_op_release,
+    .read = sqfs_ll_op_read,
+    .readlink = sqfs_ll_op_readlink,
+    .listxattr = sqfs_ll_op_listxattr,
+    .getxattr = sqfs_ll_op_getxattr,
+    .forget = sqfs_ll_op_forget,
+    .statfs = stfs_ll_op_statfs,
+};
+
+/* Start time of a process (field 22 of /proc/PID/stat), to tell a live owner
+ * from a recycled PID on kernels without pidfd_open(2). */
+static unsigned long long proc_start_time(pid_t pid)
+{
+    char path[64], *buf, *p;
+    unsigned long long t = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    buf = hr_read_file(path, 4096, NULL);
+    if (!buf)
+        return 0;
+    p = strrchr(buf, ')');
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    if (p)
+        t = strtoull(p + 1, NULL, 10);
+    free(buf);
+    return t;
+}
+
+static void close_fds_except(const int *keep, size_t n)
+{
+    int max = (int)sysconf(_SC_OPEN_MAX);
+
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (int fd = 3; fd < max; fd++) {
+        bool is_kept = false;
+        for (size_t i = 0; i < n; i++)
+            if (keep[i] == fd)
+                is_kept = true;
+        if (is_kept)
+            continue;
+#ifdef SYS_close_range
+        {
+            /* close the whole gap up to the next kept fd in one call */
+            int next = max;
+            for (size_t i = 0; i < n; i++)
+                if (keep[i] > fd && keep[i] < next)
+                    next = keep[i];
+            if (syscall(SYS_close_range, fd, next - 1, 0) == 0) {
+                fd = next;
+                continue;
+            }
+        }
+#endif
+        close(fd);
+    }
+}
+
+struct server_args {
+    struct fuse_session *se;
+    int fuse_fd;
+    int owner_pidfd;
+    pid_t owner;
+    unsigned long long owner_start;
+};
+
+static bool owner_is_gone(const struct server_args *a)
+{
+    return kill(a->owner, 0) < 0 && errno == ESRCH ? true
+                                                    : proc_start_time(a->owner) != a->owner_start;
+}
+
+/* The server's loop: answer FUSE requests until the container's first process
+ * is gone. It ignores the signals a job step or a terminal sends (the
+ * application may trap SIGTERM and still need its files) and dies with the
+ * application instead; SIGKILL still ends it. */
+static void __attribute__((noreturn)) image_serve(struct server_args *a)
+{
+    struct fuse_buf buf = {0};
+    const int ignored[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGUSR1,
+                           SIGUSR2, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU};
+
+    for (size_t i = 0; i < HR_ARRAY_LEN(ignored); i++)
+        signal(ignored[i], SIG_IGN);
+    for (;;) {
+        struct pollfd pfd[2] = {{.fd = a->fuse_fd, .events = POLLIN},
+                                {.fd = a->owner_pidfd, .events = POLLIN}};
+        int n = poll(pfd, a->owner_pidfd >= 0 ? 2 : 1, a->owner_pidfd >= 0 ? -1 : 250);
+        int res;
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            _exit(1);
+        if (a->owner_pidfd >= 0 ? (pfd[1].revents != 0) : owner_is_gone(a))
+            _exit(0);
+        if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL))
+            _exit(0);
+        if (!(pfd[0].revents & POLLIN))
+            continue;
+        res = fuse_session_receive_buf(a->se, &buf);
+        if (res == -EINTR || res == -EAGAIN)
+            continue;
+        if (res <= 0)
+            _exit(0); /* unmounted or connection aborted */
+        fuse_session_process_buf(a->se, &buf);
+    }
+}
+
+int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoint,
+                        uid_t uid, gid_t gid, bool is_owned_by_caller, int devnull_fd)
+{
+    struct image_fs *fs = (struct image_fs *)img->ll;
+    char opts[256], fdpath[64];
+    char *argv[] = {"hpcrun", NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+    struct server_args a = {.fuse_fd = fuse_fd, .owner = getpid()};
+    pid_t mid;
+    int status;
+
+    /* default_permissions: the kernel checks mode bits, so the image's files
+     * are exactly as readable inside as the image says. */
+    snprintf(opts, sizeof(opts),
+             "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions", fuse_fd,
+             (unsigned)uid, (unsigned)gid);
+    if (hr_mount(img->path, mountpoint, "fuse.squashfuse",
+                 MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0)
+        return -1;
+    fs->is_owned_by_caller = is_owned_by_caller;
+    fs->uid = uid;
+    fs->gid = gid;
+    a.se = fuse_session_new(&args, &image_fuse_ops, sizeof(image_fuse_ops), img->ll);
+    snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", fuse_fd);
+    if (!a.se || fuse_session_mount(a.se, fdpath) != 0) {
+        hr_err("%s: cannot start the FUSE session", img->path);
+        return -1;
+    }
+    a.owner_pidfd = (int)syscall(SYS_pidfd_open, a.owner, 0);
+    a.owner_start = proc_start_time(a.owner);
+
+    /* Fork twice so the server is not our child: the application's
+     * wait(2) for "all children" must never wait for the file system. */
+    mid = fork();
+    if (mid < 0) {
+        hr_err("%s: cannot fork the FUSE server: %s", img->path, strerror(errno));
+        return -1;
+    }
+    if (mid == 0) {
+        pid_t srv = fork();
+        if (srv != 0)
+            _exit(srv < 0 ? 1 : 0);
+        setsid();
+        prctl(PR_SET_NAME, "hpcrun-fuse");
+        /* Every read allocates and frees block-sized buffers (and zstd a
+         * decompression context): keep freed memory instead of returning it
+         * to the kernel, so pages are not faulted in and zeroed again. */
+        mallopt(M_MMAP_THRESHOLD, 16 << 20);
+        mallopt(M_TRIM_THRESHOLD, 64 << 20);
+        dup2(devnull_fd, 0);
+        dup2(devnull_fd, 1);
+        dup2(devnull_fd, 2);
+        {
+            int keep[] = {fuse_fd, img->fd, a.owner_pidfd};
+            close_fds_except(keep, HR_ARRAY_LEN(keep));
+        }
+        if (chdir("/") < 0)
+            _exit(1);
+        image_serve(&a);
+    }
+    while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (a.owner_pidfd >= 0)
+        close(a.owner_pidfd);
+    close(fuse_fd);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        hr_err("%s: cannot fork the FUSE server", img->path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Paging a program in through FUSE is the largest part of a short launch:
+ * each page fault waits for a block to be decompressed. Asking the kernel to
+ * read the program ahead (readahead(2) queues FUSE reads and returns) lets
+ * the server decompress it on another core while the root is assembled; the
+ * exec then finds it in the page cache, which the overlay shares. */
+#define PREFETCH_STEP (128 << 10)
+
+void hr_image_prefetch(const char *mountpoint, const char *path)
+{
+    char *full;
+    int fd;
+    struct stat st;
+
+    if (!path)
+        return;
+    full = hr_path_join(mountpoint, path);
+    fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    free(full);
+    if (fd < 0)
+        return;
+    /* The kernel caps one readahead(2) at the device's readahead window
+     * (128 KiB for FUSE), so walk the file in such steps; 64 MiB at most. */
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        for (off_t off = 0; off < st.st_size && off < (64 << 20); off += PREFETCH_STEP)
+            if (readahead(fd, off, PREFETCH_STEP) < 0)
+                break;
+    close(fd);
+}
