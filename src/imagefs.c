@@ -90,6 +90,127 @@ static void image_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     fuse_reply_entry(req, &e);
 }
 
+/* ---- parallel reads --------------------------------------------------------
+ * Reads are where the server spends its time (decompressing blocks), and
+ * they need nothing but the file's inode, which open() put in fi->fh. So
+ * READ requests go to worker threads, each with its own squashfuse caches
+ * and decompression context over the same (read-only) tables, while the
+ * main thread answers lookups at once. With the prefetch below, a program
+ * is decompressed on several cores while hpcrun still builds the root. */
+
+#define FUSE_OPCODE_READ 15 /* FUSE_READ in <linux/fuse.h> */
+#define MAX_READ_WORKERS 4
+
+static __thread sqfs *thread_fs; /* a worker's own squashfuse state */
+
+static void image_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                          struct fuse_file_info *fi)
+{
+    sqfs_inode *inode = (sqfs_inode *)(intptr_t)fi->fh;
+    sqfs *fs = thread_fs ? thread_fs : &((sqfs_ll *)fuse_req_userdata(req))->fs;
+    sqfs_off_t osize = (sqfs_off_t)size;
+    char *buf = malloc(size ? size : 1);
+
+    (void)ino;
+    if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    if (sqfs_read_range(fs, inode, off, &osize, buf) != SQFS_OK)
+        fuse_reply_err(req, EIO);
+    else
+        fuse_reply_buf(req, buf, (size_t)osize);
+    free(buf);
+}
+
+struct read_job {
+    struct read_job *next;
+    struct fuse_buf buf;
+};
+
+struct read_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct read_job *head, *tail;
+    struct fuse_session *se;
+    const sqfs *proto; /* the main thread's state, to copy the tables from */
+    int n_workers;
+};
+
+static void *read_worker(void *arg)
+{
+    struct read_pool *p = arg;
+    sqfs fs = *p->proto;
+
+    if (hr_image_fs_caches(&fs) < 0)
+        _exit(1); /* out of memory in the server: reads would hang */
+    thread_fs = &fs;
+    for (;;) {
+        struct read_job *job;
+        pthread_mutex_lock(&p->lock);
+        while (!p->head)
+            pthread_cond_wait(&p->cond, &p->lock);
+        job = p->head;
+        p->head = job->next;
+        if (!p->head)
+            p->tail = NULL;
+        pthread_mutex_unlock(&p->lock);
+        fuse_session_process_buf(p->se, &job->buf);
+        free(job->buf.mem);
+        free(job);
+    }
+    return NULL;
+}
+
+static void read_pool_start(struct read_pool *p, struct fuse_session *se, const sqfs *proto)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    sigset_t all, old;
+
+    memset(p, 0, sizeof(*p));
+    p->se = se;
+    p->proto = proto;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    if (cpus < 2)
+        return; /* one core: reading inline is as fast */
+    /* workers take no signals; the main thread decides when to exit */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (long i = 0; i < cpus && i < MAX_READ_WORKERS; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, read_worker, p) == 0)
+            p->n_workers++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Hand a READ to a worker. Returns false if it must be processed inline. */
+static bool read_pool_submit(struct read_pool *p, const struct fuse_buf *buf)
+{
+    struct read_job *job;
+
+    if (p->n_workers == 0 || buf->size < 8 || (buf->flags & FUSE_BUF_IS_FD) ||
+        ((const uint32_t *)buf->mem)[1] != FUSE_OPCODE_READ)
+        return false;
+    job = calloc(1, sizeof(*job));
+    if (!job || !(job->buf.mem = malloc(buf->size))) {
+        free(job);
+        return false;
+    }
+    memcpy(job->buf.mem, buf->mem, buf->size);
+    job->buf.size = buf->size;
+    pthread_mutex_lock(&p->lock);
+    if (p->tail)
+        p->tail->next = job;
+    else
+        p->head = job;
+    p->tail = job;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    return true;
+}
+
 static const struct fuse_lowlevel_ops image_fuse_ops = {
     .getattr = image_op_getattr,
     .opendir = sqfs_ll_op_opendir,
@@ -99,7 +220,7 @@ static const struct fuse_lowlevel_ops image_fuse_ops = {
     .open = sqfs_ll_op_open,
     .create = sqfs_ll_op_create,
     .release = sqfs_ll_op_release,
-    .read = sqfs_ll_op_read,
+    .read = image_op_read,
     .readlink = sqfs_ll_op_readlink,
     .listxattr = sqfs_ll_op_listxattr,
     .getxattr = sqfs_ll_op_getxattr,
@@ -158,6 +279,8 @@ static void close_fds_except(const int *keep, size_t n)
 }
 
 struct server_args {
+    struct read_pool pool;
+    sqfs *fs;
     struct fuse_session *se;
     int fuse_fd;
     int owner_pidfd;
@@ -183,6 +306,7 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
 
     for (size_t i = 0; i < HR_ARRAY_LEN(ignored); i++)
         signal(ignored[i], SIG_IGN);
+    read_pool_start(&a->pool, a->se, a->fs);
     for (;;) {
         struct pollfd pfd[2] = {{.fd = a->fuse_fd, .events = POLLIN},
                                 {.fd = a->owner_pidfd, .events = POLLIN}};
@@ -204,7 +328,8 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
             continue;
         if (res <= 0)
             _exit(0); /* unmounted or connection aborted */
-        fuse_session_process_buf(a->se, &buf);
+        if (!read_pool_submit(&a->pool, &buf))
+            fuse_session_process_buf(a->se, &buf);
     }
 }
 
@@ -227,6 +352,7 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
     if (hr_mount(img->path, mountpoint, "fuse.squashfuse",
                  MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0)
         return -1;
+    a.fs = &img->ll->fs;
     fs->is_owned_by_caller = is_owned_by_caller;
     fs->uid = uid;
     fs->gid = gid;
@@ -301,9 +427,9 @@ void hr_image_prefetch(const char *mountpoint, const char *path)
     if (fd < 0)
         return;
     /* The kernel caps one readahead(2) at the device's readahead window
-     * (128 KiB for FUSE), so walk the file in such steps; 64 MiB at most. */
+     * (128 KiB for FUSE), so walk the file in such steps; 32 MiB at most. */
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-        for (off_t off = 0; off < st.st_size && off < (64 << 20); off += PREFETCH_STEP)
+        for (off_t off = 0; off < st.st_size && off < (32 << 20); off += PREFETCH_STEP)
             if (readahead(fd, off, PREFETCH_STEP) < 0)
                 break;
     close(fd);

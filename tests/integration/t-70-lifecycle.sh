@@ -33,7 +33,8 @@ as_user sh -c "echo \$\$ > '$UWORK/lc.pid'; exec '$HPCRUN' '$IMG/test.sqfs' sh -
 bg=$!
 if wait_until 100 grep -q '^mnt=' "$UWORK/lc.out"; then
     ino=$(mnt_of "$(cat "$UWORK/lc.out")")
-    [ "$(fuse_count)" = 1 ] && ok "a running container has exactly one FUSE server" ||
+    one_fuse() { [ "$(fuse_count)" = 1 ]; }
+    wait_until 10 one_fuse && ok "a running container has exactly one FUSE server" ||
         fail "a running container has exactly one FUSE server" "$(fuse_count)"
     # the server ignores the signals a job step or terminal sends
     pkill -TERM -u "$TEST_UID" -x hpcrun-fuse
@@ -54,8 +55,8 @@ else
 fi
 
 # 200 sequential launches leave nothing behind
-snapshot() {
-    ls -A /tmp /dev/shm /var/tmp 2>/dev/null | grep -v '^hpcrun-it\.' | sort
+snapshot() { # the test user's files in the temp dirs, and the host's mounts
+    find /tmp /dev/shm /var/tmp -maxdepth 1 -user "$TEST_UID" 2>/dev/null | sort
     wc -l < /proc/self/mountinfo
 }
 before=$(snapshot)
