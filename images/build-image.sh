@@ -26,6 +26,10 @@ while [ $# -gt 1 ]; do
 done
 [ $# -eq 1 ] || { echo "usage: build-image.sh [OPTIONS] OUT.sqfs" >&2; exit 2; }
 out=$1
+abs() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+out=$(abs "$out")
+[ -z "$probe" ] || probe=$(abs "$probe")
+[ -z "$config" ] || config=$(abs "$config")
 mksquashfs=$(command -v mksquashfs || echo /usr/bin/mksquashfs)
 [ -x "$mksquashfs" ] || { echo "build-image.sh: mksquashfs not found (apt-get install squashfs-tools)" >&2; exit 1; }
 [ -x "$busybox" ] || { echo "build-image.sh: $busybox not found (apt-get install busybox-static)" >&2; exit 1; }

@@ -1,0 +1,110 @@
+#!/bin/sh
+# hpcrun quick start for a fresh Debian 12 machine, as root or with sudo.
+#
+#   sudo ./setup.sh          install the Debian packages hpcrun needs, build it,
+#                            build the demo image and run a container from it as
+#                            an ordinary user
+#   sudo ./setup.sh check    the same without the demo, then the whole test
+#                            suite (unit and integration); its last line is
+#                            "N passed, N failed"
+#
+# It also makes /dev/fuse usable by unprivileged users (mode 0666, as
+# distributions ship it) and says so. CI runs "./setup.sh check" (.ci/run).
+set -eu
+
+cd "$(dirname "$0")"
+mode=${1:-demo}
+case "$mode" in
+    demo | check) ;;
+    *) echo "usage: sudo ./setup.sh [check]" >&2; exit 2 ;;
+esac
+say() { printf '\n==> %s\n' "$*"; }
+
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "setup.sh: run as root (no sudo found)" >&2; exit 1; }
+    exec sudo "$0" "$@"
+fi
+
+# ---- packages -------------------------------------------------------------------
+PACKAGES="build-essential autoconf automake libtool pkg-config clang
+  libsquashfuse-dev libfuse3-dev libjansson-dev libzstd-dev
+  libhwloc-dev libsquashfs-dev libcurl4-openssl-dev libarchive-dev libmunge-dev libssl-dev
+  squashfs-tools squashfs-tools-ng busybox-static zstd
+  util-linux procps perl libcap2-bin bc
+  charliecloud-runtime"
+say "installing Debian packages"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+
+# ---- /dev/fuse --------------------------------------------------------------------
+if [ "$(stat -c %a /dev/fuse 2>/dev/null)" != 666 ]; then
+    chmod 0666 /dev/fuse
+    say "made /dev/fuse mode 0666 so that unprivileged users can mount FUSE file systems"
+fi
+
+# ---- build --------------------------------------------------------------------------
+say "building"
+jobs=$(nproc)
+if [ ! -f Makefile ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+    ./autogen.sh >/dev/null 2>&1
+    ./configure --enable-werror | sed -n '/configuration summary/,$p'
+fi
+make -j"$jobs" >/dev/null
+
+if [ "$mode" = check ]; then
+    say "running the test suite"
+    rc=0
+    make -j"$jobs" check >/dev/null 2>&1 || rc=$?
+    passed=0 failed=0
+    for log in tests/unit/*.log tests/integration/*.log; do
+        [ -f "$log" ] || continue
+        case "$log" in */test-suite.log) continue ;; esac
+        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+        if [ -z "$line" ]; then
+            echo "$log: no result line (crashed?)"
+            sed 's/^/  /' "$log" | tail -20
+            failed=$((failed + 1))
+            continue
+        fi
+        grep -E '^FAIL' "$log" | sed "s|^|$(basename "$log" .log): |" || true
+        echo "$(basename "$log" .log): $line"
+        passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+        failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+    done
+    if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
+        failed=1
+        cat tests/test-suite.log 2>/dev/null | tail -40
+    fi
+    echo
+    echo "$passed passed, $failed failed"
+    [ "$failed" = 0 ]
+    exit
+fi
+
+# ---- the demo --------------------------------------------------------------------------
+demo_user=${SUDO_USER:-}
+if [ -z "$demo_user" ] || [ "$demo_user" = root ]; then
+    demo_user=hpcrun-test
+    id "$demo_user" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$demo_user"
+fi
+demo=/tmp/hpcrun-demo
+rm -rf "$demo" && mkdir -p "$demo"
+cp src/hpcrun "$demo/"
+images/build-image.sh --probe images/hr-probe "$demo/demo.sqfs"
+chmod -R a+rX "$demo"
+say "running a container from $demo/demo.sqfs as $demo_user"
+home=$(getent passwd "$demo_user" | cut -d: -f6)
+cd /
+setpriv --reuid="$demo_user" --regid="$(id -g "$demo_user")" --init-groups \
+    env -i HOME="$home" USER="$demo_user" LOGNAME="$demo_user" PATH=/usr/bin:/bin TERM="${TERM:-dumb}" \
+    "$demo/hpcrun" "$demo/demo.sqfs" sh -c '
+        echo "$(cat /etc/hpcrun-demo), from $HPCRUN_CONTAINER"
+        . /etc/os-release; echo "os:        $PRETTY_NAME"
+        echo "me:        $(id -un) (uid $(id -u)), home $HOME"
+        echo "namespace: $(readlink /proc/self/ns/user) (a user namespace of my own)"
+        echo "pid:       $(readlink /proc/self/ns/pid) (the host'"'"'s)"'
+say "done: try it yourself, as an ordinary user:"
+echo "  $demo/hpcrun $demo/demo.sqfs sh"
+echo "  (install with: sudo make install; man hpcrun)"
