@@ -27,6 +27,7 @@ chmod 0755 "$work"
 trap 'rm -rf "$work"' EXIT
 cp "$top/src/hpcrun" "$work/"
 "$top/images/build-image.sh" --probe "$top/images/hr-probe" "$work/demo.sqfs"
+"$top/images/build-image.sh" --comp none --probe "$top/images/hr-probe" "$work/plain.sqfs"
 mkdir -m 1777 "$work/out"
 
 if [ "$(id -u)" = 0 ]; then
@@ -74,6 +75,16 @@ for ((i = 0; i < conc_rounds; i++)); do
         echo "$f $((e - s))" >> out/concurrent.txt
     done
 done
+# Where hpcrun's time goes: its process start and exit alone, each launch
+# step (hpcrun -vv reports them), and the same launch from an uncompressed
+# copy of the image (paging in without decompression).
+for ((i = 0; i < rounds; i++)); do
+    s=${EPOCHREALTIME/./}; ./hpcrun --version >/dev/null; e=${EPOCHREALTIME/./}
+    echo "start $((e - s))" >> out/parts.txt
+    s=${EPOCHREALTIME/./}; ./hpcrun "$work/plain.sqfs" /bin/true; e=${EPOCHREALTIME/./}
+    echo "plain $((e - s))" >> out/parts.txt
+    ./hpcrun -vv "$img" /bin/true 2>&1 | awk '/debug: step/ {printf "%s %d\n", $4, $5 * 1000}' >> out/parts.txt
+done
 INNER
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -102,6 +113,26 @@ mkdir -p "$(dirname "$report")"
         echo "| \`ch-run demo.sqfs -- /bin/true\` | $(ms "$c") | $(awk -v a="$c" -v b="$f" 'BEGIN{printf "%.2f", a/b}') | 1.00 |"
         echo
     done
+    part() { grep "^$1 " "$work/out/parts.txt" | cut -d' ' -f2 | median; }
+    h=$(stat_of hpc single.txt)
+    st=$(part start); pl=$(part plain)
+    steps=0
+    echo "## Where hpcrun's time goes (one launch, medians)"
+    echo
+    echo "| part | ms |"
+    echo "| --- | ---: |"
+    echo "| process start and exit (\`hpcrun --version\`) | $(ms "$st") |"
+    for s in checks plan namespaces image root; do
+        v=$(part $s)
+        steps=$((steps + ${v%.*}))
+        echo "| step: $s | $(ms "$v") |"
+    done
+    rest=$((${h%.*} - ${st%.*} - steps))
+    echo "| exec of /bin/true, paging it in through FUSE, exit | $(ms "$rest") |"
+    echo "| total, zstd image | $(ms "$h") |"
+    echo "| total, the same image uncompressed | $(ms "$pl") |"
+    echo
+    cat "$here/launch-notes.md"
 } > "$report.tmp"
 mv "$report.tmp" "$report"
 cat "$report"

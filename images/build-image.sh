@@ -2,7 +2,7 @@
 # Build a small SquashFS image from Debian's busybox-static, offline.
 #
 #   images/build-image.sh [OPTIONS] OUT.sqfs
-#     --comp gzip|xz|lz4|zstd|lzo   compression (default: zstd)
+#     --comp gzip|xz|lz4|zstd|lzo|none   compression (default: zstd)
 #     --probe FILE                  add the static test helper as /usr/bin/hr-probe
 #     --config FILE                 add FILE as /.hpcrun/config.json
 #     --hostile                     add the traps the safety tests need (symlinks
@@ -75,5 +75,10 @@ if [ "$hostile" = 1 ]; then
 fi
 cd /
 rm -f "$out"
-"$mksquashfs" "$tree" "$out" -comp "$comp" -all-root -noappend -quiet -no-progress >/dev/null
+if [ "$comp" = none ]; then
+    set -- -noI -noD -noF -noX
+else
+    set -- -comp "$comp"
+fi
+"$mksquashfs" "$tree" "$out" "$@" -all-root -noappend -quiet -no-progress >/dev/null
 chmod 0644 "$out"
