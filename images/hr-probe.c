@@ -54,7 +54,8 @@ static int cmd_ids(void)
     char user[256], group[256];
     name_for_id("/etc/passwd", getuid(), user, sizeof(user));
     name_for_id("/etc/group", getgid(), group, sizeof(group));
-    printf("uid=%u\ngid=%u\neuid=%u\negid=%u\n", getuid(), getgid(), geteuid(), getegid());
+    printf("uid=%u\ngid=%u\neuid=%u\negid=%u\n", getuid(), getgid(), geteuid(),
+           getegid());
     printf("user=%s\ngroup=%s\n", user, group);
     return 0;
 }
@@ -232,6 +233,7 @@ int main(int argc, char **argv)
         sleep(arg ? (unsigned)atoi(arg) : 1);
         return 0;
     }
-    fprintf(stderr, "hr-probe: unknown command '%s' (see the comment in hr-probe.c)\n", cmd);
+    fprintf(stderr, "hr-probe: unknown command '%s' (see the comment in hr-probe.c)\n",
+            cmd);
     return 2;
 }

@@ -69,8 +69,7 @@ int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
         free(b->dst);
         b->dst = NULL;
         free(copy);
-        return fail(err, errlen, "--bind '%s': cannot bind over the container's /",
-                    spec);
+        return fail(err, errlen, "--bind '%s': cannot bind over the container's /", spec);
     }
     b->src = hr_xstrdup(src);
     free(copy);
@@ -221,15 +220,15 @@ int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err
                         argv[optind - 1]);
         }
         if (c == ':')
-            return fail(err, errlen, "option '%s' needs an argument",
-                        argv[optind - 1]);
+            return fail(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
         if (config_parse_option(cfg, c, optarg, err, errlen) < 0)
             return -1;
     }
     if (cfg->show_help || cfg->show_version)
         return 0;
     if (optind >= argc)
-        return fail(err, errlen, "no image given (usage: hpcrun [OPTIONS] IMAGE [CMD...])");
+        return fail(err, errlen,
+                    "no image given (usage: hpcrun [OPTIONS] IMAGE [CMD...])");
     cfg->image = argv[optind++];
     if (optind < argc && strcmp(argv[optind], "--") == 0)
         optind++;
@@ -292,7 +291,8 @@ int hr_config_apply_env(struct hr_config *cfg, char **envp, char *err, size_t er
     for (char **e = envp; e && *e; e++) {
         if (strncmp(*e, "HPCRUN_BIND=", 12) == 0) {
             char *copy = hr_xstrdup(*e + 12), *save = NULL;
-            for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+            for (char *s = strtok_r(copy, ",", &save); s;
+                 s = strtok_r(NULL, ",", &save)) {
                 char sub[512];
                 if (config_add_bind_spec(cfg, s, false, sub, sizeof(sub)) < 0) {
                     free(copy);

@@ -11,10 +11,10 @@ static const char *const denied[] = {
 };
 
 static const char *const essential[] = {
-    "HOME",   "USER",       "LOGNAME",  "TERM",     "LANG",    "LANGUAGE",
-    "LC_*",   "TZ",         "SLURM_*",  "PMI*",     "PMIX_*",  "OMPI_*",
-    "PRTE_*", "HYDRA_*",    "MPIR_*",   "I_MPI_*",  "UCX_*",   "FI_*",
-    "CUDA_*", "NVIDIA_*",   "ROCR_*",   "HIP_*",    "ZE_*",    "GPU_DEVICE_ORDINAL",
+    "HOME",   "USER",     "LOGNAME", "TERM",    "LANG",   "LANGUAGE",
+    "LC_*",   "TZ",       "SLURM_*", "PMI*",    "PMIX_*", "OMPI_*",
+    "PRTE_*", "HYDRA_*",  "MPIR_*",  "I_MPI_*", "UCX_*",  "FI_*",
+    "CUDA_*", "NVIDIA_*", "ROCR_*",  "HIP_*",   "ZE_*",   "GPU_DEVICE_ORDINAL",
 };
 
 static bool name_matches(const char *entry, const char *const *pats, size_t n)
@@ -56,8 +56,9 @@ char *hr_env_path_fixup(const char *host_path)
         bool present = false;
         char *copy = hr_xstrdup(out), *s2 = NULL;
         for (char *p = strtok_r(copy, ":", &s2); p; p = strtok_r(NULL, ":", &s2))
-            if (strcmp(p, d) == 0 || (strlen(p) == strlen(d) + 1 &&
-                                      strncmp(p, d, strlen(d)) == 0 && p[strlen(d)] == '/'))
+            if (strcmp(p, d) == 0 ||
+                (strlen(p) == strlen(d) + 1 && strncmp(p, d, strlen(d)) == 0 &&
+                 p[strlen(d)] == '/'))
                 present = true;
         free(copy);
         if (!present) {

@@ -30,7 +30,6 @@
 #define CONFIG_JSON "/.hpcrun/config.json"
 #define META_FILE_MAX (4u << 20)
 
-
 /* ---- config.json --------------------------------------------------------- */
 
 static int json_strv(json_t *obj, const char *key, struct hr_strv *out, char *err,
@@ -378,4 +377,3 @@ void hr_image_close(struct hr_image *img)
     memset(img, 0, sizeof(*img));
     img->fd = -1;
 }
-

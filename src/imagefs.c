@@ -162,7 +162,8 @@ static void *read_worker(void *arg)
     return NULL;
 }
 
-static void read_pool_start(struct read_pool *p, struct fuse_session *se, const sqfs *proto)
+static void read_pool_start(struct read_pool *p, struct fuse_session *se,
+                            const sqfs *proto)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     sigset_t all, old;
@@ -211,7 +212,17 @@ static bool read_pool_submit(struct read_pool *p, const struct fuse_buf *buf)
     return true;
 }
 
+/* Let the kernel queue a whole program's readahead without blocking the
+ * process that asked (it blocks past max_background requests in flight). */
+static void image_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+    (void)userdata;
+    conn->max_background = 256;
+    conn->congestion_threshold = 256;
+}
+
 static const struct fuse_lowlevel_ops image_fuse_ops = {
+    .init = image_op_init,
     .getattr = image_op_getattr,
     .opendir = sqfs_ll_op_opendir,
     .releasedir = sqfs_ll_op_releasedir,
@@ -290,8 +301,9 @@ struct server_args {
 
 static bool owner_is_gone(const struct server_args *a)
 {
-    return kill(a->owner, 0) < 0 && errno == ESRCH ? true
-                                                    : proc_start_time(a->owner) != a->owner_start;
+    return kill(a->owner, 0) < 0 && errno == ESRCH
+               ? true
+               : proc_start_time(a->owner) != a->owner_start;
 }
 
 /* The server's loop: answer FUSE requests until the container's first process

@@ -22,7 +22,8 @@ static void step_done(const char *step, struct timespec *t0)
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
     hr_debug("step %-10s %.3f ms", step,
-             (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
+             (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+                 (double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
     *t0 = t1;
 }
 

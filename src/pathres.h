@@ -20,8 +20,8 @@ enum hr_node_type { HR_NODE_MISSING, HR_NODE_DIR, HR_NODE_SYMLINK, HR_NODE_OTHER
 typedef int (*hr_lookup_fn)(void *ctx, const char *path, char *target, size_t targetlen);
 
 struct hr_resolved {
-    char *path;           /* container path, every existing component resolved */
-    size_t n_missing;     /* how many trailing components of path do not exist */
+    char *path;             /* container path, every existing component resolved */
+    size_t n_missing;       /* how many trailing components of path do not exist */
     enum hr_node_type last; /* type of the final component (MISSING if absent) */
 };
 

@@ -31,7 +31,8 @@ int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *ho
     pw = getpwuid(host->uid);
     host->user = pw ? hr_xstrdup(pw->pw_name) : hr_xasprintf("%u", (unsigned)host->uid);
     host->gecos = hr_xstrdup(pw && pw->pw_gecos ? pw->pw_gecos : "");
-    host->shell = hr_xstrdup(pw && pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh");
+    host->shell =
+        hr_xstrdup(pw && pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh");
     host->home = hr_xstrdup(home_env && home_env[0] == '/' ? home_env
                             : pw                           ? pw->pw_dir
                                                            : "/");
@@ -115,11 +116,13 @@ static struct hr_mount *plan_bind(struct hr_plan *plan, const char *src, const c
 
 static void plan_dev_minimal(struct hr_plan *plan)
 {
-    static const char *const nodes[] = {"null", "zero", "full", "random", "urandom",
-                                        "tty",  "ptmx"};
+    static const char *const nodes[] = {"null",    "zero", "full", "random",
+                                        "urandom", "tty",  "ptmx"};
     static const char *const links[][2] = {
-        {"/dev/fd", "/proc/self/fd"},         {"/dev/stdin", "/proc/self/fd/0"},
-        {"/dev/stdout", "/proc/self/fd/1"},   {"/dev/stderr", "/proc/self/fd/2"},
+        {"/dev/fd", "/proc/self/fd"},
+        {"/dev/stdin", "/proc/self/fd/0"},
+        {"/dev/stdout", "/proc/self/fd/1"},
+        {"/dev/stderr", "/proc/self/fd/2"},
     };
 
     plan_add(plan, HR_MNT_TMPFS, NULL, "/dev", "dev");
@@ -228,9 +231,9 @@ static void plan_identity(struct hr_plan *plan, const struct hr_host *host,
 
 static bool cwd_is_system_dir(const char *cwd)
 {
-    static const char *const sys[] = {"/bin",  "/boot", "/dev",  "/etc", "/lib",
+    static const char *const sys[] = {"/bin",   "/boot",  "/dev",    "/etc",  "/lib",
                                       "/lib32", "/lib64", "/libx32", "/proc", "/run",
-                                      "/sbin", "/sys",  "/usr",  "/var"};
+                                      "/sbin",  "/sys",   "/usr",    "/var"};
     if (strcmp(cwd, "/") == 0)
         return true;
     for (size_t i = 0; i < HR_ARRAY_LEN(sys); i++)
@@ -311,8 +314,8 @@ static void plan_find_exe(struct hr_plan *plan, const struct hr_image_view *img)
         if (d[0] != '/')
             continue;
         cand = hr_path_join(d, cmd);
-        if (hr_resolve_in_root(cand, img->lookup, img->ctx, &r) == 0 && r.n_missing == 0 &&
-            r.last == HR_NODE_OTHER)
+        if (hr_resolve_in_root(cand, img->lookup, img->ctx, &r) == 0 &&
+            r.n_missing == 0 && r.last == HR_NODE_OTHER)
             plan->exe_in_image = r.path;
         else
             free(r.path);
@@ -348,7 +351,8 @@ static int plan_check_destinations(struct hr_plan *plan, const struct hr_image_v
         if (r.n_missing) {
             m->is_dst_missing = true;
             plan->needs_overlay = true;
-        } else if (m->kind != HR_MNT_SYMLINK && m->is_src_dir != (r.last == HR_NODE_DIR)) {
+        } else if (m->kind != HR_MNT_SYMLINK &&
+                   m->is_src_dir != (r.last == HR_NODE_DIR)) {
             rc = plan_fail(err, errlen, "%s: mount point %s: %s in the image", img->path,
                            m->dst, m->is_src_dir ? "not a directory" : "is a directory");
             free(r.path);
@@ -419,15 +423,16 @@ void hr_plan_print(const struct hr_plan *plan, const char *image, FILE *out)
     fprintf(out, "ids      uid %u gid %u inside (host uid %u gid %u)%s\n",
             (unsigned)plan->uid, (unsigned)plan->gid, (unsigned)plan->host_uid,
             (unsigned)plan->host_gid, plan->is_fakeroot ? ", fakeroot" : "");
-    fprintf(out, "root     %s%s\n", plan->is_writable ? "writable tmpfs overlay" : "read-only",
+    fprintf(out, "root     %s%s\n",
+            plan->is_writable ? "writable tmpfs overlay" : "read-only",
             !plan->is_writable && plan->needs_overlay
                 ? " (overlay holds created mount points)"
                 : "");
     for (size_t i = 0; i < plan->n_mounts; i++) {
         const struct hr_mount *m = &plan->mounts[i];
         const char *src = m->kind == HR_MNT_FILE ? "(generated)" : m->src ? m->src : "";
-        fprintf(out, "mount    %-7s %-20s <- %s [%s%s%s%s]\n", kind_names[m->kind], m->dst,
-                src, m->why, m->is_ro || m->kind == HR_MNT_FILE ? ",ro" : "",
+        fprintf(out, "mount    %-7s %-20s <- %s [%s%s%s%s]\n", kind_names[m->kind],
+                m->dst, src, m->why, m->is_ro || m->kind == HR_MNT_FILE ? ",ro" : "",
                 m->is_device ? ",dev" : "", m->is_dst_missing ? ",created" : "");
     }
     fprintf(out, "cwd      %s\n", plan->cwd);

@@ -22,26 +22,26 @@ enum hr_mount_kind {
 
 struct hr_mount {
     enum hr_mount_kind kind;
-    char *src;          /* host path; file content; symlink target */
-    char *dst;          /* container path (normalised, not yet resolved) */
-    bool is_ro;         /* read-only */
-    bool is_device;     /* device nodes must work: no nodev */
-    bool is_src_dir;    /* what to create at dst if it is missing */
-    bool is_in_image;   /* dst lies in the image, not under an earlier mount */
-    bool is_dst_missing;/* ...and is missing there: created in the overlay */
-    const char *why;    /* "proc", "home", "bind", ... for --dry-run */
+    char *src;           /* host path; file content; symlink target */
+    char *dst;           /* container path (normalised, not yet resolved) */
+    bool is_ro;          /* read-only */
+    bool is_device;      /* device nodes must work: no nodev */
+    bool is_src_dir;     /* what to create at dst if it is missing */
+    bool is_in_image;    /* dst lies in the image, not under an earlier mount */
+    bool is_dst_missing; /* ...and is missing there: created in the overlay */
+    const char *why;     /* "proc", "home", "bind", ... for --dry-run */
 };
 
 /* Facts about the host and the caller, gathered before any namespace. */
 struct hr_host {
     uid_t uid;
     gid_t gid;
-    char *user;   /* passwd name, or the uid as text */
-    char *group;  /* group name, or the gid as text */
+    char *user;  /* passwd name, or the uid as text */
+    char *group; /* group name, or the gid as text */
     char *gecos;
-    char *home;   /* $HOME, else the passwd home */
+    char *home; /* $HOME, else the passwd home */
     char *shell;
-    char *cwd;    /* physical cwd, NULL if unreachable */
+    char *cwd; /* physical cwd, NULL if unreachable */
     bool is_home_dir;
     char **environ;
     /* for cfg->binds[i]: canonical source and its type (set by collection) */
@@ -66,13 +66,13 @@ struct hr_plan {
     struct hr_strv env;
     struct hr_strv argv;
     char *cwd;
-    char *exe_in_image;     /* argv[0] found in the image (for prefetch), or NULL */
-    uid_t uid, gid;         /* ids inside the container */
+    char *exe_in_image; /* argv[0] found in the image (for prefetch), or NULL */
+    uid_t uid, gid;     /* ids inside the container */
     uid_t host_uid, host_gid;
     bool is_fakeroot;
-    bool is_writable;       /* --writable-tmpfs */
-    bool needs_overlay;     /* writable, or a mount point must be created */
-    bool is_cwd_fallback_ok;/* cwd may fall back to / if absent inside */
+    bool is_writable;        /* --writable-tmpfs */
+    bool needs_overlay;      /* writable, or a mount point must be created */
+    bool is_cwd_fallback_ok; /* cwd may fall back to / if absent inside */
 };
 
 /* Gather host facts (getpwuid, getcwd, realpath of bind sources). Logs one

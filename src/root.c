@@ -69,14 +69,16 @@ static int restrict_tree(const char *dst, unsigned long flags, bool is_recursive
     if (errno != ENOSYS)
         return -1;
 #endif
-    return remount_restrict(dst, MS_NOSUID | (is_dev ? 0 : MS_NODEV) | (flags & MS_RDONLY));
+    return remount_restrict(dst,
+                            MS_NOSUID | (is_dev ? 0 : MS_NODEV) | (flags & MS_RDONLY));
 }
 
 /* A path as the user knows it: the host path for a source under the old
  * root, the container path for a target in the new root. */
 static const char *shown(const char *path)
 {
-    static const char *const prefixes[] = {HR_STAGE_OLDROOT, HR_STAGE_ROOT, HR_STAGE_IMAGE};
+    static const char *const prefixes[] = {HR_STAGE_OLDROOT, HR_STAGE_ROOT,
+                                           HR_STAGE_IMAGE};
 
     for (size_t i = 0; path && i < HR_ARRAY_LEN(prefixes); i++) {
         size_t n = strlen(prefixes[i]);
@@ -111,7 +113,8 @@ int hr_mount(const char *src, const char *dst, const char *fstype, unsigned long
     }
     f |= MS_NOSUID | (is_dev ? 0 : MS_NODEV);
     if (mount(src, dst, fstype, f, data) < 0) {
-        hr_err("cannot mount %s (%s) on %s: %s", src, fstype, shown(dst), strerror(errno));
+        hr_err("cannot mount %s (%s) on %s: %s", src, fstype, shown(dst),
+               strerror(errno));
         return -1;
     }
     return 0;
@@ -232,8 +235,8 @@ static int create_in_upper(const struct hr_mount *m)
 
 static int mount_overlay(void)
 {
-    const char *base = "lowerdir=" HR_STAGE_IMAGE ",upperdir=" HR_STAGE_UPPER
-                       ",workdir=" HR_STAGE_WORK;
+    const char *base =
+        "lowerdir=" HR_STAGE_IMAGE ",upperdir=" HR_STAGE_UPPER ",workdir=" HR_STAGE_WORK;
     char opts[256];
 
     /* userxattr (Linux 5.11): an overlay mounted in a user namespace keeps

@@ -13,8 +13,8 @@
 #define HR_STAGE_IMAGE "/image"     /* the FUSE mount */
 #define HR_STAGE_UPPER "/ovl/upper"
 #define HR_STAGE_WORK "/ovl/work"
-#define HR_STAGE_ROOT "/root"       /* the overlay, when one is needed */
-#define HR_STAGE_FILES "/files"     /* generated files (passwd, group) */
+#define HR_STAGE_ROOT "/root"   /* the overlay, when one is needed */
+#define HR_STAGE_FILES "/files" /* generated files (passwd, group) */
 
 /* A flag of our own, stripped before mount(2): the mount carries device
  * nodes (/dev binds), so do not add MS_NODEV. */

@@ -85,7 +85,8 @@ static void test_args(void)
     hr_config_free(&cfg);
     CHECK(parse(&cfg, err, "-x", "img", NULL) < 0 && strstr(err, "'-x'"));
     hr_config_free(&cfg);
-    CHECK(parse(&cfg, err, "--env", "1X=2", "img", NULL) < 0 && strstr(err, "NAME=VALUE"));
+    CHECK(parse(&cfg, err, "--env", "1X=2", "img", NULL) < 0 &&
+          strstr(err, "NAME=VALUE"));
     hr_config_free(&cfg);
     CHECK(parse(&cfg, err, "--dev=all", "img", NULL) < 0 && strstr(err, "minimal"));
     hr_config_free(&cfg);

@@ -13,13 +13,13 @@ static const char *get(struct hr_strv *sv, const char *name)
 
 static void test_pass_through(void)
 {
-    char *host[] = {"HOME=/home/u", "FOO=bar", "LD_PRELOAD=/x.so", "LD_LIBRARY_PATH=/h",
-                    "HPCRUN_BIND=/a", "BASH_ENV=/rc", "PATH=/opt/bin:/usr/bin", "SLURM_JOB_ID=7",
-                    NULL};
+    char *host[] = {"HOME=/home/u",           "FOO=bar",        "LD_PRELOAD=/x.so",
+                    "LD_LIBRARY_PATH=/h",     "HPCRUN_BIND=/a", "BASH_ENV=/rc",
+                    "PATH=/opt/bin:/usr/bin", "SLURM_JOB_ID=7", NULL};
     char *image[] = {"IMG=1", "FOO=image", NULL};
     char *set[] = {"FOO=cli", NULL};
-    struct hr_env_input in = {.host_env = host, .image_env = image, .set_env = set,
-                              .image_path = "/i.sqfs"};
+    struct hr_env_input in = {
+        .host_env = host, .image_env = image, .set_env = set, .image_path = "/i.sqfs"};
     struct hr_strv out = {0};
 
     hr_env_build(&in, &out);
@@ -39,9 +39,10 @@ static void test_pass_through(void)
 
 static void test_cleanenv(void)
 {
-    char *host[] = {"HOME=/home/u", "FOO=bar", "TERM=xterm", "LC_ALL=C", "PMI_FD=5",
-                    "PMIX_RANK=0", "OMPI_X=1", "CUDA_VISIBLE_DEVICES=0", "PATH=/weird",
-                    "SLURM_PROCID=3", NULL};
+    char *host[] = {
+        "HOME=/home/u", "FOO=bar",        "TERM=xterm", "LC_ALL=C",
+        "PMI_FD=5",     "PMIX_RANK=0",    "OMPI_X=1",   "CUDA_VISIBLE_DEVICES=0",
+        "PATH=/weird",  "SLURM_PROCID=3", NULL};
     char *image[] = {"PATH=/img/bin:/bin", NULL};
     struct hr_env_input in = {.host_env = host, .image_env = image, .is_cleanenv = true};
     struct hr_strv out = {0};

@@ -63,12 +63,12 @@ static void test_fake_tree(void)
 {
     expect("/", "/", 0, 0);
     expect("/etc/passwd", "/etc/passwd", 0, 0);
-    expect("/mnt/abs", "/etc", 0, 0);           /* absolute link stays inside */
+    expect("/mnt/abs", "/etc", 0, 0); /* absolute link stays inside */
     expect("/mnt/abs/passwd", "/etc/passwd", 0, 0);
-    expect("/mnt/up", "/etc", 0, 0);            /* ".." stops at the root */
-    expect("/mnt/up/x/y", "/etc/x/y", 2, 0);    /* missing below a link */
+    expect("/mnt/up", "/etc", 0, 0);         /* ".." stops at the root */
+    expect("/mnt/up/x/y", "/etc/x/y", 2, 0); /* missing below a link */
     expect("/mnt/dangling", "/nonexistent/deep", 2, 0);
-    expect("/mnt/rel", "/mnt/sub/x", 1, 0);     /* relative to the link's dir */
+    expect("/mnt/rel", "/mnt/sub/x", 1, 0); /* relative to the link's dir */
     expect("/lib/x", "/usr/lib/x", 1, 0);
     expect("/../../etc", "/etc", 0, 0);
     expect("/new/a/b", "/new/a/b", 3, 0);

@@ -7,8 +7,8 @@
 #include "plan.h"
 #include "unit.h"
 
-static const char *const image_dirs[] = {"/etc", "/dev", "/proc", "/sys", "/tmp",
-                                         "/home", "/mnt", "/bin"};
+static const char *const image_dirs[] = {"/etc", "/dev",  "/proc", "/sys",
+                                         "/tmp", "/home", "/mnt",  "/bin"};
 static const char *const image_files[] = {"/etc/passwd", "/etc/group", "/etc/hosts",
                                           "/etc/resolv.conf", "/bin/sh"};
 
@@ -34,11 +34,20 @@ static char *host_env[] = {"HOME=/home/u", "PATH=/usr/bin", NULL};
 
 static struct hr_host make_host(const char *cwd)
 {
-    struct hr_host h = {.uid = 1000, .gid = 100, .user = "u", .group = "users",
-                        .gecos = "U", .home = "/home/u", .shell = "/bin/bash",
-                        .cwd = (char *)cwd, .is_home_dir = true, .environ = host_env,
-                        .bind_src = bind_src, .bind_src_is_dir = bind_dir,
-                        .has_hosts = true, .has_resolv = true};
+    struct hr_host h = {.uid = 1000,
+                        .gid = 100,
+                        .user = "u",
+                        .group = "users",
+                        .gecos = "U",
+                        .home = "/home/u",
+                        .shell = "/bin/bash",
+                        .cwd = (char *)cwd,
+                        .is_home_dir = true,
+                        .environ = host_env,
+                        .bind_src = bind_src,
+                        .bind_src_is_dir = bind_dir,
+                        .has_hosts = true,
+                        .has_resolv = true};
     return h;
 }
 
@@ -56,8 +65,11 @@ static void test_default_plan(void)
     struct hr_config cfg = {.image = "i.sqfs"};
     struct hr_host host = make_host("/home/u/work");
     struct hr_image_config icfg = {0};
-    struct hr_image_view view = {.lookup = lookup, .path = "i.sqfs", .config = &icfg,
-                                 .passwd = "root:x:0:0::/root:/bin/sh\nu:x:1000:1:old:/:/x\n"};
+    struct hr_image_view view = {.lookup = lookup,
+                                 .path = "i.sqfs",
+                                 .config = &icfg,
+                                 .passwd =
+                                     "root:x:0:0::/root:/bin/sh\nu:x:1000:1:old:/:/x\n"};
     struct hr_plan plan;
     char err[512];
     const struct hr_mount *m;
@@ -87,11 +99,16 @@ static void test_default_plan(void)
 
 static void test_binds_cwd_and_cmd(void)
 {
-    struct hr_bind binds[] = {{.src = "/data", .dst = "/mnt/x/data"},
-                              {.src = "/etc/hostname", .dst = "/etc/hostname", .is_ro = true}};
+    struct hr_bind binds[] = {
+        {.src = "/data", .dst = "/mnt/x/data"},
+        {.src = "/etc/hostname", .dst = "/etc/hostname", .is_ro = true}};
     char *cmd[] = {"app", "-x", NULL};
-    struct hr_config cfg = {.image = "i", .binds = binds, .n_binds = 2, .is_no_home = true,
-                            .cmd = cmd, .n_cmd = 2};
+    struct hr_config cfg = {.image = "i",
+                            .binds = binds,
+                            .n_binds = 2,
+                            .is_no_home = true,
+                            .cmd = cmd,
+                            .n_cmd = 2};
     struct hr_host host = make_host("/scratch/run");
     struct hr_image_config icfg = {.workdir = "/app"};
     struct hr_image_view view = {.lookup = lookup, .path = "i", .config = &icfg};
@@ -124,7 +141,9 @@ static void test_entrypoint_and_errors(void)
     struct hr_config cfg = {.image = "i", .is_fakeroot = true, .is_writable_tmpfs = true};
     struct hr_host host = make_host(NULL);
     struct hr_image_config icfg = {0};
-    struct hr_image_view view = {.lookup = lookup, .path = "i", .config = &icfg,
+    struct hr_image_view view = {.lookup = lookup,
+                                 .path = "i",
+                                 .config = &icfg,
                                  .passwd = "root:x:0:0::/root:/bin/sh\n"};
     struct hr_plan plan;
     char err[512];
@@ -137,7 +156,7 @@ static void test_entrypoint_and_errors(void)
     CHECK(plan.uid == 0 && plan.gid == 0 && plan.is_writable && plan.needs_overlay);
     CHECK_STR(plan.argv.v[0], "/entry");
     CHECK_STR(plan.argv.v[1], "arg");
-    CHECK_STR(plan.cwd, "/work"); /* no command: the image's WorkingDir */
+    CHECK_STR(plan.cwd, "/work");              /* no command: the image's WorkingDir */
     CHECK(find(&plan, "/etc/passwd") == NULL); /* the image has root already */
     CHECK(find(&plan, "/etc/group") != NULL);  /* ...but no group file */
     hr_plan_free(&plan);
@@ -156,7 +175,8 @@ static void test_passwd_merge(void)
     char *t = hr_passwd_merge(NULL, "u:x:5:5:::/bin/sh");
     CHECK_STR(t, "u:x:5:5:::/bin/sh\n");
     free(t);
-    t = hr_passwd_merge("a:x:1:1::/:/s\nu:x:9:9::/:/s\nb:x:5:5::/:/s", "u:x:5:5:::/bin/sh");
+    t = hr_passwd_merge("a:x:1:1::/:/s\nu:x:9:9::/:/s\nb:x:5:5::/:/s",
+                        "u:x:5:5:::/bin/sh");
     CHECK_STR(t, "a:x:1:1::/:/s\nu:x:5:5:::/bin/sh\n");
     free(t);
 }
