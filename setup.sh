@@ -54,6 +54,11 @@ fi
 make -j"$jobs" >/dev/null
 
 if [ "$mode" = check ]; then
+    say "checking that clang builds it without warnings too"
+    make clean >/dev/null
+    make -j"$jobs" CC=clang >/dev/null
+    make clean >/dev/null
+    make -j"$jobs" >/dev/null
     say "running the test suite"
     rc=0
     make -j"$jobs" check >/dev/null 2>&1 || rc=$?

@@ -28,6 +28,8 @@ const char *hr_progname(void)
 }
 
 static void log_emit(int level, const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void log_emit(int level, const char *prefix, const char *fmt, va_list ap)
 {
     char line[4096];
     int saved = errno;
