@@ -10,17 +10,6 @@
 #include "config.h"
 #include "util.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
 {
     char *copy = hr_xstrdup(spec);
@@ -39,28 +28,28 @@ int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
     }
     if (!*src) {
         free(copy);
-        return fail(err, errlen, "--bind '%s': empty source", spec);
+        return hr_fail(err, errlen, "--bind '%s': empty source", spec);
     }
     if (dst && !*dst)
         dst = NULL;
     if (!dst) {
         if (src[0] != '/') {
             free(copy);
-            return fail(err, errlen,
-                        "--bind '%s': a relative source needs a destination (SRC:DST)",
-                        spec);
+            return hr_fail(err, errlen,
+                           "--bind '%s': a relative source needs a destination (SRC:DST)",
+                           spec);
         }
         dst = src;
     }
     if (dst[0] != '/') {
         free(copy);
-        return fail(err, errlen, "--bind '%s': destination must be an absolute path",
-                    spec);
+        return hr_fail(err, errlen, "--bind '%s': destination must be an absolute path",
+                       spec);
     }
     if (opt && strcmp(opt, "ro") == 0) {
         b->is_ro = true;
     } else if (opt && *opt && strcmp(opt, "rw") != 0) {
-        fail(err, errlen, "--bind '%s': unknown option '%s' (ro or rw)", spec, opt);
+        hr_fail(err, errlen, "--bind '%s': unknown option '%s' (ro or rw)", spec, opt);
         free(copy);
         return -1;
     }
@@ -69,7 +58,8 @@ int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
         free(b->dst);
         b->dst = NULL;
         free(copy);
-        return fail(err, errlen, "--bind '%s': cannot bind over the container's /", spec);
+        return hr_fail(err, errlen, "--bind '%s': cannot bind over the container's /",
+                       spec);
     }
     b->src = hr_xstrdup(src);
     free(copy);
@@ -148,7 +138,7 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
     case OPT_ENV: {
         const char *eq = strchr(arg, '=');
         if (!eq || !env_name_is_valid(arg, (size_t)(eq - arg)))
-            return fail(err, errlen, "--env '%s': expected NAME=VALUE", arg);
+            return hr_fail(err, errlen, "--env '%s': expected NAME=VALUE", arg);
         hr_strv_push(&cfg->env_set, arg);
         return 0;
     }
@@ -157,7 +147,7 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
         return 0;
     case 'w':
         if (arg[0] != '/')
-            return fail(err, errlen, "--workdir '%s': must be an absolute path", arg);
+            return hr_fail(err, errlen, "--workdir '%s': must be an absolute path", arg);
         free(cfg->workdir);
         cfg->workdir = hr_path_normalize(arg);
         return 0;
@@ -176,7 +166,7 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
         else if (strcmp(arg, "host") == 0)
             cfg->dev = HR_DEV_HOST;
         else
-            return fail(err, errlen, "--dev '%s': expected 'minimal' or 'host'", arg);
+            return hr_fail(err, errlen, "--dev '%s': expected 'minimal' or 'host'", arg);
         return 0;
     case OPT_DRY_RUN:
         cfg->is_dry_run = true;
@@ -185,7 +175,7 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
         errno = 0;
         cfg->offset = strtoull(arg, &end, 0);
         if (errno || end == arg || *end || arg[0] == '-')
-            return fail(err, errlen, "--offset '%s': expected a byte count", arg);
+            return hr_fail(err, errlen, "--offset '%s': expected a byte count", arg);
         return 0;
     case 'v':
         cfg->verbosity = cfg->verbosity < 0 ? 1 : cfg->verbosity + 1;
@@ -215,20 +205,21 @@ int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err
     while ((c = getopt_long(argc, argv, "+:b:w:vqh", long_options, NULL)) != -1) {
         if (c == '?') {
             if (optopt)
-                return fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
-            return fail(err, errlen, "unknown option '%s' (see --help)",
-                        argv[optind - 1]);
+                return hr_fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
+            return hr_fail(err, errlen, "unknown option '%s' (see --help)",
+                           argv[optind - 1]);
         }
         if (c == ':')
-            return fail(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
+            return hr_fail(err, errlen, "option '%s' needs an argument",
+                           argv[optind - 1]);
         if (config_parse_option(cfg, c, optarg, err, errlen) < 0)
             return -1;
     }
     if (cfg->show_help || cfg->show_version)
         return 0;
     if (optind >= argc)
-        return fail(err, errlen,
-                    "no image given (usage: hpcrun [OPTIONS] IMAGE [CMD...])");
+        return hr_fail(err, errlen,
+                       "no image given (usage: hpcrun [OPTIONS] IMAGE [CMD...])");
     cfg->image = argv[optind++];
     if (optind < argc && strcmp(argv[optind], "--") == 0)
         optind++;
@@ -265,7 +256,7 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
             continue;
         eq = strchr(key, '=');
         if (!eq) {
-            rc = fail(err, errlen, "%s:%d: expected 'key = value'", name, lineno);
+            rc = hr_fail(err, errlen, "%s:%d: expected 'key = value'", name, lineno);
             break;
         }
         *eq = '\0';
@@ -274,11 +265,11 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
         if (strcmp(key, "bind") == 0) {
             char sub[512];
             if (config_add_bind_spec(cfg, value, true, sub, sizeof(sub)) < 0) {
-                rc = fail(err, errlen, "%s:%d: %s", name, lineno, sub);
+                rc = hr_fail(err, errlen, "%s:%d: %s", name, lineno, sub);
                 break;
             }
         } else {
-            rc = fail(err, errlen, "%s:%d: unknown key '%s'", name, lineno, key);
+            rc = hr_fail(err, errlen, "%s:%d: unknown key '%s'", name, lineno, key);
             break;
         }
     }
@@ -296,7 +287,7 @@ int hr_config_apply_env(struct hr_config *cfg, char **envp, char *err, size_t er
                 char sub[512];
                 if (config_add_bind_spec(cfg, s, false, sub, sizeof(sub)) < 0) {
                     free(copy);
-                    return fail(err, errlen, "HPCRUN_BIND: %s", sub);
+                    return hr_fail(err, errlen, "HPCRUN_BIND: %s", sub);
                 }
             }
             free(copy);
@@ -327,7 +318,7 @@ int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, ch
         if (rc < 0)
             return -1;
     } else if (errno != ENOENT) {
-        return fail(err, errlen, "%s: %s", site, strerror(errno));
+        return hr_fail(err, errlen, "%s: %s", site, strerror(errno));
     }
     if (hr_config_apply_env(cfg, envp, err, errlen) < 0)
         return -1;

@@ -79,17 +79,6 @@ void hr_host_free(struct hr_host *host, size_t n_binds)
 
 /* ---- pure planning -------------------------------------------------------- */
 
-static int plan_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int plan_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static struct hr_mount *plan_add(struct hr_plan *plan, enum hr_mount_kind kind,
                                  const char *src, const char *dst, const char *why)
 {
@@ -343,18 +332,18 @@ static int plan_check_destinations(struct hr_plan *plan, const struct hr_image_v
             continue;
         rc = hr_resolve_in_root(m->dst, img->lookup, img->ctx, &r);
         if (rc == -EIO)
-            return plan_fail(err, errlen, "%s: corrupted SquashFS image (cannot read %s)",
-                             img->path, m->dst);
+            return hr_fail(err, errlen, "%s: corrupted SquashFS image (cannot read %s)",
+                           img->path, m->dst);
         if (rc < 0)
-            return plan_fail(err, errlen, "%s: mount point %s: %s", img->path, m->dst,
-                             strerror(-rc));
+            return hr_fail(err, errlen, "%s: mount point %s: %s", img->path, m->dst,
+                           strerror(-rc));
         if (r.n_missing) {
             m->is_dst_missing = true;
             plan->needs_overlay = true;
         } else if (m->kind != HR_MNT_SYMLINK &&
                    m->is_src_dir != (r.last == HR_NODE_DIR)) {
-            rc = plan_fail(err, errlen, "%s: mount point %s: %s in the image", img->path,
-                           m->dst, m->is_src_dir ? "not a directory" : "is a directory");
+            rc = hr_fail(err, errlen, "%s: mount point %s: %s in the image", img->path,
+                         m->dst, m->is_src_dir ? "not a directory" : "is a directory");
             free(r.path);
             return rc;
         }

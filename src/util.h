@@ -32,6 +32,11 @@ bool hr_path_is_under(const char *path, const char *dir);
 /* "a" + "/" + "b" with exactly one slash between them. */
 char *hr_path_join(const char *a, const char *b);
 
+/* Format a one-line error into err (for pure functions that report through
+ * their caller) and return -1. */
+int hr_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Read a whole file (at most max bytes) into a NUL-terminated heap buffer. */
 char *hr_read_file(const char *path, size_t max, size_t *len_out);
 /* Write a string to a file opened with O_WRONLY (used for /proc files). */
