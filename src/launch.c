@@ -59,6 +59,12 @@ int hr_launch(const struct hr_config *cfg, char **envp)
         return HR_EXIT_FAIL;
     }
     step_done("plan", &t0);
+    hr_info("%s: %s image, root %s, %zu mounts, running %s as uid %u", img.path,
+            img.compression,
+            plan.is_writable     ? "writable (tmpfs overlay)"
+            : plan.needs_overlay ? "read-only (overlay for mount points)"
+                                 : "read-only",
+            plan.n_mounts, plan.argv.v[0], (unsigned)plan.uid);
     if (cfg->is_dry_run) {
         hr_plan_print(&plan, img.path, stdout);
         return HR_EXIT_OK;

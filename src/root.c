@@ -278,6 +278,11 @@ static int root_apply_mount(const char *root, const struct hr_mount *m, size_t i
     /* Resolved inside root: a symlink in the image cannot send this mount
      * to a host path. */
     target = hr_path_join(root, r.path);
+    hr_debug("mount %s%s%s <- %s", m->dst, strcmp(m->dst, r.path) ? " -> " : "",
+             strcmp(m->dst, r.path) ? r.path : "",
+             m->kind == HR_MNT_FILE ? "(generated)"
+             : m->src               ? m->src
+                                    : m->why);
     switch (m->kind) {
     case HR_MNT_SYMLINK:
         rc = 0; /* created above */

@@ -73,3 +73,15 @@ if [ "$(id -u)" = 0 ]; then # the test user has no processes of its own
     leftover=$(ps -o pid=,stat=,comm= -u "$TEST_UID" | awk '$2 !~ /^Z/' || true)
     [ -z "$leftover" ] && ok "200 launches leave no processes" || fail "200 launches leave no processes" "$leftover"
 fi
+
+# A background process the application leaves running loses the image when
+# the application exits (documented in hpcrun(1), NOTES), and never hangs.
+rm -f "$UWORK/daemon.out"
+hpcrun "$IMG/test.sqfs" sh -c "(sleep 1; cat /etc/hpcrun-demo > '$UWORK/daemon.out' 2>&1; echo rc=\$? >> '$UWORK/daemon.out') & exit 0" >/dev/null 2>&1
+daemon_done() { grep -q '^rc=' "$UWORK/daemon.out"; }
+if wait_until 50 daemon_done && grep -q '^rc=[1-9]' "$UWORK/daemon.out" &&
+    ! grep -q 'inside the hpcrun demo image' "$UWORK/daemon.out"; then
+    ok "a daemon left behind loses the image after the application exits"
+else
+    fail "a daemon left behind loses the image after the application exits" "$(cat "$UWORK/daemon.out" 2>&1)"
+fi
