@@ -59,5 +59,8 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
 /* Start reading path (in the image, as mounted at mountpoint) into the page
  * cache without waiting for it. A hint: failures are ignored. */
 void hr_image_prefetch(const char *mountpoint, const char *path);
+/* Whether a prefetch would run on an idle core (read before the staging
+ * pivot, while /proc is at hand). */
+bool hr_image_prefetch_is_useful(void);
 
 #endif

@@ -425,6 +425,23 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
  * exec then finds it in the page cache, which the overlay shares. */
 #define PREFETCH_STEP (128 << 10)
 
+/* Prefetching overlaps decompression with set-up only if a core is free;
+ * on a busy machine (16 launches at once) it would only add work, since the
+ * program is usually not read whole. The 4th field of /proc/loadavg counts
+ * the tasks runnable right now, this one included. */
+bool hr_image_prefetch_is_useful(void)
+{
+    char *text = hr_read_file("/proc/loadavg", 256, NULL);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long running = 0;
+
+    if (text) {
+        sscanf(text, "%*s %*s %*s %ld/", &running);
+        free(text);
+    }
+    return cpus > 1 && running > 0 && running < cpus;
+}
+
 void hr_image_prefetch(const char *mountpoint, const char *path)
 {
     char *full;

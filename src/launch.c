@@ -1,6 +1,7 @@
 #include "autoconfig.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     struct hr_image_view view;
     char err[1024];
     int fuse_fd, devnull_fd;
+    bool is_prefetch_useful;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* 2. checks */
@@ -77,6 +79,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     if (fuse_fd < 0 || devnull_fd < 0)
         return HR_EXIT_FAIL;
     close(fuse_fd);
+    is_prefetch_useful = hr_image_prefetch_is_useful();
 
     /* 4. namespaces */
     if (hr_ns_enter(plan.host_uid, plan.host_gid, plan.uid, plan.gid) < 0)
@@ -91,7 +94,8 @@ int hr_launch(const struct hr_config *cfg, char **envp)
         hr_image_mount_fuse(&img, fuse_fd, HR_STAGE_IMAGE, plan.uid, plan.gid,
                             plan.is_writable && !plan.is_fakeroot, devnull_fd) < 0)
         return HR_EXIT_FAIL;
-    hr_image_prefetch(HR_STAGE_IMAGE, plan.exe_in_image);
+    if (is_prefetch_useful)
+        hr_image_prefetch(HR_STAGE_IMAGE, plan.exe_in_image);
     step_done("image", &t0);
 
     /* 6. root */
