@@ -7,19 +7,21 @@
 #     --config FILE                 add FILE as /.hpcrun/config.json
 #     --hostile                     add the traps the safety tests need (symlinks
 #                                   that point out of the image, a setuid probe)
+#     --xattr                       give /etc/hpcrun-demo the xattr user.hpcrun=demo
 #     --busybox FILE                busybox to use (default: /bin/busybox)
 #
 # The tree has what a launcher expects (dev proc sys tmp home etc/hosts ...)
 # and one marker, /etc/hpcrun-demo, that shows a process is inside.
 set -eu
 
-comp=zstd probe= config= hostile=0 busybox=/bin/busybox
+comp=zstd probe= config= hostile=0 xattr=0 busybox=/bin/busybox
 while [ $# -gt 1 ]; do
     case "$1" in
         --comp) comp=$2; shift 2 ;;
         --probe) probe=$2; shift 2 ;;
         --config) config=$2; shift 2 ;;
         --hostile) hostile=1; shift ;;
+        --xattr) xattr=1; shift ;;
         --busybox) busybox=$2; shift 2 ;;
         *) echo "build-image.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
@@ -63,6 +65,7 @@ PRETTY_NAME="hpcrun demo image (busybox)"
 ID=hpcrun-demo
 O
 echo "inside the hpcrun demo image" > etc/hpcrun-demo
+[ "$xattr" = 0 ] || setfattr -n user.hpcrun -v demo etc/hpcrun-demo
 [ -z "$probe" ] || install -m 0755 "$probe" usr/bin/hr-probe
 [ -z "$config" ] || install -m 0644 "$config" .hpcrun/config.json
 if [ "$hostile" = 1 ]; then

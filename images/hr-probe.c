@@ -11,6 +11,7 @@
  *   hr-probe mountopts PATH the options of the mount holding PATH
  *   hr-probe mounts         every mount: point and options
  *   hr-probe write PATH     try to create PATH: "write=ok" or "write=ERRNO-NAME"
+ *   hr-probe getxattr PATH NAME   the value of an extended attribute
  *   hr-probe trap SECONDS   print "ready", wait for TERM/INT/HUP/USR1/USR2 and
  *                           print "caught=N", or "timeout" after SECONDS
  *   hr-probe exit N         exit with status N
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -219,6 +221,17 @@ int main(int argc, char **argv)
         return cmd_mounts(NULL);
     if (!strcmp(cmd, "write") && arg)
         return cmd_write(arg);
+    if (!strcmp(cmd, "getxattr") && arg && argc > 3) {
+        char value[256];
+        ssize_t n = getxattr(arg, argv[3], value, sizeof(value) - 1);
+        if (n < 0) {
+            printf("xattr=%s\n", strerrorname_np(errno));
+            return 1;
+        }
+        value[n] = '\0';
+        printf("xattr=%s\n", value);
+        return 0;
+    }
     if (!strcmp(cmd, "trap"))
         return cmd_trap(arg ? atoi(arg) : 10);
     if (!strcmp(cmd, "exit"))

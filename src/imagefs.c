@@ -212,6 +212,33 @@ static bool read_pool_submit(struct read_pool *p, const struct fuse_buf *buf)
     return true;
 }
 
+/* An image without extended attributes answers getxattr and listxattr with
+ * ENOSYS, which the kernel remembers for the mount: the overlay's lookups
+ * then stop asking the server for its own xattrs on every directory. */
+static bool image_has_xattrs(fuse_req_t req)
+{
+    sqfs_ll *ll = fuse_req_userdata(req);
+    return ll->fs.sb.xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK &&
+           ll->fs.xattr_info.xattr_ids > 0;
+}
+
+static void image_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                              size_t size)
+{
+    if (!image_has_xattrs(req))
+        fuse_reply_err(req, ENOSYS);
+    else
+        sqfs_ll_op_getxattr(req, ino, name, size);
+}
+
+static void image_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+    if (!image_has_xattrs(req))
+        fuse_reply_err(req, ENOSYS);
+    else
+        sqfs_ll_op_listxattr(req, ino, size);
+}
+
 /* Let the kernel queue a whole program's readahead without blocking the
  * process that asked (it blocks past max_background requests in flight). */
 static void image_op_init(void *userdata, struct fuse_conn_info *conn)
@@ -233,8 +260,8 @@ static const struct fuse_lowlevel_ops image_fuse_ops = {
     .release = sqfs_ll_op_release,
     .read = image_op_read,
     .readlink = sqfs_ll_op_readlink,
-    .listxattr = sqfs_ll_op_listxattr,
-    .getxattr = sqfs_ll_op_getxattr,
+    .listxattr = image_op_listxattr,
+    .getxattr = image_op_getxattr,
     .forget = sqfs_ll_op_forget,
     .statfs = stfs_ll_op_statfs,
 };

@@ -11,3 +11,9 @@ check_grep 'inside the hpcrun demo image' "--offset runs an image stored at a by
     hpcrun --offset 12288 "$IMG/offset.img" cat /etc/hpcrun-demo
 check_grep 'not a SquashFS image at offset 4096' "a wrong --offset fails clearly" hpcrun --offset 4096 "$IMG/offset.img" true
 check_grep 'bad magic' "an offset image without --offset fails clearly" hpcrun "$IMG/offset.img" true
+
+# extended attributes pass through; an image without any answers ENODATA/ENOTSUP
+build --probe "$PROBE" --xattr "$IMG/xattr.sqfs"
+chmod a+r "$IMG/xattr.sqfs"
+check_grep '^xattr=demo$' "an image's xattrs are visible inside" hpcrun "$IMG/xattr.sqfs" hr-probe getxattr /etc/hpcrun-demo user.hpcrun
+check_grep '^xattr=E(NODATA|NOTSUP|OPNOTSUPP)$' "an image without xattrs reports none" hpcrun "$IMG/test.sqfs" hr-probe getxattr /etc/hpcrun-demo user.hpcrun
