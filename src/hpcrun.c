@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "checks.h"
 #include "config.h"
 #include "exitcodes.h"
 #include "launch.h"
@@ -54,6 +55,10 @@ int main(int argc, char **argv)
     int rc;
 
     hr_log_init("hpcrun", HR_LOG_WARN);
+    /* Before anything reads a file a user names (HPCRUN_CONFIG, the image):
+     * installed setuid, that would read it with privileges. */
+    if (hr_check_privileges() < 0)
+        return HR_EXIT_FAIL;
     if (hr_config_load(&cfg, argc, argv, environ, err, sizeof(err)) < 0) {
         hr_err("%s", err);
         return HR_EXIT_FAIL;

@@ -40,7 +40,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     bool is_prefetch_useful;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    /* 2. checks */
+    /* 2. checks (hr_check_privileges() ran first of all, in main) */
     if (hr_check_privileges() < 0)
         return HR_EXIT_FAIL;
     if (hr_host_collect(cfg, envp, &host) < 0)

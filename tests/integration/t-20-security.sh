@@ -5,6 +5,13 @@ if [ "$(id -u)" = 0 ]; then
     cp "$HPCRUN" "$WORK/hpcrun-suid" && chown root:root "$WORK/hpcrun-suid" && chmod 4755 "$WORK/hpcrun-suid"
     check_rc "$HR_EXIT_FAIL" "refuses to run setuid root" as_user "$WORK/hpcrun-suid" "$IMG/test.sqfs" true
     check_grep 'refusing to run setuid' "setuid refusal says why" as_user "$WORK/hpcrun-suid" "$IMG/test.sqfs" true
+    # refused before reading any file the user names: no line of a root-only file leaks
+    out=$(USER_ENV="HPCRUN_CONFIG=/etc/shadow" as_user "$WORK/hpcrun-suid" "$IMG/test.sqfs" true 2>&1)
+    if printf '%s' "$out" | grep -q 'refusing to run setuid' && ! printf '%s' "$out" | grep -q 'root:'; then
+        ok "setuid refusal comes before reading HPCRUN_CONFIG"
+    else
+        fail "setuid refusal comes before reading HPCRUN_CONFIG" "$out"
+    fi
     cp "$HPCRUN" "$WORK/hpcrun-sgid" && chown root:root "$WORK/hpcrun-sgid" && chmod 2755 "$WORK/hpcrun-sgid"
     check_rc "$HR_EXIT_FAIL" "refuses to run setgid" as_user "$WORK/hpcrun-sgid" "$IMG/test.sqfs" true
     # installed setuid but owned by the caller (real == effective): the bits alone refuse
