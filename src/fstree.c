@@ -327,8 +327,10 @@ enum hr_verdict hr_fstree_place(struct hr_fstree *t, int layer, const char *raw,
     kind = hr_whiteout_kind(base);
     if (kind == HR_WH_BAD)
         return HR_SKIP_HOSTILE;
-    if (kind == HR_WH_META)
-        return HR_SKIP_HIDDEN;
+    if (kind == HR_WH_META ||
+        (base != p && (strncmp(p, WH_META_PREFIX, 8) == 0 ||
+                       memmem(p, (size_t)(base - p), "/" WH_META_PREFIX, 9))))
+        return HR_SKIP_HIDDEN; /* aufs bookkeeping (.wh..wh.plnk/...) */
     if (kind != HR_WH_NONE)
         return place_whiteout(t, layer, p, base, kind);
 
