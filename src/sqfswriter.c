@@ -167,6 +167,79 @@ static int fail(struct hr_sqfs_writer *w, const char *what, int err)
     return -1;
 }
 
+/* ---- a compressor that never grows a block ---------------------------------------
+ * libsquashfs 1.2's lz4 compressor returns output larger than its input for
+ * small incompressible metadata blocks (a 24-byte id table becomes 26), which
+ * squashfs-tools and the kernel reject. SquashFS stores such a block
+ * uncompressed; this wrapper says so (0) for every compressor. */
+
+struct shrink_cmp {
+    sqfs_compressor_t base;
+    sqfs_compressor_t *inner;
+};
+
+static sqfs_compressor_t *shrink_wrap(sqfs_compressor_t *inner);
+
+static void shrink_destroy(sqfs_object_t *obj)
+{
+    struct shrink_cmp *s = (struct shrink_cmp *)obj;
+    sqfs_destroy(s->inner);
+    free(s);
+}
+
+static sqfs_object_t *shrink_copy(const sqfs_object_t *obj)
+{
+    const struct shrink_cmp *s = (const struct shrink_cmp *)obj;
+    sqfs_compressor_t *inner = sqfs_copy(s->inner);
+    return inner ? (sqfs_object_t *)shrink_wrap(inner) : NULL;
+}
+
+static void shrink_get_configuration(const sqfs_compressor_t *cmp,
+                                     sqfs_compressor_config_t *cfg)
+{
+    const struct shrink_cmp *s = (const struct shrink_cmp *)cmp;
+    s->inner->get_configuration(s->inner, cfg);
+}
+
+static int shrink_write_options(sqfs_compressor_t *cmp, sqfs_file_t *file)
+{
+    struct shrink_cmp *s = (struct shrink_cmp *)cmp;
+    return s->inner->write_options(s->inner, file);
+}
+
+static int shrink_read_options(sqfs_compressor_t *cmp, sqfs_file_t *file)
+{
+    struct shrink_cmp *s = (struct shrink_cmp *)cmp;
+    return s->inner->read_options(s->inner, file);
+}
+
+static sqfs_s32 shrink_do_block(sqfs_compressor_t *cmp, const sqfs_u8 *in, sqfs_u32 size,
+                                sqfs_u8 *out, sqfs_u32 outsize)
+{
+    struct shrink_cmp *s = (struct shrink_cmp *)cmp;
+    sqfs_s32 n = s->inner->do_block(s->inner, in, size, out, outsize);
+    return n > 0 && (sqfs_u32)n >= size ? 0 : n;
+}
+
+static sqfs_compressor_t *shrink_wrap(sqfs_compressor_t *inner)
+{
+    struct shrink_cmp *s = malloc(sizeof(*s));
+
+    if (!s) {
+        sqfs_destroy(inner);
+        return NULL;
+    }
+    memset(s, 0, sizeof(*s));
+    s->base.base.destroy = shrink_destroy;
+    s->base.base.copy = shrink_copy;
+    s->base.get_configuration = shrink_get_configuration;
+    s->base.write_options = shrink_write_options;
+    s->base.read_options = shrink_read_options;
+    s->base.do_block = shrink_do_block;
+    s->inner = inner;
+    return &s->base;
+}
+
 /* ---- setup ---------------------------------------------------------------------- */
 
 int hr_sqfs_comp_supported(const char *name)
@@ -198,6 +271,8 @@ static int writer_compressors(struct hr_sqfs_writer *w, const struct hr_sqfs_opt
     err = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)id, block_size, 0);
     if (!err)
         err = sqfs_compressor_create(&cfg, &w->cmp);
+    if (!err && !(w->cmp = shrink_wrap(w->cmp)))
+        err = SQFS_ERROR_ALLOC;
     if (err)
         return fail(w, o->comp, err);
     /* A decompressor lets fragment deduplication compare the bytes of a
