@@ -168,7 +168,8 @@ static char *config_json(const struct hr_oci_image *img)
 
     for (size_t i = 0; i < HR_ARRAY_LEN(config_keys); i++) {
         json_t *v = img->config ? json_object_get(img->config, config_keys[i]) : NULL;
-        if (v && !json_is_null(v))
+        /* Docker writes "WorkingDir": "" and "User": "" for "not set". */
+        if (v && !json_is_null(v) && !(json_is_string(v) && !*json_string_value(v)))
             json_object_set(out, config_keys[i], v);
     }
     return dump(out);

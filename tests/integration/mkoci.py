@@ -6,6 +6,7 @@ nodes, owners, setuid bits, xattrs and hostile names need no privileges.
   mkoci.py stack OUT          an OCI layout: three layers (gzip, zstd, plain)
                               with whiteouts, opaque dirs, hardlinks, ...
   mkoci.py stack-docker FILE  the same image as a `docker save` archive
+  mkoci.py multi OUT           a multi-platform index (arm64, amd64)
   mkoci.py hostile OUT        entries that try to leave the image tree
   mkoci.py corrupt OUT        a truncated gzip layer (with a matching digest)
   mkoci.py bad-blob OUT       a layer whose bytes do not match its digest
@@ -140,10 +141,44 @@ def write_layout(out, layers, tag="latest", tamper=None, manifest_type=None):
     print(md)
 
 
+def write_multi(out):
+    """An index -> image index with an arm64 and an amd64 manifest."""
+    os.makedirs(out, exist_ok=True)
+    subs = []
+    for arch in ("arm64", "amd64"):
+        tar = make_tar([entry("arch", data=arch.encode())])
+        blob = gzip.compress(tar, mtime=0)
+        ld = put_blob(out, blob)
+        cfg = image_config([sha(tar)])
+        cfg["architecture"] = arch
+        cb = json.dumps(cfg, sort_keys=True).encode()
+        cd = put_blob(out, cb)
+        mb = json.dumps({"schemaVersion": 2,
+                         "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                    "digest": cd, "size": len(cb)},
+                         "layers": [{"mediaType": MEDIA["gzip"], "digest": ld,
+                                     "size": len(blob)}]}).encode()
+        subs.append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                     "digest": put_blob(out, mb), "size": len(mb),
+                     "platform": {"architecture": arch, "os": "linux"}})
+    ib = json.dumps({"schemaVersion": 2,
+                     "mediaType": "application/vnd.oci.image.index.v1+json",
+                     "manifests": subs}).encode()
+    index = {"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": put_blob(out, ib), "size": len(ib),
+        "annotations": {"org.opencontainers.image.ref.name": "multi"}}]}
+    with open(os.path.join(out, "index.json"), "w") as f:
+        json.dump(index, f)
+
+
 def write_docker_archive(path, layers):
     tars = [make_tar(e) for e, _ in layers]
     diff_ids = [sha(t) for t in tars]
-    cfg = json.dumps(image_config(diff_ids), sort_keys=True).encode()
+    config = image_config(diff_ids)
+    config["config"]["User"] = ""  # Docker's "not set"
+    cfg = json.dumps(config, sort_keys=True).encode()
     members = [(sha(cfg)[7:] + ".json", cfg)]
     names = []
     for t in tars:
@@ -252,6 +287,8 @@ def main():
         write_layout(out, stack_layers())
     elif what == "stack-docker":
         write_docker_archive(out, stack_layers())
+    elif what == "multi":
+        write_multi(out)
     elif what == "hostile":
         write_layout(out, hostile_layers())
     elif what == "corrupt":

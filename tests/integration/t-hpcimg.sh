@@ -127,6 +127,23 @@ check "docker-archive gives the same tree as the OCI layout" sh -c \
     "[ \"\$(unsquashfs -lln '$D' | grep -v hpcrun)\" = \"\$(unsquashfs -lln '$S' | grep -v hpcrun)\" ]"
 check_grep '"reference": "docker-archive:' "docker-archive source.json" "$HPCIMG" inspect "$D"
 
+check "docker-archive: an empty User is not written" sh -c \
+    "! unsquashfs -cat '$D' .hpcrun/config.json | grep -q User"
+
+# ---- a multi-platform index ----------------------------------------------------------------
+hi_mk multi "$HI_DIR/multi"
+case $(uname -m) in
+x86_64) hi_arch=amd64 ;;
+aarch64) hi_arch=arm64 ;;
+*) hi_arch="" ;;
+esac
+if [ -n "$hi_arch" ]; then
+    check "multi-platform index: the host's platform is chosen" sh -c \
+        "'$HPCIMG' -q convert 'oci:$HI_DIR/multi:multi' '$HI_DIR/multi.sqfs' && \
+         [ \"\$(unsquashfs -cat '$HI_DIR/multi.sqfs' arch)\" = $hi_arch ] && \
+         '$HPCIMG' inspect '$HI_DIR/multi.sqfs' | grep -q '\"platform\": \"linux/$hi_arch\"'"
+fi
+
 # ---- a plain directory --------------------------------------------------------------------
 mkdir -p "$HI_DIR/tree/sub"
 echo one >"$HI_DIR/tree/one"
