@@ -8,6 +8,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,6 +58,7 @@ struct hr_sqfs_writer {
     sqfs_xattr_writer_t *xwr;
     sqfs_meta_writer_t *im, *dm;
     sqfs_dir_writer_t *dirwr;
+    bool is_finished;
 };
 
 /* ---- the output file ---------------------------------------------------------- */
@@ -353,9 +355,14 @@ void hr_sqfs_writer_free(struct hr_sqfs_writer *w)
 {
     if (!w)
         return;
-    /* The block processor first: its threads use the other objects. */
-    if (w->proc)
+    /* The block processor first: its threads use the other objects. After a
+     * failure, let it flush what it holds (into the output that is about to
+     * be discarded): destroying it with blocks in flight leaks them. */
+    if (w->proc) {
+        if (!w->is_finished)
+            sqfs_block_processor_finish(w->proc);
         sqfs_destroy(w->proc);
+    }
     if (w->dirwr)
         sqfs_destroy(w->dirwr);
     if (w->dm)
@@ -643,6 +650,7 @@ int hr_sqfs_writer_finish(struct hr_sqfs_writer *w, struct hr_fstree *t)
 {
     int err = sqfs_block_processor_finish(w->proc);
 
+    w->is_finished = true;
     if (err)
         return fail(w, "writing file data", err);
     if (write_tree(w, t) < 0)
