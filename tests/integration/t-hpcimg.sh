@@ -83,6 +83,28 @@ else
     fail "unsquashfs extracts the image"
 fi
 
+# The kernel's own reader, where loop mounts are allowed (root, loop devices).
+mkdir -p "$HI_DIR/mnt"
+if [ "$(id -u)" = 0 ] && mount -t squashfs -o loop,ro "$S" "$HI_DIR/mnt" 2>/dev/null; then
+    M=$HI_DIR/mnt
+    check "kernel mount: upper layer wins" test "$(cat "$M/etc/hosts")" = upper
+    check "kernel mount: hardlinks" test "$(stat -c %i "$M/hl/orig")" = "$(stat -c %i "$M/hl/link")"
+    check "kernel mount: device numbers" test "$(stat -c '%t %T' "$M/dev/bigminor")" = "f0 3e8"
+    check "kernel mount: security.capability" python3 -c \
+        "import os; assert os.getxattr('$M/xattr', 'security.capability')[:4] == bytes([1,0,0,2])"
+    umount "$HI_DIR/mnt"
+    hi_lz4=$HI_DIR/lz4.sqfs
+    if "$HPCIMG" -q --comp lz4 convert "oci:$HI_DIR/stack" "$hi_lz4" &&
+        mount -t squashfs -o loop,ro "$hi_lz4" "$HI_DIR/mnt" 2>/dev/null; then
+        check "kernel mount of an lz4 image" test "$(cat "$HI_DIR/mnt/usr/bin/sgid")" = x
+        umount "$HI_DIR/mnt"
+    else
+        fail "kernel mount of an lz4 image"
+    fi
+else
+    echo "SKIP: kernel mount checks (need root and loop devices; unsquashfs checks ran)"
+fi
+
 # ---- metadata -------------------------------------------------------------------------
 check_grep '"Entrypoint"' "inspect shows config.json" "$HPCIMG" inspect "$S"
 check_grep '"manifest_digest": "sha256:[0-9a-f]{64}"' "inspect shows source.json" \
