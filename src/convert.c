@@ -119,10 +119,14 @@ static int output_publish(struct output *out)
         char proc[64];
         hr_autofree char *copy = hr_xstrdup(out->dest);
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out->fd);
-        snprintf(tmp_name, sizeof(tmp_name), "%s/.%s.%ld", out->dir, basename(copy),
-                 (long)getpid());
+        int rc, n = 0;
         catch_signals();
-        if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp_name, AT_SYMLINK_FOLLOW) < 0) {
+        do { /* a name no other conversion (or a crashed one) holds */
+            snprintf(tmp_name, sizeof(tmp_name), "%s/.%s.%ld.%d", out->dir,
+                     basename(copy), (long)getpid(), n++);
+            rc = linkat(AT_FDCWD, proc, AT_FDCWD, tmp_name, AT_SYMLINK_FOLLOW);
+        } while (rc < 0 && errno == EEXIST && n < 100);
+        if (rc < 0) {
             hr_err("%s: cannot name the output file: %s", out->dest, strerror(errno));
             tmp_name[0] = '\0';
             return -1;
@@ -233,7 +237,7 @@ static int add_metadata(struct hr_fstree *t, struct hr_sqfs_writer *w,
 
 /* "oci:DIR:TAG": the tag is what follows the last ':' unless that would
  * leave a DIR that does not exist while the whole string does. */
-static int open_oci(struct hr_oci_image *img, const char *arg)
+static int open_oci(struct hr_oci_image *img, const char *arg, const char *platform)
 {
     hr_autofree char *dir = hr_xstrdup(arg);
     char *colon = strrchr(dir, ':');
@@ -243,16 +247,17 @@ static int open_oci(struct hr_oci_image *img, const char *arg)
         *colon++ = '\0';
     else
         colon = NULL;
-    return hr_oci_layout_open(img, dir, colon && *colon ? colon : NULL);
+    return hr_oci_layout_open(img, dir, colon && *colon ? colon : NULL, platform);
 }
 
-static int source_open(struct hr_oci_image *img, const char *src, const char **dir_out)
+static int source_open(struct hr_oci_image *img, const char *src, const char *platform,
+                       const char **dir_out)
 {
     memset(img, 0, sizeof(*img));
     img->reference = hr_xstrdup(src);
     *dir_out = NULL;
     if (strncmp(src, "oci:", 4) == 0)
-        return open_oci(img, src + 4);
+        return open_oci(img, src + 4, platform);
     if (strncmp(src, "docker-archive:", 15) == 0)
         return hr_docker_archive_open(img, src + 15);
     if (strncmp(src, "dir:", 4) == 0) {
@@ -306,13 +311,13 @@ int hr_convert(const char *src, const char *dest, const struct hr_convert_opts *
     struct output out = {.fd = -1};
     struct hr_fstree tree = {0};
     struct hr_sqfs_writer *w = NULL;
+    struct hr_sqfs_opts so = {.comp = o->comp, .threads = o->threads};
     const char *dir;
     int rc = -1;
 
-    if (source_open(&img, src, &dir) < 0 || output_open(&out, dest) < 0)
+    if (source_open(&img, src, o->platform, &dir) < 0 || output_open(&out, dest) < 0)
         goto out;
-    struct hr_sqfs_opts so = {
-        .comp = o->comp, .threads = o->threads, .mtime = clamp_u32(img.created)};
+    so.mtime = clamp_u32(img.created);
     if (!(w = hr_sqfs_writer_open(out.fd, dest, &so)))
         goto out;
     hr_fstree_init(&tree, clamp_u32(img.created));

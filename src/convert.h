@@ -4,8 +4,9 @@
 #define HR_CONVERT_H
 
 struct hr_convert_opts {
-    const char *comp; /* compressor name */
-    unsigned threads; /* compression workers */
+    const char *comp;     /* compressor name */
+    unsigned threads;     /* compression workers */
+    const char *platform; /* "os/arch[/variant]" to pick from an index, or NULL */
 };
 
 /* src: "oci:DIR[:TAG]", "docker-archive:FILE" or "dir:DIR". dest is written

@@ -32,6 +32,9 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  --comp ALG   compression: zstd (default), gzip, xz, lz4\n"
+    "  --platform OS/ARCH[/VARIANT]\n"
+    "               the image to take from a multi-platform index (default: this "
+    "host's)\n"
     "  -j N         compression threads (default: the CPUs available, plus one)\n"
     "  --json       inspect: print one JSON object\n"
     "  -o FILE      pull: output file\n"
@@ -42,6 +45,7 @@ static const char usage[] =
 
 struct cli {
     const char *comp;
+    const char *platform;
     unsigned threads;
     bool want_json;
     const char *output;
@@ -50,7 +54,7 @@ struct cli {
     char **argv;
 };
 
-enum { OPT_COMP = 256, OPT_JSON };
+enum { OPT_COMP = 256, OPT_JSON, OPT_PLATFORM };
 
 /* One compression worker per CPU this process may run on (a batch job's
  * allocation, not the whole node), plus one: the main thread reads and
@@ -74,6 +78,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
     static const struct option longopts[] = {
         {"comp", required_argument, NULL, OPT_COMP},
         {"json", no_argument, NULL, OPT_JSON},
+        {"platform", required_argument, NULL, OPT_PLATFORM},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {"quiet", no_argument, NULL, 'q'},
@@ -91,6 +96,14 @@ static int parse_args(struct cli *c, int argc, char **argv)
         switch (opt) {
         case OPT_COMP:
             c->comp = optarg;
+            break;
+        case OPT_PLATFORM:
+            if (!strchr(optarg, '/') || optarg[0] == '/' || strstr(optarg, "//")) {
+                hr_err("--platform %s: expected OS/ARCH[/VARIANT], e.g. linux/arm64",
+                       optarg);
+                return -1;
+            }
+            c->platform = optarg;
             break;
         case OPT_JSON:
             c->want_json = true;
@@ -131,7 +144,8 @@ static int parse_args(struct cli *c, int argc, char **argv)
 
 static int cmd_convert(const struct cli *c)
 {
-    struct hr_convert_opts o = {.comp = c->comp, .threads = c->threads};
+    struct hr_convert_opts o = {
+        .comp = c->comp, .threads = c->threads, .platform = c->platform};
 
     if (c->argc != 3) {
         hr_err("convert: needs SRC and FILE (see hpcimg --help)");

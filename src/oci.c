@@ -245,8 +245,10 @@ static bool platform_matches(json_t *desc, const char *want)
     return strcmp(have, want) == 0;
 }
 
-/* From an index, pick the descriptor for tag (or the only / the host's). */
-static json_t *index_select(json_t *index, const char *tag, const char *what)
+/* From an index, pick the descriptor for tag, or else the one for platform
+ * (or the only one, unless a platform was asked for explicitly). */
+static json_t *index_select(json_t *index, const char *tag, const char *platform,
+                            bool is_strict, const char *what)
 {
     json_t *m = json_object_get(index, "manifests"), *d, *pick = NULL;
     size_t i, n_match = 0;
@@ -258,17 +260,18 @@ static json_t *index_select(json_t *index, const char *tag, const char *what)
     json_array_foreach(m, i, d)
     {
         const char *ref = jstr(json_object_get(d, "annotations"), ANNOT_REF_NAME);
-        if (tag ? (ref && strcmp(ref, tag) == 0)
-                : (json_array_size(m) == 1 || platform_matches(d, hr_host_platform()))) {
-            if (!pick)
-                pick = d;
-            n_match++;
-        }
+        bool is_match = tag ? (ref && strcmp(ref, tag) == 0)
+                            : ((json_array_size(m) == 1 && !is_strict) ||
+                               platform_matches(d, platform));
+        if (is_match && !pick)
+            pick = d;
+        n_match += is_match;
     }
-    if (!pick)
-        hr_err(tag ? "%s: no image tagged %s" : "%s: %s", what,
-               tag ? tag
-                   : "several images and none for this platform; name one with :TAG");
+    if (!pick && tag)
+        hr_err("%s: no image tagged %s", what, tag);
+    else if (!pick)
+        hr_err("%s: no image for platform %s%s", what, platform,
+               json_array_size(m) > 1 ? " (name one with :TAG or --platform)" : "");
     else if (n_match > 1 && tag)
         hr_warn("%s: %zu images tagged %s, using the first", what, n_match, tag);
     return pick;
@@ -306,8 +309,10 @@ static int manifest_layers(struct hr_oci_image *img, const char *dir, json_t *ma
     return 0;
 }
 
-int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *tag)
+int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *tag,
+                       const char *platform)
 {
+    bool is_strict = platform != NULL;
     hr_autofree char *index_path = hr_xasprintf("%s/index.json", dir);
     hr_autofree char *text = NULL, *mtext = NULL, *ctext = NULL;
     json_t *index = NULL, *manifest = NULL, *desc;
@@ -317,7 +322,9 @@ int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *ta
     text = read_range(index_path, 0, -1, index_path);
     if (!text || !(index = json_checked(text, NULL, index_path)))
         goto out;
-    if (!(desc = index_select(index, tag, dir)))
+    if (!platform)
+        platform = hr_host_platform();
+    if (!(desc = index_select(index, tag, platform, is_strict, dir)))
         goto out;
     mt = jstr(desc, "mediaType");
     if (mt && (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0)) {
@@ -330,7 +337,7 @@ int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *ta
         index = sub;
         free(mtext);
         mtext = NULL;
-        if (!(desc = index_select(index, NULL, mdigest)))
+        if (!(desc = index_select(index, NULL, platform, is_strict, mdigest)))
             goto out;
         mt = jstr(desc, "mediaType");
     }

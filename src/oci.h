@@ -30,9 +30,12 @@ struct hr_oci_image {
 };
 
 /* "oci:" source: DIR with an optional TAG (org.opencontainers.image.ref.name).
- * Without TAG, the layout must hold one image, or one for this host's
- * platform. Returns 0 or -1 (logged). */
-int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *tag);
+ * Without TAG, the layout must hold one image, or one for the platform; a
+ * multi-platform index resolves to the platform. platform: "os/arch" or
+ * "os/arch/variant"; NULL: this host's, and a lone image of another
+ * platform is accepted. Returns 0 or -1 (logged). */
+int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *tag,
+                       const char *platform);
 
 /* "docker-archive:" source: the tar written by `docker save` (the classic
  * manifest.json layout, which newer Docker versions still write). */

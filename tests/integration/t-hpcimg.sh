@@ -166,6 +166,14 @@ if [ -n "$hi_arch" ]; then
          '$HPCIMG' inspect '$HI_DIR/multi.sqfs' | grep -q '\"platform\": \"linux/$hi_arch\"'"
 fi
 
+check "--platform picks from a multi-platform index" sh -c \
+    "'$HPCIMG' -q --platform linux/arm64 convert 'oci:$HI_DIR/multi:multi' '$HI_DIR/arm.sqfs' && \
+     [ \"\$(unsquashfs -cat '$HI_DIR/arm.sqfs' arch)\" = arm64 ]"
+check_grep "no image for platform linux/s390x" "--platform that the index lacks" \
+    "$HPCIMG" --platform linux/s390x convert "oci:$HI_DIR/multi:multi" "$HI_DIR/s390x.sqfs"
+check_rc "$HR_EXIT_FAIL" "--platform without a slash" \
+    "$HPCIMG" --platform arm64 convert "oci:$HI_DIR/multi:multi" "$HI_DIR/s390x.sqfs"
+
 # ---- a plain directory --------------------------------------------------------------------
 mkdir -p "$HI_DIR/tree/sub"
 echo one >"$HI_DIR/tree/one"
