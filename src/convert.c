@@ -298,6 +298,9 @@ static int write_layers(struct hr_fstree *t, struct hr_sqfs_writer *w,
             .blob_digest = l->digest,
             .diff_id = l->diff_id,
         };
+        hr_autofree char *label =
+            hr_xasprintf("layer %zu/%zu %.19s", img->n_layers - i, img->n_layers, s.name);
+        s.progress = label;
         hr_info("layer %zu/%zu %s", img->n_layers - i, img->n_layers, s.name);
         if (hr_layer_read(t, w, (int)(img->n_layers - i), &s) < 0)
             return -1;

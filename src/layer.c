@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,9 @@ struct layer_ctx {
     /* the blob */
     int fd;
     off_t left; /* bytes of the blob not yet read; -1: to EOF */
+    off_t total, done;
+    int percent_shown;
+    const char *progress;
     struct hr_sha256 blob_hash, tar_hash;
     struct archive *outer;
     char *inbuf, *tarbuf, *databuf;
@@ -46,6 +50,43 @@ struct layer_ctx {
     size_t n_pending;
     bool fill_pending; /* second pass: only fill in pending links */
 };
+
+/* ---- progress on a terminal ------------------------------------------------------ */
+
+/* One line, rewritten in place, only when stderr is a terminal and -q was
+ * not given; logs and pipes get the -v lines instead. */
+static void progress_show(struct layer_ctx *c)
+{
+    int pct;
+
+    if (!c->progress || c->total <= 0)
+        return;
+    pct = (int)(c->done * 100 / c->total);
+    if (pct == c->percent_shown)
+        return;
+    c->percent_shown = pct;
+    fprintf(stderr, "\r%s: %s %3d%%", hr_progname(), c->progress, pct > 100 ? 100 : pct);
+}
+
+static void progress_end(struct layer_ctx *c)
+{
+    if (c->progress && c->percent_shown >= 0)
+        fputs("\r\033[K", stderr);
+}
+
+static void progress_start(struct layer_ctx *c, const struct hr_layer_src *src)
+{
+    struct stat st;
+
+    c->percent_shown = -1;
+    c->done = 0;
+    c->total = src->size;
+    if (c->total < 0 && fstat(c->fd, &st) == 0)
+        c->total = st.st_size - src->offset;
+    c->progress = src->progress && hr_log_level() >= HR_LOG_WARN && isatty(STDERR_FILENO)
+                      ? src->progress
+                      : NULL;
+}
 
 /* ---- the byte streams ---------------------------------------------------------- */
 
@@ -69,6 +110,8 @@ static la_ssize_t blob_read(struct archive *a, void *data, const void **buf)
     }
     if (c->left >= 0)
         c->left -= n;
+    c->done += n;
+    progress_show(c);
     hr_sha256_update(&c->blob_hash, c->inbuf, (size_t)n);
     *buf = c->inbuf;
     return n;
@@ -429,15 +472,18 @@ int hr_layer_read(struct hr_fstree *t, struct hr_sqfs_writer *w, int layer,
         hr_err("%s: %s", src->path, strerror(errno));
         goto out;
     }
+    progress_start(&c, src);
     if (blob_pass(&c, src) < 0)
         goto out;
     if (c.n_pending) {
         c.fill_pending = true;
+        c.progress = NULL;
         if (blob_pass(&c, src) < 0 || pending_check(&c) < 0)
             goto out;
     }
     rc = 0;
 out:
+    progress_end(&c);
     ctx_free(&c);
     return rc;
 }

@@ -15,6 +15,7 @@ struct hr_layer_src {
     const char *name;        /* for messages: usually the digest */
     const char *blob_digest; /* checked against the bytes as stored, or NULL */
     const char *diff_id;     /* checked against the uncompressed tar, or NULL */
+    const char *progress;    /* label of a progress line on a terminal, or NULL */
 };
 
 /* Add layer number `layer` (0 = top) to the tree. Both digests are checked
