@@ -388,6 +388,16 @@ static off_t tar_number(const char *f, size_t len)
     return v;
 }
 
+/* A tar header's checksum: the byte sum with the checksum field as spaces. */
+static bool tar_checksum_ok(const char *h)
+{
+    unsigned long sum = 0;
+
+    for (size_t i = 0; i < 512; i++)
+        sum += (i >= 148 && i < 156) ? ' ' : (unsigned char)h[i];
+    return sum == (unsigned long)tar_number(h + 148, 8);
+}
+
 /* The "path" record of a PAX extended header, or NULL. */
 static char *pax_path(const char *rec, size_t len)
 {
@@ -423,7 +433,8 @@ static int tar_index(const char *file, struct tar_member **out, size_t *n_out)
     for (;;) {
         off_t size;
         char type;
-        if (pread(fd, h, sizeof(h), pos) != (ssize_t)sizeof(h) || !h[0])
+        if (pread(fd, h, sizeof(h), pos) != (ssize_t)sizeof(h) || !h[0] ||
+            !tar_checksum_ok(h))
             break;
         size = tar_number(h + 124, 12);
         type = h[156];
@@ -544,7 +555,8 @@ int hr_docker_archive_open(struct hr_oci_image *img, const char *file)
     if (tar_index(file, &m, &n) < 0)
         return -1;
     if (!(tm = tar_find(m, n, "manifest.json"))) {
-        hr_err("%s: not a docker save archive (no manifest.json)", file);
+        hr_err("%s: not a docker save archive (no manifest.json%s)", file,
+               n ? "" : "; a compressed archive must be decompressed first");
         goto out;
     }
     if (!(text = read_range(file, tm->offset, tm->size, "manifest.json")))

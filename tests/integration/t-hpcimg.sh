@@ -149,6 +149,9 @@ check "docker-archive gives the same tree as the OCI layout" sh -c \
     "[ \"\$(unsquashfs -lln '$D' | grep -v hpcrun)\" = \"\$(unsquashfs -lln '$S' | grep -v hpcrun)\" ]"
 check_grep '"reference": "docker-archive:' "docker-archive source.json" "$HPCIMG" inspect "$D"
 
+gzip -c "$HI_DIR/stack-docker.tar" >"$HI_DIR/stack-docker.tar.gz"
+check_grep "not a docker save archive .*decompressed first" "compressed docker-archive: clear error" \
+    "$HPCIMG" convert "docker-archive:$HI_DIR/stack-docker.tar.gz" "$HI_DIR/dz.sqfs"
 check "docker-archive: an empty User is not written" sh -c \
     "! unsquashfs -cat '$D' .hpcrun/config.json | grep -q User"
 
