@@ -6,6 +6,7 @@ nodes, owners, setuid bits, xattrs and hostile names need no privileges.
   mkoci.py stack OUT          an OCI layout: three layers (gzip, zstd, plain)
                               with whiteouts, opaque dirs, hardlinks, ...
   mkoci.py stack-docker FILE  the same image as a `docker save` archive
+  mkoci.py runnable OUT BUSYBOX  a runnable image around a static busybox
   mkoci.py multi OUT           a multi-platform index (arm64, amd64)
   mkoci.py hostile OUT        entries that try to leave the image tree
   mkoci.py corrupt OUT        a truncated gzip layer (with a matching digest)
@@ -173,6 +174,30 @@ def write_multi(out):
         json.dump(index, f)
 
 
+def write_runnable(out, busybox):
+    """A small runnable image: a static busybox, the directories hpcrun
+    mounts over, and a config whose Entrypoint/Cmd/Env/WorkingDir show."""
+    global image_config
+    with open(busybox, "rb") as f:
+        bb = f.read()
+    layer = [entry("bin/", "dir"), entry("bin/busybox", data=bb, mode=0o755),
+             entry("bin/sh", "symlink", target="busybox", mode=0o777)]
+    layer += [entry(d + "/", "dir") for d in
+              ("etc", "dev", "proc", "sys", "tmp", "home", "root", "run", "data")]
+    layer += [entry("etc/" + f, data=b"") for f in ("passwd", "group", "hosts", "resolv.conf")]
+    base = image_config
+
+    def config(diff_ids):
+        c = base(diff_ids)
+        c["config"]["Entrypoint"] = ["/bin/busybox", "sh", "-c"]
+        c["config"]["Cmd"] = ['echo "greeting=$GREETING cwd=$(pwd)"']
+        del c["config"]["User"]
+        return c
+    image_config = config
+    write_layout(out, [(layer, "gzip")])
+    image_config = base
+
+
 def write_docker_archive(path, layers):
     tars = [make_tar(e) for e, _ in layers]
     diff_ids = [sha(t) for t in tars]
@@ -287,6 +312,8 @@ def main():
         write_layout(out, stack_layers())
     elif what == "stack-docker":
         write_docker_archive(out, stack_layers())
+    elif what == "runnable":
+        write_runnable(out, sys.argv[3])
     elif what == "multi":
         write_multi(out)
     elif what == "hostile":

@@ -12,7 +12,15 @@ BIN=$WORK/bin
 mkdir -p "$BIN"
 cp "$builddir/src/hpcimg" "$BIN/hpcimg"
 HPCIMG=$BIN/hpcimg
-HPCRUN=$builddir/src/hpcrun
+cp "$builddir/src/hpcrun" "$BIN/hpcrun" 2>/dev/null
+HPCRUN=$BIN/hpcrun
+# The suite runner makes its own unprivileged user; alone, use nobody.
+TEST_USER=nobody
+TEST_UID=$(id -u nobody)
+TEST_GID=$(id -g nobody)
+USER_HOME=$WORK/home
+mkdir -p "$USER_HOME"
+chown "$TEST_UID:$TEST_GID" "$USER_HOME" 2>/dev/null
 . "$here/t-hpcimg.sh"
 summary
 rc=$?

@@ -155,6 +155,23 @@ check_grep "not a docker save archive .*decompressed first" "compressed docker-a
 check "docker-archive: an empty User is not written" sh -c \
     "! unsquashfs -cat '$D' .hpcrun/config.json | grep -q User"
 
+# ---- run a converted image with hpcrun: the config applies -----------------------------
+hi_busybox=$(command -v busybox || true)
+if [ -n "$hi_busybox" ] && [ -x "$HPCRUN" ] &&
+    ! ldd "$hi_busybox" >/dev/null 2>&1; then
+    hi_mk runnable "$HI_DIR/runnable" "$hi_busybox"
+    check "convert a runnable image" \
+        "$HPCIMG" -q convert "oci:$HI_DIR/runnable" "$HI_DIR/runnable.sqfs"
+    chmod 644 "$HI_DIR/runnable.sqfs"
+    check_grep '^greeting=hello world cwd=/data$' \
+        "hpcrun IMAGE runs Entrypoint+Cmd with Env and WorkingDir" \
+        hpcrun "$HI_DIR/runnable.sqfs"
+    check_grep '^hi$' "hpcrun IMAGE CMD runs CMD" \
+        hpcrun "$HI_DIR/runnable.sqfs" /bin/busybox echo hi
+else
+    fail "hpcrun runs a converted image" "needs a static busybox and a built hpcrun"
+fi
+
 # ---- a multi-platform index ----------------------------------------------------------------
 hi_mk multi "$HI_DIR/multi"
 case $(uname -m) in
