@@ -1,0 +1,23 @@
+/* hpcimg's conversion: one source (OCI layout, docker save archive or plain
+ * directory) to one SquashFS file, published atomically. */
+#ifndef HR_CONVERT_H
+#define HR_CONVERT_H
+
+struct hr_convert_opts {
+    const char *comp;     /* compressor name */
+    unsigned threads;     /* compression workers */
+    const char *platform; /* "os/arch[/variant]" to pick from an index, or NULL */
+};
+
+/* src: "oci:DIR[:TAG]", "docker-archive:FILE" or "dir:DIR". dest is written
+ * through a temporary file in its directory, synced, and renamed into place
+ * only when complete; on failure or SIGINT/SIGTERM/SIGHUP nothing is left
+ * and an existing dest is untouched. Returns 0 or -1 (logged). */
+int hr_convert(const char *src, const char *dest, const struct hr_convert_opts *o);
+
+/* Read a small regular file (e.g. "/.hpcrun/config.json") from a SquashFS
+ * image. Returns NULL with errno ENOENT if it is absent, or logs and returns
+ * NULL with another errno if the image cannot be read. */
+char *hr_sqfs_read_file(const char *image, const char *path);
+
+#endif

@@ -1,0 +1,609 @@
+/* OCI image layouts and `docker save` archives (see oci.h). Every JSON blob
+ * is read whole (they are small, capped at JSON_MAX), its digest checked,
+ * and only then parsed. Layer blobs are only located here; layer.c streams
+ * and verifies them. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "log.h"
+#include "oci.h"
+#include "util.h"
+
+#define JSON_MAX (8u << 20)
+
+#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define ANNOT_REF_NAME "org.opencontainers.image.ref.name"
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+const char *hr_host_platform(void)
+{
+    static char buf[96];
+    static const struct {
+        const char *uname, *oci;
+    } arch[] = {{"x86_64", "amd64"}, {"aarch64", "arm64"},   {"ppc64le", "ppc64le"},
+                {"s390x", "s390x"},  {"riscv64", "riscv64"}, {"i686", "386"},
+                {"armv7l", "arm"}};
+    struct utsname u;
+    const char *a = "unknown";
+
+    if (buf[0])
+        return buf;
+    if (uname(&u) == 0) {
+        a = u.machine;
+        for (size_t i = 0; i < HR_ARRAY_LEN(arch); i++)
+            if (strcmp(u.machine, arch[i].uname) == 0)
+                a = arch[i].oci;
+    }
+    snprintf(buf, sizeof(buf), "linux/%s", a);
+    return buf;
+}
+
+int hr_rfc3339_parse(const char *s, int64_t *out)
+{
+    struct tm tm;
+    int n = 0, tzh = 0, tzm = 0;
+    char sign;
+    time_t t;
+
+    memset(&tm, 0, sizeof(tm));
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return -1;
+    s += n;
+    if (*s == '.')
+        for (s++; *s >= '0' && *s <= '9'; s++)
+            ;
+    sign = *s;
+    if (sign == 'Z' || sign == 'z') {
+        s++;
+    } else if ((sign == '+' || sign == '-') &&
+               sscanf(s + 1, "%2d:%2d%n", &tzh, &tzm, &n) == 2) {
+        s += 1 + n;
+    } else {
+        return -1;
+    }
+    if (*s)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *out = (int64_t)t -
+           (sign == '-' ? -1 : (sign == '+' ? 1 : 0)) * ((int64_t)tzh * 3600 + tzm * 60);
+    return 0;
+}
+
+static char *read_range(const char *path, off_t off, off_t size, const char *name)
+{
+    hr_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char *buf;
+    size_t got = 0;
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        hr_err("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (size < 0)
+        size = st.st_size - off;
+    if (size < 0 || (size_t)size > JSON_MAX) {
+        hr_err("%s: too large for a JSON document", name);
+        return NULL;
+    }
+    buf = hr_xmalloc((size_t)size + 1);
+    while (got < (size_t)size) {
+        ssize_t n = pread(fd, buf + got, (size_t)size - got, off + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            hr_err("%s: %s", name, n < 0 ? strerror(errno) : "truncated");
+            free(buf);
+            return NULL;
+        }
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    return buf;
+}
+
+/* Parse JSON text; checks its digest first when one is given. */
+static json_t *json_checked(const char *text, const char *digest, const char *name)
+{
+    json_error_t jerr;
+    json_t *j;
+
+    if (digest) {
+        char got[HR_DIGEST_LEN + 1];
+        hr_sha256_buf(text, strlen(text), got);
+        if (strcmp(got, digest) != 0) {
+            hr_err("%s: digest mismatch (content is %s)", digest, got);
+            return NULL;
+        }
+    }
+    j = json_loads(text, 0, &jerr);
+    if (!j || !json_is_object(j)) {
+        hr_err("%s: invalid JSON: %s", name, j ? "not an object" : jerr.text);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* ---- the config (shared by both sources) --------------------------------------------
+ */
+
+static int config_load(struct hr_oci_image *img, const char *text, const char *digest)
+{
+    json_t *cfg = json_checked(text, digest, "image config");
+    json_t *diff_ids;
+    const char *os, *arch, *variant, *created;
+    size_t i;
+
+    if (!cfg)
+        return -1;
+    diff_ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
+    if (!json_is_array(diff_ids) || json_array_size(diff_ids) != img->n_layers) {
+        hr_err("%s: image config: rootfs.diff_ids does not match the %zu layers",
+               img->reference, img->n_layers);
+        json_decref(cfg);
+        return -1;
+    }
+    for (i = 0; i < img->n_layers; i++) {
+        const char *d = json_string_value(json_array_get(diff_ids, i));
+        if (!hr_digest_valid(d)) {
+            hr_err("%s: image config: invalid diff_id %zu", img->reference, i);
+            json_decref(cfg);
+            return -1;
+        }
+        img->layers[i].diff_id = hr_xstrdup(d);
+    }
+    os = jstr(cfg, "os");
+    arch = jstr(cfg, "architecture");
+    variant = jstr(cfg, "variant");
+    img->platform = hr_xasprintf("%s/%s%s%s", os ? os : "linux", arch ? arch : "unknown",
+                                 variant ? "/" : "", variant ? variant : "");
+    created = jstr(cfg, "created");
+    if (created && hr_rfc3339_parse(created, &img->created) < 0) {
+        hr_warn("%s: image config: cannot parse created time %s", img->reference,
+                created);
+        img->created = 0;
+    }
+    img->config = json_incref(json_object_get(cfg, "config"));
+    img->config_digest = digest ? hr_xstrdup(digest) : NULL;
+    json_decref(cfg);
+    return 0;
+}
+
+/* ---- OCI image layout
+ * ------------------------------------------------------------------- */
+
+static char *blob_path(const char *dir, const char *digest)
+{
+    return hr_xasprintf("%s/blobs/sha256/%s", dir, digest + 7);
+}
+
+/* Read the blob a descriptor names, checking digest and size. */
+static char *layout_read_blob(const char *dir, json_t *desc, const char **digest_out)
+{
+    const char *digest = jstr(desc, "digest");
+    json_t *size = json_object_get(desc, "size");
+    hr_autofree char *path = NULL;
+    char *text;
+
+    if (!hr_digest_valid(digest)) {
+        hr_err("%s: descriptor with a missing or unsupported digest", dir);
+        return NULL;
+    }
+    path = blob_path(dir, digest);
+    text = read_range(path, 0, -1, digest);
+    if (text && json_is_integer(size) &&
+        (json_int_t)strlen(text) != json_integer_value(size)) {
+        hr_err("%s: size mismatch (descriptor says %lld, blob has %zu bytes)", digest,
+               (long long)json_integer_value(size), strlen(text));
+        free(text);
+        return NULL;
+    }
+    *digest_out = digest;
+    return text;
+}
+
+static bool platform_matches(json_t *desc, const char *want)
+{
+    json_t *p = json_object_get(desc, "platform");
+    const char *os = jstr(p, "os"), *arch = jstr(p, "architecture");
+    const char *variant = jstr(p, "variant");
+    hr_autofree char *have = NULL;
+
+    if (!os || !arch)
+        return false;
+    have = hr_xasprintf("%s/%s", os, arch);
+    if (strcmp(have, want) == 0)
+        return true;
+    free(have);
+    have = hr_xasprintf("%s/%s/%s", os, arch, variant ? variant : "");
+    return strcmp(have, want) == 0;
+}
+
+/* From an index, pick the descriptor for tag, or else the one for platform
+ * (or the only one, unless a platform was asked for explicitly). */
+static json_t *index_select(json_t *index, const char *tag, const char *platform,
+                            bool is_strict, const char *what)
+{
+    json_t *m = json_object_get(index, "manifests"), *d, *pick = NULL;
+    size_t i, n_match = 0;
+
+    if (!json_is_array(m) || json_array_size(m) == 0) {
+        hr_err("%s: no manifests", what);
+        return NULL;
+    }
+    json_array_foreach(m, i, d)
+    {
+        const char *ref = jstr(json_object_get(d, "annotations"), ANNOT_REF_NAME);
+        bool is_match = tag ? (ref && strcmp(ref, tag) == 0)
+                            : ((json_array_size(m) == 1 && !is_strict) ||
+                               platform_matches(d, platform));
+        if (is_match && !pick)
+            pick = d;
+        n_match += is_match;
+    }
+    if (!pick && tag)
+        hr_err("%s: no image tagged %s", what, tag);
+    else if (!pick)
+        hr_err("%s: no image for platform %s%s", what, platform,
+               json_array_size(m) > 1 ? " (name one with :TAG or --platform)" : "");
+    else if (n_match > 1 && tag)
+        hr_warn("%s: %zu images tagged %s, using the first", what, n_match, tag);
+    return pick;
+}
+
+static int manifest_layers(struct hr_oci_image *img, const char *dir, json_t *manifest)
+{
+    json_t *layers = json_object_get(manifest, "layers"), *l;
+    size_t i;
+
+    if (!json_is_array(layers)) {
+        hr_err("%s: manifest has no layers", img->reference);
+        return -1;
+    }
+    img->n_layers = json_array_size(layers);
+    img->layers = hr_xmalloc((img->n_layers + 1) * sizeof(*img->layers));
+    memset(img->layers, 0, (img->n_layers + 1) * sizeof(*img->layers));
+    json_array_foreach(layers, i, l)
+    {
+        const char *digest = jstr(l, "digest"), *mt = jstr(l, "mediaType");
+        json_t *size = json_object_get(l, "size");
+        if (!hr_digest_valid(digest)) {
+            hr_err("%s: layer %zu: missing or unsupported digest", img->reference, i);
+            return -1;
+        }
+        if (mt && !strstr(mt, ".tar") && !strstr(mt, "rootfs.diff")) {
+            hr_err("%s: layer %s: unsupported media type %s", img->reference, digest, mt);
+            return -1;
+        }
+        img->layers[i].path = blob_path(dir, digest);
+        img->layers[i].digest = hr_xstrdup(digest);
+        img->layers[i].size =
+            json_is_integer(size) ? (off_t)json_integer_value(size) : -1;
+    }
+    return 0;
+}
+
+int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *tag,
+                       const char *platform)
+{
+    bool is_strict = platform != NULL;
+    hr_autofree char *index_path = hr_xasprintf("%s/index.json", dir);
+    hr_autofree char *text = NULL, *mtext = NULL, *ctext = NULL;
+    json_t *index = NULL, *manifest = NULL, *desc;
+    const char *mdigest = NULL, *cdigest = NULL, *mt;
+    int rc = -1;
+
+    text = read_range(index_path, 0, -1, index_path);
+    if (!text || !(index = json_checked(text, NULL, index_path)))
+        goto out;
+    if (!platform)
+        platform = hr_host_platform();
+    if (!(desc = index_select(index, tag, platform, is_strict, dir)))
+        goto out;
+    mt = jstr(desc, "mediaType");
+    if (mt && (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0)) {
+        /* A multi-platform image: its index picks the manifest. */
+        json_t *sub;
+        if (!(mtext = layout_read_blob(dir, desc, &mdigest)) ||
+            !(sub = json_checked(mtext, mdigest, mdigest)))
+            goto out;
+        json_decref(index);
+        index = sub;
+        free(mtext);
+        mtext = NULL;
+        if (!(desc = index_select(index, NULL, platform, is_strict, mdigest)))
+            goto out;
+        mt = jstr(desc, "mediaType");
+    }
+    if (!(mtext = layout_read_blob(dir, desc, &mdigest)) ||
+        !(manifest = json_checked(mtext, mdigest, mdigest)))
+        goto out;
+    mt = jstr(manifest, "mediaType") ? jstr(manifest, "mediaType") : mt;
+    if (mt && strcmp(mt, MT_OCI_MANIFEST) != 0 && strcmp(mt, MT_DOCKER_MANIFEST) != 0) {
+        hr_err("%s: not an image manifest (media type %s)", mdigest, mt);
+        goto out;
+    }
+    img->manifest_digest = hr_xstrdup(mdigest);
+    if (manifest_layers(img, dir, manifest) < 0)
+        goto out;
+    if (!(ctext = layout_read_blob(dir, json_object_get(manifest, "config"), &cdigest)))
+        goto out;
+    rc = config_load(img, ctext, cdigest);
+out:
+    json_decref(index);
+    json_decref(manifest);
+    return rc;
+}
+
+/* ---- docker save archives
+ * ------------------------------------------------------------------ */
+
+struct tar_member {
+    char *name;
+    off_t offset, size;
+};
+
+static off_t tar_number(const char *f, size_t len)
+{
+    off_t v = 0;
+
+    if ((unsigned char)f[0] & 0x80) { /* base-256, for sizes >= 8 GiB */
+        for (size_t i = 1; i < len; i++)
+            v = (v << 8) | (unsigned char)f[i];
+        return v;
+    }
+    for (size_t i = 0; i < len && f[i]; i++) {
+        if (f[i] == ' ')
+            continue;
+        if (f[i] < '0' || f[i] > '7')
+            break;
+        v = v * 8 + (f[i] - '0');
+    }
+    return v;
+}
+
+/* A tar header's checksum: the byte sum with the checksum field as spaces. */
+static bool tar_checksum_ok(const char *h)
+{
+    unsigned long sum = 0;
+
+    for (size_t i = 0; i < 512; i++)
+        sum += (i >= 148 && i < 156) ? ' ' : (unsigned char)h[i];
+    return sum == (unsigned long)tar_number(h + 148, 8);
+}
+
+/* The "path" record of a PAX extended header, or NULL. */
+static char *pax_path(const char *rec, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        char *end;
+        unsigned long n = strtoul(rec + i, &end, 10);
+        const char *kv = end + 1;
+        if (n == 0 || i + n > len || *end != ' ')
+            break;
+        if (strncmp(kv, "path=", 5) == 0)
+            return hr_xstrndup(kv + 5, (size_t)(rec + i + n - 1 - (kv + 5)));
+        i += n;
+    }
+    return NULL;
+}
+
+/* Index the regular files of an uncompressed tar (what `docker save`
+ * writes) without extracting it: name -> offset and size. */
+static int tar_index(const char *file, struct tar_member **out, size_t *n_out)
+{
+    hr_autoclose int fd = open(file, O_RDONLY | O_CLOEXEC);
+    struct tar_member *m = NULL;
+    char h[512], *longname = NULL;
+    size_t n = 0;
+    off_t pos = 0;
+
+    if (fd < 0) {
+        hr_err("%s: %s", file, strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        off_t size;
+        char type;
+        if (pread(fd, h, sizeof(h), pos) != (ssize_t)sizeof(h) || !h[0] ||
+            !tar_checksum_ok(h))
+            break;
+        size = tar_number(h + 124, 12);
+        type = h[156];
+        if (type == 'L' || type == 'x') {
+            char *rec = read_range(file, pos + 512, size, file);
+            if (!rec)
+                goto fail;
+            free(longname);
+            longname = type == 'L' ? hr_xstrndup(rec, (size_t)size)
+                                   : pax_path(rec, (size_t)size);
+            free(rec);
+        } else if (type == '0' || type == '\0' || type == '7') {
+            char *name;
+            if (longname) {
+                name = longname;
+                longname = NULL;
+            } else if (memcmp(h + 257, "ustar", 5) == 0 && h[345]) {
+                name = hr_xasprintf("%.155s/%.100s", h + 345, h);
+            } else {
+                name = hr_xstrndup(h, 100);
+            }
+            m = hr_xrealloc(m, (n + 1) * sizeof(*m));
+            m[n].name = name;
+            m[n].offset = pos + 512;
+            m[n].size = size;
+            n++;
+        } else {
+            free(longname);
+            longname = NULL;
+        }
+        pos += 512 + ((size + 511) / 512) * 512;
+    }
+    free(longname);
+    *out = m;
+    *n_out = n;
+    return 0;
+fail:
+    free(longname);
+    for (size_t i = 0; i < n; i++)
+        free(m[i].name);
+    free(m);
+    return -1;
+}
+
+static const struct tar_member *tar_find(const struct tar_member *m, size_t n,
+                                         const char *name)
+{
+    while (name[0] == '.' && name[1] == '/')
+        name += 2;
+    for (size_t i = 0; i < n; i++) {
+        const char *mn = m[i].name;
+        while (mn[0] == '.' && mn[1] == '/')
+            mn += 2;
+        if (strcmp(mn, name) == 0)
+            return &m[i];
+    }
+    return NULL;
+}
+
+/* Docker names blobs by digest ("<hex>.json", "blobs/sha256/<hex>"); when a
+ * name has that form, the digest is checked too. */
+static char *digest_from_name(const char *name)
+{
+    const char *base = strrchr(name, '/');
+    char *d;
+
+    base = base ? base + 1 : name;
+    d = hr_xasprintf("sha256:%.64s", base);
+    if (!hr_digest_valid(d) || (base[64] && strcmp(base + 64, ".json") != 0) ||
+        (strcmp(name, base) != 0 && !strstr(name, "blobs/sha256/"))) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static int docker_layers(struct hr_oci_image *img, const char *file, json_t *entry,
+                         const struct tar_member *m, size_t n)
+{
+    json_t *layers = json_object_get(entry, "Layers"), *l;
+    size_t i;
+
+    if (!json_is_array(layers)) {
+        hr_err("%s: manifest.json has no Layers", file);
+        return -1;
+    }
+    img->n_layers = json_array_size(layers);
+    img->layers = hr_xmalloc((img->n_layers + 1) * sizeof(*img->layers));
+    memset(img->layers, 0, (img->n_layers + 1) * sizeof(*img->layers));
+    json_array_foreach(layers, i, l)
+    {
+        const char *name = json_string_value(l);
+        const struct tar_member *tm = name ? tar_find(m, n, name) : NULL;
+        if (!tm) {
+            hr_err("%s: layer %s is not in the archive", file, name ? name : "?");
+            return -1;
+        }
+        img->layers[i].path = hr_xstrdup(file);
+        img->layers[i].offset = tm->offset;
+        img->layers[i].size = tm->size;
+        img->layers[i].digest =
+            strstr(name, "blobs/sha256/") ? digest_from_name(name) : NULL;
+    }
+    return 0;
+}
+
+int hr_docker_archive_open(struct hr_oci_image *img, const char *file)
+{
+    struct tar_member *m = NULL;
+    size_t n = 0;
+    const struct tar_member *tm;
+    hr_autofree char *text = NULL, *ctext = NULL, *cdigest = NULL;
+    json_t *manifest = NULL, *entry;
+    json_error_t jerr;
+    const char *cname;
+    int rc = -1;
+
+    if (tar_index(file, &m, &n) < 0)
+        return -1;
+    if (!(tm = tar_find(m, n, "manifest.json"))) {
+        hr_err("%s: not a docker save archive (no manifest.json%s)", file,
+               n ? "" : "; a compressed archive must be decompressed first");
+        goto out;
+    }
+    if (!(text = read_range(file, tm->offset, tm->size, "manifest.json")))
+        goto out;
+    manifest = json_loads(text, 0, &jerr);
+    if (!json_is_array(manifest) || json_array_size(manifest) == 0) {
+        hr_err("%s: manifest.json: %s", file,
+               manifest ? "not a list of images" : jerr.text);
+        goto out;
+    }
+    if (json_array_size(manifest) > 1)
+        hr_warn("%s: %zu images in the archive, converting the first", file,
+                json_array_size(manifest));
+    entry = json_array_get(manifest, 0);
+    cname = jstr(entry, "Config");
+    if (!cname || !(tm = tar_find(m, n, cname))) {
+        hr_err("%s: image config %s is not in the archive", file, cname ? cname : "?");
+        goto out;
+    }
+    if (!(ctext = read_range(file, tm->offset, tm->size, cname)))
+        goto out;
+    if (docker_layers(img, file, entry, m, n) < 0)
+        goto out;
+    cdigest = digest_from_name(cname);
+    if (!cdigest)
+        hr_sha256_buf(ctext, strlen(ctext), cdigest = hr_xmalloc(HR_DIGEST_LEN + 1));
+    rc = config_load(img, ctext, cdigest);
+out:
+    json_decref(manifest);
+    for (size_t i = 0; i < n; i++)
+        free(m[i].name);
+    free(m);
+    return rc;
+}
+
+void hr_oci_image_free(struct hr_oci_image *img)
+{
+    for (size_t i = 0; i < img->n_layers; i++) {
+        free(img->layers[i].path);
+        free(img->layers[i].digest);
+        free(img->layers[i].diff_id);
+    }
+    free(img->layers);
+    free(img->reference);
+    free(img->manifest_digest);
+    free(img->config_digest);
+    free(img->platform);
+    json_decref(img->config);
+    memset(img, 0, sizeof(*img));
+}
