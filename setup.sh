@@ -30,7 +30,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config clang
   libsquashfuse-dev libfuse3-dev libjansson-dev libzstd-dev
   libhwloc-dev libsquashfs-dev libcurl4-openssl-dev libarchive-dev libmunge-dev libssl-dev
   squashfs-tools squashfs-tools-ng busybox-static zstd
-  util-linux procps perl libcap2-bin attr bc
+  util-linux procps perl python3 libcap2-bin attr bc
   charliecloud-runtime"
 say "installing Debian packages"
 export DEBIAN_FRONTEND=noninteractive

@@ -7,6 +7,8 @@
 #     --config FILE                 add FILE as /.hpcrun/config.json
 #     --hostile                     add the traps the safety tests need (symlinks
 #                                   that point out of the image, a setuid probe)
+#     --bare                        only /bin (busybox) and the probe: no /etc,
+#                                   /dev, /proc, /tmp or any other mount point
 #     --xattr                       give /etc/hpcrun-demo the xattr user.hpcrun=demo
 #     --busybox FILE                busybox to use (default: /bin/busybox)
 #
@@ -14,7 +16,7 @@
 # and one marker, /etc/hpcrun-demo, that shows a process is inside.
 set -eu
 
-comp=zstd probe= config= hostile=0 xattr=0 busybox=/bin/busybox
+comp=zstd probe= config= hostile=0 xattr=0 bare=0 busybox=/bin/busybox
 while [ $# -gt 1 ]; do
     case "$1" in
         --comp) comp=$2; shift 2 ;;
@@ -22,6 +24,7 @@ while [ $# -gt 1 ]; do
         --config) config=$2; shift 2 ;;
         --hostile) hostile=1; shift ;;
         --xattr) xattr=1; shift ;;
+        --bare) bare=1; shift ;;
         --busybox) busybox=$2; shift 2 ;;
         *) echo "build-image.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
@@ -75,6 +78,10 @@ if [ "$hostile" = 1 ]; then
     mkdir -p opt/secret && chmod 0700 opt/secret
     echo secret > opt/secret/file
     [ -z "$probe" ] || install -m 4755 "$probe" usr/bin/hr-probe-suid
+fi
+if [ "$bare" = 1 ]; then
+    find . -mindepth 1 -maxdepth 1 ! -name bin ! -name usr -exec rm -rf {} +
+    rm -rf usr/sbin
 fi
 cd /
 rm -f "$out"

@@ -125,6 +125,130 @@ void hr_image_config_free(struct hr_image_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
 }
 
+/* ---- directory safety ----------------------------------------------------- */
+
+static bool dirset_has(const struct image_dirset *s, uint64_t id)
+{
+    if (!s->cap)
+        return false;
+    for (size_t i = (size_t)(id * 0x9E3779B97F4A7C15ull) & (s->cap - 1);;
+         i = (i + 1) & (s->cap - 1)) {
+        if (s->slots[i] == 0)
+            return false;
+        if (s->slots[i] == id + 1)
+            return true;
+    }
+}
+
+static void dirset_add(struct image_dirset *s, uint64_t id)
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        struct image_dirset bigger = {.cap = s->cap ? s->cap * 2 : 64};
+        bigger.slots = calloc(bigger.cap, sizeof(uint64_t));
+        if (!bigger.slots)
+            return; /* only a cache: the directory is checked again next time */
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slots[i])
+                dirset_add(&bigger, s->slots[i] - 1);
+        free(s->slots);
+        *s = bigger;
+    }
+    for (size_t i = (size_t)(id * 0x9E3779B97F4A7C15ull) & (s->cap - 1);;
+         i = (i + 1) & (s->cap - 1)) {
+        if (s->slots[i] == id + 1)
+            return;
+        if (s->slots[i] == 0) {
+            s->slots[i] = id + 1;
+            s->n++;
+            return;
+        }
+    }
+}
+
+/* The directory index (large directories) holds names too. */
+static bool dir_index_is_safe(sqfs *fs, sqfs_inode *dir)
+{
+    sqfs_md_cursor cur = dir->next;
+    struct squashfs_dir_index idx;
+
+    for (unsigned i = 0; i < dir->xtra.dir.idx_count; i++) {
+        if (sqfs_md_read(fs, &cur, &idx, sizeof(idx)) != SQFS_OK ||
+            le32toh(idx.size) + 1 > SQUASHFS_NAME_LEN ||
+            sqfs_md_read(fs, &cur, NULL, le32toh(idx.size) + 1) != SQFS_OK)
+            return false;
+    }
+    return true;
+}
+
+bool hr_image_dir_is_safe(struct image_fs *f, sqfs_inode *dir, sqfs_inode_id id)
+{
+    sqfs *fs = &f->ll.fs;
+    sqfs_dir d;
+    sqfs_dir_entry e;
+    sqfs_err err = SQFS_OK;
+
+    if (!S_ISDIR(dir->base.mode))
+        return false;
+    if (dirset_has(&f->checked_dirs, id))
+        return true;
+    if (!dir_index_is_safe(fs, dir) || sqfs_dir_open(fs, dir, &d, 0) != SQFS_OK)
+        return false;
+    sqfs_dentry_init(&e, NULL); /* NULL: names are skipped, not copied */
+    while (sqfs_dir_next(fs, &d, &e, &err))
+        if (e.name_size > SQUASHFS_NAME_LEN)
+            return false;
+    if (err != SQFS_OK)
+        return false;
+    dirset_add(&f->checked_dirs, id);
+    return true;
+}
+
+sqfs_err hr_image_dir_find(struct image_fs *f, sqfs_inode *dir, sqfs_inode_id dir_id,
+                           const char *name, sqfs_dir_entry *entry, bool *found)
+{
+    *found = false;
+    if (!hr_image_dir_is_safe(f, dir, dir_id))
+        return SQFS_ERR;
+    return sqfs_dir_lookup(&f->ll.fs, dir, name, strlen(name), entry, found);
+}
+
+/* Walk path from the root without following symlinks. */
+static sqfs_err image_walk(struct hr_image *img, const char *path, sqfs_inode *inode,
+                           bool *found)
+{
+    struct image_fs *f = (struct image_fs *)img->ll;
+    sqfs *fs = &f->ll.fs;
+    sqfs_inode_id id = sqfs_inode_root(fs);
+    char *copy = hr_xstrdup(path), *save = NULL;
+    sqfs_err err = SQFS_OK;
+
+    *found = true;
+    if (sqfs_inode_get(fs, inode, id) != SQFS_OK) {
+        free(copy);
+        return SQFS_ERR;
+    }
+    for (char *c = strtok_r(copy, "/", &save); c && *found;
+         c = strtok_r(NULL, "/", &save)) {
+        sqfs_name namebuf;
+        sqfs_dir_entry entry;
+
+        if (!S_ISDIR(inode->base.mode)) {
+            *found = false;
+            break;
+        }
+        sqfs_dentry_init(&entry, namebuf);
+        if ((err = hr_image_dir_find(f, inode, id, c, &entry, found)) != SQFS_OK)
+            break;
+        if (*found) {
+            id = sqfs_dentry_inode(&entry);
+            if ((err = sqfs_inode_get(fs, inode, id)) != SQFS_OK)
+                break;
+        }
+    }
+    free(copy);
+    return err;
+}
+
 /* ---- reading the image without mounting it ------------------------------- */
 
 int hr_image_lookup(void *ctx, const char *path, char *target, size_t targetlen)
@@ -134,9 +258,7 @@ int hr_image_lookup(void *ctx, const char *path, char *target, size_t targetlen)
     sqfs_inode inode;
     bool found = false;
 
-    if (sqfs_inode_get(fs, &inode, sqfs_inode_root(fs)) != SQFS_OK)
-        return -EIO;
-    if (sqfs_lookup_path(fs, &inode, path, &found) != SQFS_OK)
+    if (image_walk(img, path, &inode, &found) != SQFS_OK)
         return -EIO;
     if (!found)
         return HR_NODE_MISSING;
@@ -166,8 +288,7 @@ static char *image_read_file(struct hr_image *img, const char *path)
         errno = ENOENT;
         return NULL;
     }
-    if (sqfs_inode_get(fs, &inode, sqfs_inode_root(fs)) != SQFS_OK ||
-        sqfs_lookup_path(fs, &inode, r.path, &found) != SQFS_OK || !found ||
+    if (image_walk(img, r.path, &inode, &found) != SQFS_OK || !found ||
         !S_ISREG(inode.base.mode) || inode.xtra.reg.file_size > META_FILE_MAX) {
         free(r.path);
         errno = found ? EFBIG : ENOENT;
@@ -189,18 +310,11 @@ static int image_check_root(struct hr_image *img)
 {
     sqfs *fs = &img->ll->fs;
     sqfs_inode root;
-    sqfs_dir dir;
-    sqfs_dir_entry entry;
-    sqfs_name name;
-    sqfs_err err = SQFS_OK;
 
     if (sqfs_inode_get(fs, &root, sqfs_inode_root(fs)) != SQFS_OK ||
-        !S_ISDIR(root.base.mode) || sqfs_dir_open(fs, &root, &dir, 0) != SQFS_OK)
+        !hr_image_dir_is_safe((struct image_fs *)img->ll, &root, sqfs_inode_root(fs)))
         return -1;
-    sqfs_dentry_init(&entry, name);
-    while (sqfs_dir_next(fs, &dir, &entry, &err))
-        ;
-    return err == SQFS_OK ? 0 : -1;
+    return 0;
 }
 
 static int image_check_superblock(struct hr_image *img, const struct stat *st)

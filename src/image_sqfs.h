@@ -35,14 +35,32 @@
  * own getattr uses) but does not install its header. */
 sqfs_err sqfs_stat(sqfs *fs, sqfs_inode *inode, struct stat *st);
 
+/* Directories already checked (by SquashFS inode id), an open-addressing set. */
+struct image_dirset {
+    uint64_t *slots; /* 0: empty; ids are stored + 1 */
+    size_t cap, n;
+};
+
 /* What the FUSE server serves: squashfuse's state first, so its own
  * operations (which take the request's userdata as a sqfs_ll) work on it. */
 struct image_fs {
     sqfs_ll ll;
+    struct image_dirset checked_dirs;
     bool is_owned_by_caller; /* report every file as owned by uid/gid */
     uid_t uid;
     gid_t gid;
 };
+
+/* libsquashfuse 0.1.104 copies directory entry names and directory index
+ * names into fixed 257-byte buffers without checking their length, so a
+ * corrupted image can overflow the stack of whoever reads it. Every
+ * directory is checked (once) before squashfuse looks a name up in it or
+ * lists it: true if it is a directory whose names all fit. */
+bool hr_image_dir_is_safe(struct image_fs *f, sqfs_inode *dir, sqfs_inode_id id);
+
+/* Look up one name in a directory that is known to be safe. */
+sqfs_err hr_image_dir_find(struct image_fs *f, sqfs_inode *dir, sqfs_inode_id dir_id,
+                           const char *name, sqfs_dir_entry *entry, bool *found);
 
 /* Give fs caches of its own (the sizes above); the tables stay shared. */
 int hr_image_fs_caches(sqfs *fs);

@@ -71,7 +71,8 @@ static void image_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
         return;
     }
     sqfs_dentry_init(&entry, namebuf);
-    if (sqfs_dir_lookup(&lli.ll->fs, &lli.inode, name, strlen(name), &entry, &found)) {
+    if (hr_image_dir_find((struct image_fs *)lli.ll, &lli.inode,
+                          lli.ll->ino_sqfs(lli.ll, parent), name, &entry, &found)) {
         fuse_reply_err(req, EIO);
         return;
     }
@@ -88,6 +89,23 @@ static void image_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     e.attr.st_ino = e.ino;
     image_own(req, &e.attr);
     fuse_reply_entry(req, &e);
+}
+
+/* squashfuse's readdir copies names into a fixed buffer: open only
+ * directories that were checked (see hr_image_dir_is_safe). */
+static void image_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    sqfs_ll_i lli;
+
+    if (sqfs_ll_iget(req, &lli, ino))
+        return;
+    if (S_ISDIR(lli.inode.base.mode) &&
+        !hr_image_dir_is_safe((struct image_fs *)lli.ll, &lli.inode,
+                              lli.ll->ino_sqfs(lli.ll, ino))) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
+    sqfs_ll_op_opendir(req, ino, fi);
 }
 
 /* ---- parallel reads --------------------------------------------------------
@@ -251,7 +269,7 @@ static void image_op_init(void *userdata, struct fuse_conn_info *conn)
 static const struct fuse_lowlevel_ops image_fuse_ops = {
     .init = image_op_init,
     .getattr = image_op_getattr,
-    .opendir = sqfs_ll_op_opendir,
+    .opendir = image_op_opendir,
     .releasedir = sqfs_ll_op_releasedir,
     .readdir = sqfs_ll_op_readdir,
     .lookup = image_op_lookup,

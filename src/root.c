@@ -147,40 +147,53 @@ int hr_root_stage(void)
     return 0;
 }
 
-/* Create path below root: missing directories, then the last component as a
- * directory, an empty file, or a symlink. n_missing components are created;
- * the path was resolved inside root, so no component is a symlink. */
+/* Create one component: a directory (every one but the last, and the last
+ * for directory mounts), an empty file, or a symlink. It may exist already
+ * (an earlier mount point made it) if it has the right type. */
+static int create_one(const char *path, bool is_last, const struct hr_mount *m)
+{
+    struct stat st;
+
+    if (!is_last || (m->kind != HR_MNT_SYMLINK && m->is_src_dir)) {
+        if (mkdir(path, 0755) == 0 ||
+            (errno == EEXIST && lstat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+            return 0;
+    } else if (m->kind == HR_MNT_SYMLINK) {
+        if (symlink(m->src, path) == 0 ||
+            (errno == EEXIST && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
+            return 0;
+    } else {
+        int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0)
+            return close(fd);
+    }
+    return -1;
+}
+
+/* Create the last n_missing components of path below root. The path was
+ * resolved inside root, so none of its existing components is a symlink. */
 static int create_missing(const char *root, const char *path, size_t n_missing,
                           const struct hr_mount *m)
 {
     char *full = hr_path_join(root, path);
-    size_t len = strlen(full);
-    size_t starts[PATH_MAX / 2];
-    size_t n = 0;
+    char *p = full + strlen(full);
     int rc = 0;
 
-    for (size_t i = len; i > strlen(root) && n < n_missing; i--)
-        if (full[i - 1] == '/')
-            starts[n++] = i - 1;
-    for (size_t k = n; k > 0 && rc == 0; k--) {
-        size_t end = starts[k - 1];
-        /* the component after starts[k-1] ends at the next '/' or at len */
-        char *p = hr_xstrdup(full);
-        char *slash = strchr(p + end + 1, '/');
-        bool is_last = slash == NULL;
-        if (slash)
-            *slash = '\0';
-        if (!is_last || (m->kind != HR_MNT_SYMLINK && m->is_src_dir))
-            rc = mkdir(p, 0755);
-        else if (m->kind == HR_MNT_SYMLINK)
-            rc = symlink(m->src, p);
-        else {
-            int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-            rc = fd < 0 ? -1 : close(fd);
-        }
+    for (size_t k = 0; k < n_missing && p > full;)
+        if (*--p == '/')
+            k++;
+    /* p is at the slash before the first missing component */
+    while (rc == 0 && *p) {
+        char *next = strchr(p + 1, '/');
+        if (next)
+            *next = '\0';
+        rc = create_one(full, next == NULL, m);
         if (rc < 0)
-            hr_err("cannot create mount point %s: %s", p + strlen(root), strerror(errno));
-        free(p);
+            hr_err("cannot create mount point %s: %s", full + strlen(root),
+                   strerror(errno));
+        if (next)
+            *next = '/';
+        p = next ? next : p + strlen(p);
     }
     free(full);
     return rc;

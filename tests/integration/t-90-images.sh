@@ -17,3 +17,9 @@ build --probe "$PROBE" --xattr "$IMG/xattr.sqfs"
 chmod a+r "$IMG/xattr.sqfs"
 check_grep '^xattr=demo$' "an image's xattrs are visible inside" hpcrun "$IMG/xattr.sqfs" hr-probe getxattr /etc/hpcrun-demo user.hpcrun
 check_grep '^xattr=E(NODATA|NOTSUP|OPNOTSUPP)$' "an image without xattrs reports none" hpcrun "$IMG/test.sqfs" hr-probe getxattr /etc/hpcrun-demo user.hpcrun
+
+# an image with no mount points at all (no /etc, /dev, /proc, /tmp, /home)
+build --probe "$PROBE" --bare "$IMG/bare.sqfs"
+chmod a+r "$IMG/bare.sqfs"
+check_grep "^user=$TEST_USER\$" "an image without /etc, /dev, /proc or /tmp runs" hpcrun "$IMG/bare.sqfs" hr-probe ids
+check_grep '^write=EROFS$' "...and its root stays read-only" hpcrun "$IMG/bare.sqfs" hr-probe write /x
