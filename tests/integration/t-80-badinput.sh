@@ -45,3 +45,22 @@ out=$(hpcrun "$IMG/bad/corrupt-data.sqfs" sh -c 'cat /bin/busybox > /dev/null' 2
     ok "corrupted file data fails with an I/O error, no hang (exit $rc)" ||
     fail "corrupted file data fails with an I/O error, no hang" "exit $rc: $out"
 wait_until 10 no_fuse && ok "bad input leaves no FUSE server" || fail "bad input leaves no FUSE server" "$(fuse_count)"
+
+# A directory entry whose name length field is corrupted: libsquashfuse would
+# copy 64 KiB into a 257-byte buffer. hpcrun must refuse it, not crash.
+build --comp none --probe "$PROBE" "$IMG/bad/plain.sqfs"
+python3 - "$IMG/bad/plain.sqfs" "$IMG/bad/longname.sqfs" <<'PY'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+name = b"hpcrun-demo"
+dtab = int.from_bytes(data[72:80], "little")  # directory_table_start
+i = data.index(name, dtab)
+assert data[i - 2:i] == (len(name) - 1).to_bytes(2, "little")
+data[i - 2:i] = b"\xff\xff"
+open(sys.argv[2], "wb").write(data)
+PY
+chmod a+r "$IMG/bad/longname.sqfs"
+bad_image "a corrupted directory entry (name too long)" "corrupted" "$IMG/bad/longname.sqfs"
+out=$(hpcrun "$IMG/bad/longname.sqfs" ls /etc 2>&1); rc=$?
+[ "$rc" -lt 128 ] && ok "listing a corrupted directory does not crash (exit $rc)" ||
+    fail "listing a corrupted directory does not crash" "exit $rc: $out"
