@@ -181,7 +181,7 @@ static void *read_worker(void *arg)
 }
 
 static void read_pool_start(struct read_pool *p, struct fuse_session *se,
-                            const sqfs *proto)
+                            const sqfs *proto, bool is_parallel)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     sigset_t all, old;
@@ -191,8 +191,8 @@ static void read_pool_start(struct read_pool *p, struct fuse_session *se,
     p->proto = proto;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    if (cpus < 2)
-        return; /* one core: reading inline is as fast */
+    if (cpus < 2 || !is_parallel)
+        return; /* no idle core: reading inline costs less */
     /* workers take no signals; the main thread decides when to exit */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -336,6 +336,7 @@ static void close_fds_except(const int *keep, size_t n)
 
 struct server_args {
     struct read_pool pool;
+    bool is_parallel;
     sqfs *fs;
     struct fuse_session *se;
     int fuse_fd;
@@ -363,7 +364,7 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
 
     for (size_t i = 0; i < HR_ARRAY_LEN(ignored); i++)
         signal(ignored[i], SIG_IGN);
-    read_pool_start(&a->pool, a->se, a->fs);
+    read_pool_start(&a->pool, a->se, a->fs, a->is_parallel);
     for (;;) {
         struct pollfd pfd[2] = {{.fd = a->fuse_fd, .events = POLLIN},
                                 {.fd = a->owner_pidfd, .events = POLLIN}};
@@ -391,7 +392,8 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
 }
 
 int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoint,
-                        uid_t uid, gid_t gid, bool is_owned_by_caller, int devnull_fd)
+                        uid_t uid, gid_t gid, bool is_owned_by_caller, bool is_parallel,
+                        int devnull_fd)
 {
     struct image_fs *fs = (struct image_fs *)img->ll;
     char opts[256], fdpath[64];
@@ -410,6 +412,7 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
                  MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0)
         return -1;
     a.fs = &img->ll->fs;
+    a.is_parallel = is_parallel;
     fs->is_owned_by_caller = is_owned_by_caller;
     fs->uid = uid;
     fs->gid = gid;

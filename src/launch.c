@@ -37,7 +37,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     struct hr_image_view view;
     char err[1024];
     int fuse_fd, devnull_fd;
-    bool is_prefetch_useful;
+    bool is_prefetch_useful; /* idle cores: prefetch, decompress in parallel */
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* 2. checks (hr_check_privileges() ran first of all, in main) */
@@ -92,7 +92,8 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     /* 5. image */
     if (hr_root_stage() < 0 ||
         hr_image_mount_fuse(&img, fuse_fd, HR_STAGE_IMAGE, plan.uid, plan.gid,
-                            plan.is_writable && !plan.is_fakeroot, devnull_fd) < 0)
+                            plan.is_writable && !plan.is_fakeroot, is_prefetch_useful,
+                            devnull_fd) < 0)
         return HR_EXIT_FAIL;
     if (is_prefetch_useful)
         hr_image_prefetch(HR_STAGE_IMAGE, plan.exe_in_image);
