@@ -47,6 +47,7 @@ struct image_fs {
     sqfs_ll ll;
     struct image_dirset checked_dirs;
     bool is_owned_by_caller; /* report every file as owned by uid/gid */
+    bool is_parallel;        /* idle cores: worker threads, kernel readahead */
     uid_t uid;
     gid_t gid;
 };

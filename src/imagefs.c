@@ -258,12 +258,18 @@ static void image_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 }
 
 /* Let the kernel queue a whole program's readahead without blocking the
- * process that asked (it blocks past max_background requests in flight). */
+ * process that asked (it blocks past max_background requests in flight).
+ * With no idle core, turn the kernel's own readahead off: every 128 KiB it
+ * reads ahead costs a block decompressed, mostly for pages never used, and
+ * then takes that time from the other containers. */
 static void image_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
+    struct image_fs *f = userdata;
+
     conn->max_background = 256;
     conn->congestion_threshold = 256;
+    if (!f->is_parallel)
+        conn->max_readahead = 0;
 }
 
 static const struct fuse_lowlevel_ops image_fuse_ops = {
@@ -413,6 +419,7 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
         return -1;
     a.fs = &img->ll->fs;
     a.is_parallel = is_parallel;
+    fs->is_parallel = is_parallel;
     fs->is_owned_by_caller = is_owned_by_caller;
     fs->uid = uid;
     fs->gid = gid;
