@@ -483,7 +483,9 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
 /* Prefetching overlaps decompression with set-up only if a core is free;
  * on a busy machine (16 launches at once) it would only add work, since the
  * program is usually not read whole. The 4th field of /proc/loadavg counts
- * the tasks runnable right now, this one included. */
+ * the tasks runnable right now, this one included (and often the shell that
+ * just started it): as many as there are cores still leaves one to spare
+ * once hpcrun waits for its first page. */
 bool hr_image_prefetch_is_useful(void)
 {
     char *text = hr_read_file("/proc/loadavg", 256, NULL);
@@ -494,7 +496,9 @@ bool hr_image_prefetch_is_useful(void)
         sscanf(text, "%*s %*s %*s %ld/", &running);
         free(text);
     }
-    return cpus > 1 && running > 0 && running < cpus;
+    hr_debug("%ld tasks runnable on %ld cores: %s", running, cpus,
+             running > 0 && running <= cpus ? "prefetch, parallel reads" : "serial reads");
+    return cpus > 1 && running > 0 && running <= cpus;
 }
 
 void hr_image_prefetch(const char *mountpoint, const char *path)
