@@ -58,3 +58,13 @@ want="fd full null ptmx pts random shm stderr stdin stdout tty urandom zero "
 [ "$devs" = "$want" ] && ok "/dev is the minimal set" || fail "/dev is the minimal set" "got: $devs"
 check_grep '^1\+0 records in' "/dev/zero and /dev/null work" hpcrun "$IMG/test.sqfs" dd if=/dev/zero of=/dev/null bs=1 count=1
 check_grep 'sda|vda|nvme|loop|mem' "--dev=host binds the host's /dev" hpcrun --dev=host "$IMG/test.sqfs" ls /dev
+
+# site binds (the site config file) and HPCRUN_BIND, applied before -b
+printf '# site defaults\nbind = %s:/site-data:ro\n' "$WORK/data" > "$WORK/site.conf"
+chmod a+r "$WORK/site.conf"
+site() { USER_ENV="HPCRUN_CONFIG=$WORK/site.conf" as_user "$HPCRUN" "$@"; }
+check_grep '^data-marker$' "a site config bind applies" site "$IMG/test.sqfs" cat /site-data/f
+check_grep '^write=EROFS$' "a site config bind keeps its ro" site "$IMG/test.sqfs" hr-probe write /site-data/x
+printf 'colour = red\n' > "$WORK/bad.conf" && chmod a+r "$WORK/bad.conf"
+USER_ENV="HPCRUN_CONFIG=$WORK/bad.conf" check_grep "bad.conf:1: unknown key 'colour'" "a bad site config is named with its line" as_user "$HPCRUN" "$IMG/test.sqfs" true
+USER_ENV="HPCRUN_BIND=$WORK/data:/env-data" check_grep '^data-marker$' "HPCRUN_BIND binds" as_user "$HPCRUN" "$IMG/test.sqfs" cat /env-data/f
