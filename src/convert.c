@@ -314,7 +314,10 @@ int hr_convert(const char *src, const char *dest, const struct hr_convert_opts *
     struct output out = {.fd = -1};
     struct hr_fstree tree = {0};
     struct hr_sqfs_writer *w = NULL;
-    struct hr_sqfs_opts so = {.comp = o->comp, .threads = o->threads};
+    struct hr_sqfs_opts so = {.comp = o->comp,
+                              .threads = o->threads,
+                              .level = o->level,
+                              .block_size = o->block_size};
     const char *dir;
     int rc = -1;
 

@@ -5,6 +5,8 @@
 
 struct hr_convert_opts {
     const char *comp;     /* compressor name */
+    unsigned level;       /* compression level, 0: the compressor's default */
+    size_t block_size;    /* 0: 128 KiB */
     unsigned threads;     /* compression workers */
     const char *platform; /* "os/arch[/variant]" to pick from an index, or NULL */
 };

@@ -31,7 +31,11 @@ static const char usage[] =
     "  pull REF [-o FILE] fetch from a registry (not implemented yet)\n"
     "\n"
     "Options:\n"
-    "  --comp ALG   compression: zstd (default), gzip, xz, lz4\n"
+    "  --comp ALG[:LEVEL]\n"
+    "               compression: zstd (default), gzip, xz, lz4; LEVEL as the\n"
+    "               compressor knows it (zstd 1-22, gzip 1-9, xz 0-9)\n"
+    "  --block-size SIZE\n"
+    "               data block size, a power of two from 4K to 1M (default 128K)\n"
     "  --platform OS/ARCH[/VARIANT]\n"
     "               the image to take from a multi-platform index (default: this "
     "host's)\n"
@@ -45,6 +49,8 @@ static const char usage[] =
 
 struct cli {
     const char *comp;
+    unsigned level;
+    size_t block_size;
     const char *platform;
     unsigned threads;
     bool want_json;
@@ -54,7 +60,46 @@ struct cli {
     char **argv;
 };
 
-enum { OPT_COMP = 256, OPT_JSON, OPT_PLATFORM };
+enum { OPT_COMP = 256, OPT_JSON, OPT_PLATFORM, OPT_BLOCK_SIZE };
+
+/* "ALG" or "ALG:LEVEL" */
+static int parse_comp(struct cli *c, char *arg)
+{
+    char *colon = strchr(arg, ':'), *end;
+    long level;
+
+    c->comp = arg;
+    c->level = 0;
+    if (!colon)
+        return 0;
+    *colon = '\0';
+    level = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || level < 0 || level > 22) {
+        hr_err("--comp %s:%s: expected ALG:LEVEL with a level from 0 to 22", arg,
+               colon + 1);
+        return -1;
+    }
+    c->level = (unsigned)level;
+    return 0;
+}
+
+/* "131072", "128K", "1M": a power of two from 4 KiB to 1 MiB (SquashFS's range) */
+static int parse_block_size(struct cli *c, const char *arg)
+{
+    char *end;
+    unsigned long long n = strtoull(arg, &end, 10);
+
+    if (*end == 'K' || *end == 'k')
+        n <<= 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        n <<= 20, end++;
+    if (*end || arg[0] == '-' || n < 4096 || n > (1 << 20) || (n & (n - 1))) {
+        hr_err("--block-size %s: expected a power of two from 4K to 1M", arg);
+        return -1;
+    }
+    c->block_size = (size_t)n;
+    return 0;
+}
 
 /* One compression worker per CPU this process may run on (a batch job's
  * allocation, not the whole node), plus one: the main thread reads and
@@ -77,6 +122,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"comp", required_argument, NULL, OPT_COMP},
+        {"block-size", required_argument, NULL, OPT_BLOCK_SIZE},
         {"json", no_argument, NULL, OPT_JSON},
         {"platform", required_argument, NULL, OPT_PLATFORM},
         {"help", no_argument, NULL, 'h'},
@@ -95,7 +141,12 @@ static int parse_args(struct cli *c, int argc, char **argv)
         long n;
         switch (opt) {
         case OPT_COMP:
-            c->comp = optarg;
+            if (parse_comp(c, optarg) < 0)
+                return -1;
+            break;
+        case OPT_BLOCK_SIZE:
+            if (parse_block_size(c, optarg) < 0)
+                return -1;
             break;
         case OPT_PLATFORM:
             if (!strchr(optarg, '/') || optarg[0] == '/' || strstr(optarg, "//")) {
@@ -144,8 +195,11 @@ static int parse_args(struct cli *c, int argc, char **argv)
 
 static int cmd_convert(const struct cli *c)
 {
-    struct hr_convert_opts o = {
-        .comp = c->comp, .threads = c->threads, .platform = c->platform};
+    struct hr_convert_opts o = {.comp = c->comp,
+                                .level = c->level,
+                                .block_size = c->block_size,
+                                .threads = c->threads,
+                                .platform = c->platform};
 
     if (c->argc != 3) {
         hr_err("convert: needs SRC and FILE (see hpcimg --help)");

@@ -271,8 +271,14 @@ static int writer_compressors(struct hr_sqfs_writer *w, const struct hr_sqfs_opt
         return -1;
     }
     err = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)id, block_size, 0);
+    if (!err && o->level)
+        cfg.level = o->level;
     if (!err)
         err = sqfs_compressor_create(&cfg, &w->cmp);
+    if (err && o->level) {
+        hr_err("%s: level %u is not valid for this compressor", o->comp, o->level);
+        return -1;
+    }
     if (!err && !(w->cmp = shrink_wrap(w->cmp)))
         err = SQFS_ERROR_ALLOC;
     if (err)

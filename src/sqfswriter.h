@@ -14,6 +14,7 @@ struct hr_sqfs_opts {
     unsigned threads;  /* compression workers, >= 1 */
     uint32_t mtime;    /* the superblock's modification time */
     size_t block_size; /* 0: 128 KiB */
+    unsigned level;    /* compression level; 0: the compressor's default */
 };
 
 struct hr_sqfs_writer;

@@ -309,3 +309,14 @@ else
     fail "disk full test" "needs root and a tmpfs mount (run the suite as root)"
 fi
 rm -rf "$HI_DIR/slow"
+
+# compression level and block size
+mkdir -p "$WORK/lvl" && head -c 300000 /dev/urandom | od -An -x > "$WORK/lvl/text"
+check "--comp zstd:3 --block-size 1M converts" "$HPCIMG" -q --comp zstd:3 --block-size 1M convert "dir:$WORK/lvl" "$WORK/lvl3.sqfs"
+check_grep 'Block size 1048576' "--block-size sets the image's block size" unsquashfs -s "$WORK/lvl3.sqfs"
+check "--comp zstd:19 converts" "$HPCIMG" -q --comp zstd:19 convert "dir:$WORK/lvl" "$WORK/lvl19.sqfs"
+[ "$(stat -c %s "$WORK/lvl19.sqfs")" -lt "$(stat -c %s "$WORK/lvl3.sqfs")" ] &&
+    ok "a higher zstd level gives a smaller image" || fail "a higher zstd level gives a smaller image"
+check_rc "$HR_EXIT_FAIL" "an out-of-range level is refused" "$HPCIMG" --comp zstd:23 convert "dir:$WORK/lvl" "$WORK/bad.sqfs"
+check_rc "$HR_EXIT_FAIL" "a block size that is not a power of two is refused" "$HPCIMG" --block-size 100K convert "dir:$WORK/lvl" "$WORK/bad.sqfs"
+[ ! -e "$WORK/bad.sqfs" ] && ok "refused options leave no output" || fail "refused options leave no output"
