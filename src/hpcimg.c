@@ -32,7 +32,7 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  --comp ALG[:LEVEL]\n"
-    "               compression: zstd (default), gzip, xz, lz4; LEVEL as the\n"
+    "               compression: zstd (default, level 6), gzip, xz, lz4; LEVEL as the\n"
     "               compressor knows it (zstd 1-22, gzip 1-9, xz 0-9)\n"
     "  --block-size SIZE\n"
     "               data block size, a power of two from 4K to 1M (default 128K)\n"
