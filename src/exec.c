@@ -65,6 +65,9 @@ int hr_exec(const struct hr_plan *plan)
         hr_err("cannot drop capabilities: %s", strerror(errno));
         return HR_EXIT_FAIL;
     }
+    for (int fd = 0; fd <= 2; fd++)
+        if (plan->closed_std_fds & (1u << fd))
+            close(fd);
     /* execvp searches the PATH of the current environment, so install the
      * container's environment first. */
     environ = plan->env.v;

@@ -90,7 +90,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     step_done("namespaces", &t0);
 
     /* 5. image */
-    if (hr_root_stage() < 0 ||
+    if (hr_root_stage(plan.is_writable) < 0 ||
         hr_image_mount_fuse(&img, fuse_fd, HR_STAGE_IMAGE, plan.uid, plan.gid,
                             plan.is_writable && !plan.is_fakeroot, is_prefetch_useful,
                             devnull_fd) < 0)

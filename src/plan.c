@@ -1,6 +1,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -25,6 +26,15 @@ int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *ho
     struct stat st;
 
     memset(host, 0, sizeof(*host));
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            if (open("/dev/null", O_RDWR) != fd) {
+                hr_err("/dev/null: %s", strerror(errno));
+                return -1;
+            }
+            host->closed_std_fds |= 1u << fd;
+        }
+    }
     host->uid = getuid();
     host->gid = getgid();
     host->environ = envp;
@@ -366,6 +376,7 @@ int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
 
     memset(plan, 0, sizeof(*plan));
     plan->host_uid = host->uid;
+    plan->closed_std_fds = host->closed_std_fds;
     plan->host_gid = host->gid;
     plan->is_fakeroot = cfg->is_fakeroot;
     plan->uid = cfg->is_fakeroot ? 0 : host->uid;

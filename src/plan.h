@@ -48,6 +48,7 @@ struct hr_host {
     char **bind_src;
     bool *bind_src_is_dir;
     bool has_hosts, has_resolv; /* /etc/hosts, /etc/resolv.conf exist */
+    unsigned closed_std_fds;    /* bit n: fd n (0-2) was closed by the caller */
 };
 
 /* What the plan needs to know about the image. */
@@ -73,10 +74,13 @@ struct hr_plan {
     bool is_writable;        /* --writable-tmpfs */
     bool needs_overlay;      /* writable, or a mount point must be created */
     bool is_cwd_fallback_ok; /* cwd may fall back to / if absent inside */
+    unsigned closed_std_fds; /* closed again just before exec (see hr_host) */
 };
 
 /* Gather host facts (getpwuid, getcwd, realpath of bind sources). Logs one
- * line and returns -1 if a bind source does not exist. */
+ * line and returns -1 if a bind source does not exist. A standard fd (0-2)
+ * the caller closed is opened on /dev/null for the launch, so no descriptor
+ * hpcrun opens lands there, and is noted so exec closes it again. */
 int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *host);
 void hr_host_free(struct hr_host *host, size_t n_binds);
 

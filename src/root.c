@@ -120,7 +120,7 @@ int hr_mount(const char *src, const char *dst, const char *fstype, unsigned long
     return 0;
 }
 
-int hr_root_stage(void)
+int hr_root_stage(bool is_writable)
 {
     static const char *const dirs[] = {HR_STAGE_OLDROOT, HR_STAGE_IMAGE, "/ovl",
                                        HR_STAGE_UPPER,   HR_STAGE_WORK,  HR_STAGE_ROOT,
@@ -131,7 +131,11 @@ int hr_root_stage(void)
         hr_err("cannot make the mount namespace private: %s", strerror(errno));
         return -1;
     }
-    if (hr_mount("hpcrun", "/tmp", "tmpfs", 0, "mode=0700,size=16m") < 0)
+    /* It holds the generated files and the overlay's upper layer: with
+     * --writable-tmpfs everything the application writes to the root, so
+     * then it gets tmpfs's default size (half the memory, used as written). */
+    if (hr_mount("hpcrun", "/tmp", "tmpfs", 0,
+                 is_writable ? "mode=0700" : "mode=0700,size=16m") < 0)
         return -1;
     if (chdir("/tmp") < 0 || mkdir("/tmp" HR_STAGE_OLDROOT, 0700) < 0 ||
         syscall(SYS_pivot_root, ".", "." HR_STAGE_OLDROOT) < 0 || chdir("/") < 0) {

@@ -5,6 +5,8 @@
 #ifndef HR_ROOT_H
 #define HR_ROOT_H
 
+#include <stdbool.h>
+
 #include "image.h"
 #include "plan.h"
 
@@ -27,8 +29,9 @@ int hr_mount(const char *src, const char *dst, const char *fstype, unsigned long
              const char *data);
 
 /* Mount a tmpfs over the host's /tmp in our private mount namespace and
- * pivot_root into it; the host's tree stays reachable at HR_STAGE_OLDROOT. */
-int hr_root_stage(void);
+ * pivot_root into it; the host's tree stays reachable at HR_STAGE_OLDROOT.
+ * is_writable: it will hold a writable root's changes (--writable-tmpfs). */
+int hr_root_stage(bool is_writable);
 
 /* Build the root at HR_STAGE_IMAGE (+ overlay) from the plan, then make it
  * the process's root. */

@@ -68,3 +68,5 @@ check_grep '^write=EROFS$' "a site config bind keeps its ro" site "$IMG/test.sqf
 printf 'colour = red\n' > "$WORK/bad.conf" && chmod a+r "$WORK/bad.conf"
 USER_ENV="HPCRUN_CONFIG=$WORK/bad.conf" check_grep "bad.conf:1: unknown key 'colour'" "a bad site config is named with its line" as_user "$HPCRUN" "$IMG/test.sqfs" true
 USER_ENV="HPCRUN_BIND=$WORK/data:/env-data" check_grep '^data-marker$' "HPCRUN_BIND binds" as_user "$HPCRUN" "$IMG/test.sqfs" cat /env-data/f
+check_grep '^write=ok$' "--writable-tmpfs holds more than 16 MiB" \
+    hpcrun --writable-tmpfs "$IMG/test.sqfs" sh -c 'dd if=/dev/zero of=/var/tmp/big bs=1M count=40 2>/dev/null && hr-probe write /var/tmp/after'

@@ -42,3 +42,13 @@ check_rc "$HR_EXIT_NOT_FOUND" "a command not in the image exits 127" hpcrun "$IM
 check_grep 'no-such-command: command not found' "command not found names the command" hpcrun "$IMG/test.sqfs" no-such-command
 check_rc "$HR_EXIT_CANNOT_EXEC" "a non-executable command exits 126" hpcrun "$IMG/test.sqfs" /etc/hpcrun-demo
 check_rc "$HR_EXIT_CANNOT_EXEC" "a directory as command exits 126" hpcrun "$IMG/test.sqfs" /etc
+
+# standard descriptors the caller closed stay closed for the application,
+# and hpcrun's own descriptors never land on them
+check_grep '^fd1=.*pipe|^fd1=' "stdin closed: the application runs" as_user sh -c "'$HPCRUN' '$IMG/test.sqfs' hr-probe fds <&-"
+out=$(as_user sh -c "'$HPCRUN' '$IMG/test.sqfs' sh -c 'cat /bin/busybox | wc -c; hr-probe fds' <&-" 2>&1)
+if printf '%s\n' "$out" | grep -q '^1982256$\|^[0-9]\{6,\}$' && ! printf '%s\n' "$out" | grep -q '^fd0='; then
+    ok "stdin closed: it stays closed and the image reads fine"
+else
+    fail "stdin closed: it stays closed and the image reads fine" "$out"
+fi
