@@ -461,6 +461,10 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
             _exit(1);
         image_serve(&a);
     }
+    /* With SIGCHLD ignored by the caller the child is reaped by the kernel
+     * and waitpid() says ECHILD: the child could not report a failure then,
+     * but it only fails if fork() does, and the server checks nothing else. */
+    status = 0;
     while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
         ;
     if (a.owner_pidfd >= 0)

@@ -52,3 +52,5 @@ if printf '%s\n' "$out" | grep -q '^1982256$\|^[0-9]\{6,\}$' && ! printf '%s\n' 
 else
     fail "stdin closed: it stays closed and the image reads fine" "$out"
 fi
+check_grep '^ignored-ok$' "runs with SIGCHLD ignored by the caller" \
+    as_user perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' "$HPCRUN" "$IMG/test.sqfs" sh -c 'echo ignored-ok'
