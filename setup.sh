@@ -25,6 +25,11 @@ if [ "$(id -u)" != 0 ]; then
     exec sudo "$0" "$@"
 fi
 
+# Run with sudo from a user's checkout: give the build's files back to them.
+if [ -n "${SUDO_UID:-}" ] && [ "$SUDO_UID" != 0 ] && [ "$(stat -c %u .)" = "$SUDO_UID" ]; then
+    trap 'chown -R "$SUDO_UID:$SUDO_GID" . 2>/dev/null || true' EXIT
+fi
+
 # ---- packages -------------------------------------------------------------------
 PACKAGES="build-essential autoconf automake libtool pkg-config clang
   libsquashfuse-dev libfuse3-dev libjansson-dev libzstd-dev
