@@ -48,6 +48,9 @@ struct hr_host {
     char **bind_src;
     bool *bind_src_is_dir;
     bool has_hosts, has_resolv; /* /etc/hosts, /etc/resolv.conf exist */
+    /* PMIx directories named in the environment: canonical, existing,
+     * NULL-terminated (see hr_pmix_env_dirs) */
+    char **pmix_dirs;
 };
 
 /* What the plan needs to know about the image. */
