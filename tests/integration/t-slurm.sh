@@ -39,7 +39,7 @@ check_ranks() {
 user_procs() {
     local p n=0
     for p in $(pgrep -u "$TEST_UID"); do
-        [ "$(ps -o stat= -p "$p" | cut -c1)" = Z ] || n=$((n + 1))
+        case "$(ps -o stat= -p "$p")" in "" | Z*) ;; *) n=$((n + 1)) ;; esac
     done
     echo "$n"
 }
@@ -71,13 +71,20 @@ slurm_tests() {
     # Separate user namespaces per rank (no --join yet): no CMA for Open
     # MPI's shared memory, no /proc/PID/fd links for UCX's (MPICH).
     local ompi="$base OMPI_MCA_btl_vader_single_copy_mechanism=none"
-    local mpich="$base UCX_POSIX_USE_PROC_LINK=n"
+    local mpich="$base UCX_POSIX_USE_PROC_LINK=n UCX_TLS=^cma"
 
     USER_ENV="$ompi" check_ranks 4 "slurm: Open MPI, 4 ranks on one node (srun --mpi=pmix)" \
         as_user srun -N 1 -n 4 --mpi=pmix "$HPCRUN" "$IMG/ompi.sqfs" mpi_hello 4
     USER_ENV="$ompi OMPI_MCA_btl=self,tcp" check_ranks 4 \
         "slurm: Open MPI, 4 ranks across n1 and n2" \
         as_user srun -N 2 -n 4 --mpi=pmix "$HPCRUN" "$IMG/ompi.sqfs" mpi_hello 4
+    # slurmd's spool (PMIX_SERVER_TMPDIR) is bound because the plan says so
+    USER_ENV="$base" check_grep "^mount +bind +$SLURM_SPOOL/spool-n1/pmix\\.[0-9.]+ .*\\[pmix" \
+        "slurm: the PMIx server directory in slurmd's spool is bound" \
+        as_user srun -n 1 --mpi=pmix "$HPCRUN" --dry-run "$IMG/ompi.sqfs" true
+    USER_ENV="$ompi" check_grep '^ +4194304 +[0-9.]+ +[0-9.]+$' \
+        "slurm: Open MPI ping-pong between 2 containers" \
+        as_user srun -n 2 --mpi=pmix "$HPCRUN" "$IMG/ompi.sqfs" mpi_pingpong 20
     USER_ENV="$ompi" check_grep '^allreduce over 4 ranks: ok' \
         "slurm: Open MPI allreduce in containers" \
         as_user srun -n 4 --mpi=pmix "$HPCRUN" "$IMG/ompi.sqfs" mpi_allreduce
@@ -89,6 +96,9 @@ slurm_tests() {
     USER_ENV="$mpich" check_grep '^allreduce over 4 ranks: ok' \
         "slurm: MPICH allreduce in containers" \
         as_user srun -N 2 -n 4 --mpi=pmi2 "$HPCRUN" "$IMG/mpich.sqfs" mpi_allreduce
+    USER_ENV="$mpich" check_grep '^ +4194304 +[0-9.]+ +[0-9.]+$' \
+        "slurm: MPICH ping-pong between 2 containers" \
+        as_user srun -n 2 --mpi=pmi2 "$HPCRUN" "$IMG/mpich.sqfs" mpi_pingpong 20
     # MPICH under pmix starts singletons that exit 0: mpi_hello must notice
     USER_ENV="$mpich" check_rc 1 "slurm: mpi_hello fails when ranks are singletons" \
         as_user srun -n 2 --mpi=pmix "$HPCRUN" "$IMG/mpich.sqfs" mpi_hello 2
@@ -128,7 +138,7 @@ slurm_tests() {
     else
         fail "slurm: nothing of $TEST_USER left running on either node" "$(ps -f -u "$TEST_UID")"
     fi
-    check "slurm: no hpcrun-fuse server left" no_fuse
+    check "slurm: no hpcrun-fuse server left" wait_until 50 no_fuse
     t1=$(date +%s)
     echo "slurm: $((t1 - t0)) s with the rig up"
 }
