@@ -28,13 +28,23 @@ set -u
 
 die() {
     echo "slurm rig: $*" >&2
+    # a start that fails half-way stops what it started
+    [ "$action" != start ] || [ ! -f "$dir/pids" ] || do_stop
     exit 1
 }
 
-usage() { die "usage: rig.sh start|stop DIR"; }
+usage() { die "usage: rig.sh start DIR [SPOOL] | stop DIR"; }
 
+# The last lines of those of these logs that exist, for error messages.
+logs() {
+    local f
+    for f; do
+        [ ! -s "$f" ] || tail -n 5 "$f"
+    done
+}
+
+action=${1:-}
 [ $# -eq 2 ] || [ $# -eq 3 ] || usage
-action=$1
 dir=$2
 case "$dir" in /*) ;; *) dir=$PWD/$dir ;; esac
 spool=${3:-$dir}
@@ -116,7 +126,7 @@ do_start() {
         sleep 0.1
     done
     [ -S "$dir/munge/munge.socket" ] ||
-        die "munged did not create its socket in 10 s: $(cat "$dir/log/munged.out" "$dir/munge/munged.log" 2>/dev/null | tail -5)"
+        die "munged did not create its socket in 10 s: $(logs "$dir/log/munged.out" "$dir/munge/munged.log")"
 
     read -r ctld_port p1 p2 <<<"$(free_ports)" || die "cannot find free ports"
     host=$(hostname -s)
@@ -167,11 +177,11 @@ EOF
         # a daemon that died will not come back: say so at once
         while read -r pid name; do
             kill -0 "$pid" 2>/dev/null ||
-                die "$name exited: $(tail -5 "$dir/log/$name.out" "$dir/log/$name.log" 2>/dev/null)"
+                die "$name exited: $(logs "$dir/log/$name.out" "$dir/log/$name.log")"
         done <"$dir/pids"
         sleep 0.1
     done
-    nodes_idle || die "nodes n1 and n2 not idle after 30 s: $(sinfo -N 2>&1 | tail -3); $(tail -5 "$dir/log/slurmctld.log" 2>/dev/null)"
+    nodes_idle || die "nodes n1 and n2 not idle after 30 s: $(sinfo -N 2>&1 | tail -3); $(logs "$dir/log/slurmctld.log")"
     echo "export SLURM_CONF=$dir/slurm.conf"
 }
 
