@@ -126,6 +126,24 @@ slurm_tests() {
     fi
     wait "$srun_pid" 2>/dev/null
 
+    # An application that ignores SIGTERM gets SIGKILL KillWait (5 s) later.
+    rm -f "$UWORK/slurm-started" "$UWORK/slurm-term"
+    USER_ENV="$base" as_user srun -J hr-kill -n 2 "$HPCRUN" "$IMG/test.sqfs" sh -c \
+        "trap 'echo ignored >> $UWORK/slurm-term' TERM; touch $UWORK/slurm-started; while :; do sleep 0.1; done" \
+        >"$WORK/kill.out" 2>&1 &
+    srun_pid=$!
+    if wait_until 300 test -e "$UWORK/slurm-started"; then
+        USER_ENV="$base" as_user scancel --name hr-kill
+        if wait_until 200 sh -c "! kill -0 $srun_pid" && grep -q ignored "$UWORK/slurm-term"; then
+            ok "slurm: an application ignoring SIGTERM is killed after KillWait"
+        else
+            fail "slurm: an application ignoring SIGTERM is killed after KillWait" "$(cat "$WORK/kill.out")"
+        fi
+    else
+        fail "slurm: an application ignoring SIGTERM is killed after KillWait" "the step did not start: $(cat "$WORK/kill.out")"
+    fi
+    wait "$srun_pid" 2>/dev/null
+
     # Afterwards: no job left, no process of the user (FUSE servers included;
     # their mounts live in namespaces that die with them).
     if wait_until 150 sh -c "[ -z \"\$(SLURM_CONF=$SLURM_DIR/slurm.conf squeue -h)\" ]"; then
