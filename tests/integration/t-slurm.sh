@@ -35,15 +35,21 @@ check_ranks() {
     fi
 }
 
-# Live (non-zombie) processes of the test user.
-user_procs() {
+# Live (non-zombie) processes of the test user started through this rig
+# (their environment names its slurm.conf; other runs of the suite on the
+# same machine do not count), optionally only those named $1.
+rig_user_procs() {
     local p n=0
-    for p in $(pgrep -u "$TEST_UID"); do
-        case "$(ps -o stat= -p "$p")" in "" | Z*) ;; *) n=$((n + 1)) ;; esac
+    for p in $(pgrep -u "$TEST_UID" ${1:+-x "$1"}); do
+        case "$(ps -o stat= -p "$p")" in "" | Z*) continue ;; esac
+        { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null |
+            grep -qxF "SLURM_CONF=$SLURM_DIR/slurm.conf" && n=$((n + 1))
     done
     echo "$n"
 }
-no_user_procs() { [ "$(user_procs)" = 0 ]; }
+no_user_procs() { [ "$(rig_user_procs)" = 0 ]; }
+no_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; }
+four_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 4 ]; }
 
 slurm_tests() {
     local out srun_pid t0 t1
@@ -144,6 +150,16 @@ slurm_tests() {
     fi
     wait "$srun_pid" 2>/dev/null
 
+    # The checks below do see a step's FUSE servers: one per rank for now.
+    USER_ENV="$base" as_user srun -n 4 "$HPCRUN" "$IMG/test.sqfs" sleep 3 >/dev/null 2>&1 &
+    srun_pid=$!
+    if wait_until 50 four_rig_fuse; then
+        ok "slurm: 4 ranks on one node run 4 FUSE servers (no --join yet)"
+    else
+        fail "slurm: 4 ranks on one node run 4 FUSE servers (no --join yet)" "$(ps -f -u "$TEST_UID")"
+    fi
+    wait "$srun_pid" 2>/dev/null
+
     # Afterwards: no job left, no process of the user (FUSE servers included;
     # their mounts live in namespaces that die with them).
     if wait_until 150 sh -c "[ -z \"\$(SLURM_CONF=$SLURM_DIR/slurm.conf squeue -h)\" ]"; then
@@ -152,11 +168,11 @@ slurm_tests() {
         fail "slurm: no job left" "$(SLURM_CONF=$SLURM_DIR/slurm.conf squeue 2>&1)"
     fi
     if wait_until 100 no_user_procs; then
-        ok "slurm: nothing of $TEST_USER left running on either node"
+        ok "slurm: no process of the jobs left on either node"
     else
-        fail "slurm: nothing of $TEST_USER left running on either node" "$(ps -f -u "$TEST_UID")"
+        fail "slurm: no process of the jobs left on either node" "$(ps -f -u "$TEST_UID")"
     fi
-    check "slurm: no hpcrun-fuse server left" wait_until 50 no_fuse
+    check "slurm: no hpcrun-fuse server left" wait_until 50 no_rig_fuse
     t1=$(date +%s)
     echo "slurm: $((t1 - t0)) s with the rig up"
 }
