@@ -36,12 +36,30 @@ PACKAGES="build-essential autoconf automake libtool pkg-config clang
   libhwloc-dev libsquashfs-dev libcurl4-openssl-dev libarchive-dev libmunge-dev libssl-dev
   squashfs-tools squashfs-tools-ng busybox-static zstd
   util-linux procps perl python3 libcap2-bin attr bc
-  charliecloud-runtime"
+  charliecloud-runtime
+  slurmctld slurmd slurm-client munge libpmix-dev
+  openmpi-bin libopenmpi-dev mpich libmpich-dev"
 say "installing Debian packages"
 export DEBIAN_FRONTEND=noninteractive
+# The slurmd, slurmctld and munge packages start their services on install;
+# without systemd their init scripts fail (no slurm.conf yet) and so would
+# the install. The tests start their own daemons (tests/slurm/rig.sh), so
+# tell the packages not to start any (policy-rc.d, 101: action forbidden).
+policy=/usr/sbin/policy-rc.d
+if [ -e "$policy" ]; then
+    policy= # the machine's own: leave it alone
+else
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT INT TERM
+fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+if [ -n "$policy" ]; then
+    rm -f "$policy"
+    trap - EXIT INT TERM
+fi
 
 # ---- /dev/fuse --------------------------------------------------------------------
 if [ "$(stat -c %a /dev/fuse 2>/dev/null)" != 666 ]; then

@@ -11,12 +11,15 @@
 #                                   /dev, /proc, /tmp or any other mount point
 #     --xattr                       give /etc/hpcrun-demo the xattr user.hpcrun=demo
 #     --busybox FILE                busybox to use (default: /bin/busybox)
+#     --tree DIR                    copy DIR's contents over the tree (extra
+#                                   files such as an MPI runtime; see
+#                                   build-mpi-image.sh)
 #
 # The tree has what a launcher expects (dev proc sys tmp home etc/hosts ...)
 # and one marker, /etc/hpcrun-demo, that shows a process is inside.
 set -eu
 
-comp=zstd probe= config= hostile=0 xattr=0 bare=0 busybox=/bin/busybox
+comp=zstd probe= config= hostile=0 xattr=0 bare=0 busybox=/bin/busybox extra=
 while [ $# -gt 1 ]; do
     case "$1" in
         --comp) comp=$2; shift 2 ;;
@@ -26,6 +29,7 @@ while [ $# -gt 1 ]; do
         --xattr) xattr=1; shift ;;
         --bare) bare=1; shift ;;
         --busybox) busybox=$2; shift 2 ;;
+        --tree) extra=$2; shift 2 ;;
         *) echo "build-image.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
@@ -35,6 +39,7 @@ abs() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 out=$(abs "$out")
 [ -z "$probe" ] || probe=$(abs "$probe")
 [ -z "$config" ] || config=$(abs "$config")
+[ -z "$extra" ] || extra=$(abs "$extra")
 mksquashfs=$(command -v mksquashfs || echo /usr/bin/mksquashfs)
 [ -x "$mksquashfs" ] || { echo "build-image.sh: mksquashfs not found (apt-get install squashfs-tools)" >&2; exit 1; }
 [ -x "$busybox" ] || { echo "build-image.sh: $busybox not found (apt-get install busybox-static)" >&2; exit 1; }
@@ -79,6 +84,8 @@ if [ "$hostile" = 1 ]; then
     echo secret > opt/secret/file
     [ -z "$probe" ] || install -m 4755 "$probe" usr/bin/hr-probe-suid
 fi
+# after busybox, so that a real program in the extra tree replaces an applet link
+[ -z "$extra" ] || cp -a "$extra/." .
 if [ "$bare" = 1 ]; then
     find . -mindepth 1 -maxdepth 1 ! -name bin ! -name usr -exec rm -rf {} +
     rm -rf usr/sbin

@@ -17,6 +17,34 @@
 
 /* ---- host facts (the only impure part of this file) ----------------------- */
 
+/* Under "srun --mpi=pmix", Slurm's PMIx server tells each task where its
+ * files are: the server's directory in slurmd's spool (rendezvous files and
+ * the shared-memory data store that the client maps, e.g.
+ * /var/spool/slurmd/pmix.J.S) and the system tmpdir. The client fails in
+ * MPI_Init unless they are visible inside at the same paths. */
+static const char *const pmix_env_dirs[] = {"PMIX_SERVER_TMPDIR", "PMIX_SYSTEM_TMPDIR",
+                                            "PMIX_DSTORE_21_BASE_PATH",
+                                            "PMIX_DSTORE_ESH_BASE_PATH"};
+
+static char **collect_pmix_dirs(char **envp)
+{
+    char **dirs = hr_xmalloc((HR_ARRAY_LEN(pmix_env_dirs) + 1) * sizeof(char *));
+    size_t n = 0;
+
+    for (size_t i = 0; i < HR_ARRAY_LEN(pmix_env_dirs); i++) {
+        const char *v = hr_env_get(envp, pmix_env_dirs[i]);
+        char buf[PATH_MAX];
+        struct stat st;
+
+        /* a name that is not an existing directory is the MPI's problem */
+        if (v && v[0] == '/' && realpath(v, buf) && stat(buf, &st) == 0 &&
+            S_ISDIR(st.st_mode))
+            dirs[n++] = hr_xstrdup(buf);
+    }
+    dirs[n] = NULL;
+    return dirs;
+}
+
 int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *host)
 {
     struct passwd *pw;
@@ -53,6 +81,7 @@ int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *ho
         host->cwd = hr_xstrdup(buf);
     host->has_hosts = access("/etc/hosts", F_OK) == 0;
     host->has_resolv = access("/etc/resolv.conf", F_OK) == 0;
+    host->pmix_dirs = collect_pmix_dirs(envp);
     host->bind_src = calloc(cfg->n_binds + 1, sizeof(char *));
     host->bind_src_is_dir = calloc(cfg->n_binds + 1, sizeof(bool));
     if (!host->bind_src || !host->bind_src_is_dir) {
@@ -84,6 +113,9 @@ void hr_host_free(struct hr_host *host, size_t n_binds)
     free(host->home);
     free(host->shell);
     free(host->cwd);
+    for (size_t i = 0; host->pmix_dirs && host->pmix_dirs[i]; i++)
+        free(host->pmix_dirs[i]);
+    free(host->pmix_dirs);
     memset(host, 0, sizeof(*host));
 }
 
@@ -241,16 +273,27 @@ static bool cwd_is_system_dir(const char *cwd)
     return false;
 }
 
-/* Is cwd already visible at the same path through a bind of the same host path? */
-static bool cwd_is_covered(const struct hr_plan *plan, const char *cwd)
+/* Is path already visible at the same path through a bind of the same host path? */
+static bool path_is_covered(const struct hr_plan *plan, const char *path)
 {
     for (size_t i = 0; i < plan->n_mounts; i++) {
         const struct hr_mount *m = &plan->mounts[i];
         if (m->kind == HR_MNT_BIND && m->is_src_dir && strcmp(m->src, m->dst) == 0 &&
-            hr_path_is_under(cwd, m->dst))
+            hr_path_is_under(path, m->dst))
             return true;
     }
     return false;
+}
+
+/* The PMIx directories (see pmix_env_dirs), each bound at its own path
+ * unless an earlier bind (/tmp, home, a --bind) already shows it. */
+static void plan_pmix(struct hr_plan *plan, const struct hr_host *host)
+{
+    for (size_t i = 0; host->pmix_dirs && host->pmix_dirs[i]; i++) {
+        const char *dir = host->pmix_dirs[i];
+        if (strcmp(dir, "/") != 0 && !path_is_covered(plan, dir))
+            plan_bind(plan, dir, dir, true, "pmix");
+    }
 }
 
 static void plan_cwd(struct hr_plan *plan, const struct hr_config *cfg,
@@ -263,7 +306,7 @@ static void plan_cwd(struct hr_plan *plan, const struct hr_config *cfg,
     } else if (host->cwd) {
         plan->cwd = hr_xstrdup(host->cwd);
         plan->is_cwd_fallback_ok = true;
-        if (!cwd_is_system_dir(host->cwd) && !cwd_is_covered(plan, host->cwd))
+        if (!cwd_is_system_dir(host->cwd) && !path_is_covered(plan, host->cwd))
             plan_bind(plan, host->cwd, host->cwd, true, "cwd");
     } else {
         plan->cwd = hr_xstrdup("/");
@@ -408,6 +451,7 @@ int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
                                        cfg->binds[i].from_site ? "site bind" : "bind");
         m->is_ro = cfg->binds[i].is_ro;
     }
+    plan_pmix(plan, host);
     plan_cwd(plan, cfg, host, img);
     plan_argv(plan, cfg, img);
     hr_env_build(&env_in, &plan->env);

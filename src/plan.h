@@ -49,6 +49,9 @@ struct hr_host {
     bool *bind_src_is_dir;
     bool has_hosts, has_resolv; /* /etc/hosts, /etc/resolv.conf exist */
     unsigned closed_std_fds;    /* bit n: fd n (0-2) was closed by the caller */
+    /* PMIx directories named in the environment: canonical, existing,
+     * NULL-terminated (see hr_pmix_env_dirs) */
+    char **pmix_dirs;
 };
 
 /* What the plan needs to know about the image. */

@@ -96,10 +96,11 @@ wait_until() {
 # Live FUSE servers of the test user (hpcrun names them hpcrun-fuse). Exited
 # servers wait as zombies for their parent, init, to reap them; where PID 1
 # does not reap (some sandboxes), they stay, holding no mount or namespace.
+# A process gone between pgrep and ps (a zombie reaped) does not count.
 fuse_count() {
     local p n=0
     for p in $(pgrep -u "$TEST_UID" -x hpcrun-fuse); do
-        [ "$(ps -o stat= -p "$p" | cut -c1)" = Z ] || n=$((n + 1))
+        case "$(ps -o stat= -p "$p")" in "" | Z*) ;; *) n=$((n + 1)) ;; esac
     done
     echo "$n"
 }

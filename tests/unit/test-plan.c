@@ -136,6 +136,39 @@ static void test_binds_cwd_and_cmd(void)
     hr_plan_free(&plan);
 }
 
+/* srun --mpi=pmix: the server's directory in slurmd's spool is bound once;
+ * its data-store subdirectory and /tmp are already visible. */
+static void test_pmix_dirs(void)
+{
+    char *pmix[] = {"/var/spool/slurmd/pmix.5.0", "/tmp",
+                    "/var/spool/slurmd/pmix.5.0/pmix_dstor_ds21_7", "/", NULL};
+    struct hr_config cfg = {.image = "i"};
+    struct hr_host host = make_host("/home/u");
+    struct hr_image_view view = {.lookup = lookup, .path = "i"};
+    struct hr_plan plan;
+    char err[512];
+    const struct hr_mount *m;
+    size_t n_pmix = 0;
+
+    host.pmix_dirs = pmix;
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK((m = find(&plan, "/var/spool/slurmd/pmix.5.0")) && m->kind == HR_MNT_BIND &&
+          m->is_src_dir && !m->is_ro && m->is_dst_missing);
+    CHECK_STR(m->src, "/var/spool/slurmd/pmix.5.0");
+    CHECK_STR(m->why, "pmix");
+    CHECK((m = find(&plan, "/tmp")) && strcmp(m->why, "tmp") == 0);
+    for (size_t i = 0; i < plan.n_mounts; i++)
+        n_pmix += strcmp(plan.mounts[i].why, "pmix") == 0;
+    CHECK(n_pmix == 1);
+    hr_plan_free(&plan);
+
+    /* no PMIx in the environment: nothing extra */
+    host.pmix_dirs = NULL;
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(find(&plan, "/var/spool/slurmd/pmix.5.0") == NULL);
+    hr_plan_free(&plan);
+}
+
 static void test_entrypoint_and_errors(void)
 {
     struct hr_config cfg = {.image = "i", .is_fakeroot = true, .is_writable_tmpfs = true};
@@ -207,6 +240,7 @@ int main(void)
 {
     test_default_plan();
     test_binds_cwd_and_cmd();
+    test_pmix_dirs();
     test_entrypoint_and_errors();
     test_passwd_merge();
     test_image_config();
