@@ -14,6 +14,10 @@
  *   hr-probe getxattr PATH NAME   the value of an extended attribute
  *   hr-probe trap SECONDS   print "ready", wait for TERM/INT/HUP/USR1/USR2 and
  *                           print "caught=N", or "timeout" after SECONDS
+ *   hr-probe hold SECONDS   print "pid=N addr=0x..." of a buffer holding
+ *                           "hpcrun!" and the mount namespace, then wait
+ *   hr-probe pvr PID ADDR   read 8 bytes at ADDR of process PID with
+ *                           process_vm_readv(2): "pvr=TEXT" or "pvr=ERRNO"
  *   hr-probe exit N         exit with status N
  *   hr-probe kill N         die by signal N
  *   hr-probe sleep SECONDS  sleep (for lifecycle tests)
@@ -27,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -184,6 +189,32 @@ static int cmd_trap(int seconds)
     return 0;
 }
 
+static char held[8] = "hpcrun!";
+
+static int cmd_hold(int seconds)
+{
+    struct stat st;
+    stat("/proc/self/ns/mnt", &st);
+    printf("pid=%d addr=%p mnt=%lu\n", (int)getpid(), (void *)held,
+           (unsigned long)st.st_ino);
+    fflush(stdout);
+    sleep((unsigned)seconds);
+    return 0;
+}
+
+static int cmd_pvr(const char *pid, const char *addr)
+{
+    char buf[9] = {0};
+    struct iovec local = {.iov_base = buf, .iov_len = 8};
+    struct iovec remote = {.iov_base = (void *)strtoull(addr, NULL, 16), .iov_len = 8};
+    if (process_vm_readv(atoi(pid), &local, 1, &remote, 1, 0) != 8) {
+        printf("pvr=%s\n", strerrorname_np(errno));
+        return 1;
+    }
+    printf("pvr=%s\n", buf);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -234,6 +265,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "trap"))
         return cmd_trap(arg ? atoi(arg) : 10);
+    if (!strcmp(cmd, "hold"))
+        return cmd_hold(arg ? atoi(arg) : 2);
+    if (!strcmp(cmd, "pvr") && arg && argc > 3)
+        return cmd_pvr(arg, argv[3]);
     if (!strcmp(cmd, "exit"))
         return arg ? atoi(arg) : 0;
     if (!strcmp(cmd, "kill")) {

@@ -107,6 +107,8 @@ enum {
     OPT_DRY_RUN,
     OPT_OFFSET,
     OPT_VERSION,
+    OPT_JOIN,
+    OPT_NO_JOIN,
 };
 
 static const struct option long_options[] = {
@@ -124,6 +126,8 @@ static const struct option long_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"join", optional_argument, NULL, OPT_JOIN},
+    {"no-join", no_argument, NULL, OPT_NO_JOIN},
     {NULL, 0, NULL, 0},
 };
 
@@ -188,6 +192,16 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
         return 0;
     case OPT_VERSION:
         cfg->show_version = true;
+        return 0;
+    case OPT_JOIN:
+        cfg->join = HR_JOIN_ON;
+        free(cfg->join_key);
+        cfg->join_key = arg ? hr_xstrdup(arg) : NULL;
+        if (arg && !*arg)
+            return hr_fail(err, errlen, "--join=KEY: the key is empty");
+        return 0;
+    case OPT_NO_JOIN:
+        cfg->join = HR_JOIN_OFF;
         return 0;
     }
     return -1;
@@ -333,6 +347,7 @@ void hr_config_free(struct hr_config *cfg)
     }
     free(cfg->binds);
     free(cfg->workdir);
+    free(cfg->join_key);
     hr_strv_free(&cfg->env_set);
     memset(cfg, 0, sizeof(*cfg));
 }

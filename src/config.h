@@ -17,6 +17,7 @@ struct hr_bind {
 };
 
 enum hr_dev_mode { HR_DEV_MINIMAL, HR_DEV_HOST };
+enum hr_join_mode { HR_JOIN_AUTO, HR_JOIN_ON, HR_JOIN_OFF };
 
 struct hr_config {
     const char *image;
@@ -26,7 +27,9 @@ struct hr_config {
     struct hr_strv env_set; /* --env NAME=VALUE, in order */
     char *workdir;          /* -w, container path */
     enum hr_dev_mode dev;
-    int verbosity; /* -1 quiet, 0 default, 1.. verbose */
+    enum hr_join_mode join;
+    char *join_key; /* --join=KEY */
+    int verbosity;  /* -1 quiet, 0 default, 1.. verbose */
     bool is_cleanenv;
     bool is_no_home;
     bool is_writable_tmpfs;

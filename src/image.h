@@ -21,12 +21,14 @@ struct hr_image_config {
 };
 
 struct sqfs_ll;
+struct hr_join;
 struct hr_image {
     char *path;
     unsigned long long offset;
     int fd;
     struct sqfs_ll *ll;
     const char *compression;
+    char id[64]; /* "DEV:INO" of the file, for --join keys */
     struct hr_image_config config;
     char *passwd; /* the image's /etc/passwd, or NULL */
     char *group;  /* the image's /etc/group, or NULL */
@@ -49,14 +51,16 @@ int hr_image_lookup(void *ctx, const char *path, char *target, size_t targetlen)
 /* Mount the image read-only at mountpoint with FUSE (fuse_fd: an open
  * /dev/fuse) and fork the server. is_owned_by_caller: report every file as
  * owned by uid/gid (for a writable overlay without --fakeroot). is_parallel:
- * answer reads on worker threads (when cores are idle).
+ * answer reads on worker threads (when cores are idle). join: with --join,
+ * the leader's socket and ready pipe, which the server takes over (NULL
+ * otherwise).
  * prefetch_path: the program about to run, paged in while the server idles. The server
  * watches owner_pidfd (or, on kernels without pidfd, owner_pid) and exits when that
  * process is gone, so the mount never outlives the container. Returns 0 or -1 (logged).
  */
 int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoint,
                         uid_t uid, gid_t gid, bool is_owned_by_caller, bool is_parallel,
-                        int devnull_fd);
+                        struct hr_join *join, int devnull_fd);
 
 /* Start reading path (in the image, as mounted at mountpoint) into the page
  * cache without waiting for it. A hint: failures are ignored. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "join.h"
 #include "log.h"
 #include "root.h"
 
@@ -116,7 +117,8 @@ static void image_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_in
  * main thread answers lookups at once. With the prefetch below, a program
  * is decompressed on several cores while hpcrun still builds the root. */
 
-#define FUSE_OPCODE_READ 15 /* FUSE_READ in <linux/fuse.h> */
+#define HR_JOIN_MAX_MEMBERS 1024 /* ranks of one step on one node */
+#define FUSE_OPCODE_READ 15      /* FUSE_READ in <linux/fuse.h> */
 #define MAX_READ_WORKERS 4
 
 static __thread sqfs *thread_fs; /* a worker's own squashfuse state */
@@ -342,6 +344,11 @@ static void close_fds_except(const int *keep, size_t n)
 
 struct server_args {
     struct read_pool pool;
+    int listen_fd; /* --join: the step's socket (-1: not joining) */
+    int ready_fd;  /* --join: readable once the leader's root is ready */
+    int members[HR_JOIN_MAX_MEMBERS]; /* --join: pidfds of the other members */
+    size_t n_members;
+    bool is_owner_gone;
     bool is_parallel;
     sqfs *fs;
     struct fuse_session *se;
@@ -358,10 +365,39 @@ static bool owner_is_gone(const struct server_args *a)
                : proc_start_time(a->owner) != a->owner_start;
 }
 
-/* The server's loop: answer FUSE requests until the container's first process
- * is gone. It ignores the signals a job step or a terminal sends (the
- * application may trap SIGTERM and still need its files) and dies with the
- * application instead; SIGKILL still ends it. */
+/* --join: drop members that are gone, take in new ones once the root is
+ * ready. pfd[base] is the ready pipe or the socket, then the members. */
+static void join_poll_events(struct server_args *a, const struct pollfd *pfd, size_t base)
+{
+    bool is_ready_event = a->ready_fd >= 0 && pfd[base].revents;
+    bool is_accept_event =
+        a->ready_fd < 0 && a->listen_fd >= 0 && (pfd[base].revents & POLLIN);
+    size_t k = base + (a->ready_fd >= 0 || a->listen_fd >= 0 ? 1 : 0), m = 0;
+
+    for (size_t i = 0; i < a->n_members; i++, k++) {
+        if (pfd[k].revents)
+            close(a->members[i]);
+        else
+            a->members[m++] = a->members[i];
+    }
+    a->n_members = m;
+    if (is_ready_event) {
+        close(a->ready_fd);
+        a->ready_fd = -1; /* the root is ready: accept from now on */
+    } else if (is_accept_event) {
+        int member = hr_join_accept(a->listen_fd);
+        if (member >= 0 && a->n_members < HR_ARRAY_LEN(a->members))
+            a->members[a->n_members++] = member;
+        else if (member >= 0)
+            close(member);
+    }
+}
+
+/* The server's loop: answer FUSE requests until the container's processes
+ * are gone (the first one, and with --join every member). It ignores the
+ * signals a job step or a terminal sends (the application may trap SIGTERM
+ * and still need its files) and dies with the application instead; SIGKILL
+ * still ends it. */
 static void __attribute__((noreturn)) image_serve(struct server_args *a)
 {
     struct fuse_buf buf = {0};
@@ -372,16 +408,29 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
         signal(ignored[i], SIG_IGN);
     read_pool_start(&a->pool, a->se, a->fs, a->is_parallel);
     for (;;) {
-        struct pollfd pfd[2] = {{.fd = a->fuse_fd, .events = POLLIN},
-                                {.fd = a->owner_pidfd, .events = POLLIN}};
-        int n = poll(pfd, a->owner_pidfd >= 0 ? 2 : 1, a->owner_pidfd >= 0 ? -1 : 250);
-        int res;
+        struct pollfd pfd[3 + HR_JOIN_MAX_MEMBERS];
+        size_t np = 0;
+        bool has_pidfd = a->owner_pidfd >= 0 && !a->is_owner_gone;
+        int n, res;
 
+        pfd[np++] = (struct pollfd){.fd = a->fuse_fd, .events = POLLIN};
+        pfd[np++] =
+            (struct pollfd){.fd = has_pidfd ? a->owner_pidfd : -1, .events = POLLIN};
+        if (a->ready_fd >= 0)
+            pfd[np++] = (struct pollfd){.fd = a->ready_fd, .events = POLLIN};
+        else if (a->listen_fd >= 0)
+            pfd[np++] = (struct pollfd){.fd = a->listen_fd, .events = POLLIN};
+        for (size_t i = 0; i < a->n_members; i++)
+            pfd[np++] = (struct pollfd){.fd = a->members[i], .events = POLLIN};
+        n = poll(pfd, np, has_pidfd || a->is_owner_gone ? -1 : 250);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             _exit(1);
-        if (a->owner_pidfd >= 0 ? (pfd[1].revents != 0) : owner_is_gone(a))
+        if (!a->is_owner_gone && (has_pidfd ? pfd[1].revents != 0 : owner_is_gone(a)))
+            a->is_owner_gone = true;
+        join_poll_events(a, pfd, 2);
+        if (a->is_owner_gone && a->n_members == 0)
             _exit(0);
         if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL))
             _exit(0);
@@ -399,13 +448,16 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
 
 int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoint,
                         uid_t uid, gid_t gid, bool is_owned_by_caller, bool is_parallel,
-                        int devnull_fd)
+                        struct hr_join *join, int devnull_fd)
 {
     struct image_fs *fs = (struct image_fs *)img->ll;
     char opts[256], fdpath[64];
     char *argv[] = {"hpcrun", NULL};
     struct fuse_args args = FUSE_ARGS_INIT(1, argv);
-    struct server_args a = {.fuse_fd = fuse_fd, .owner = getpid()};
+    struct server_args a = {.fuse_fd = fuse_fd,
+                            .owner = getpid(),
+                            .listen_fd = join ? join->listen_fd : -1,
+                            .ready_fd = join ? join->ready_rd : -1};
     pid_t mid;
     int status;
 
@@ -454,7 +506,7 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
         dup2(devnull_fd, 1);
         dup2(devnull_fd, 2);
         {
-            int keep[] = {fuse_fd, img->fd, a.owner_pidfd};
+            int keep[] = {fuse_fd, img->fd, a.owner_pidfd, a.listen_fd, a.ready_fd};
             close_fds_except(keep, HR_ARRAY_LEN(keep));
         }
         if (chdir("/") < 0)
@@ -470,6 +522,11 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
     if (a.owner_pidfd >= 0)
         close(a.owner_pidfd);
     close(fuse_fd);
+    if (join) { /* the server has them now */
+        close(join->listen_fd);
+        close(join->ready_rd);
+        join->listen_fd = join->ready_rd = -1;
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         hr_err("%s: cannot fork the FUSE server", img->path);
         return -1;
@@ -501,7 +558,8 @@ bool hr_image_prefetch_is_useful(void)
         free(text);
     }
     hr_debug("%ld tasks runnable on %ld cores: %s", running, cpus,
-             running > 0 && running <= cpus ? "prefetch, parallel reads" : "serial reads");
+             running > 0 && running <= cpus ? "prefetch, parallel reads"
+                                            : "serial reads");
     return cpus > 1 && running > 0 && running <= cpus;
 }
 

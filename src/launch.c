@@ -10,6 +10,7 @@
 #include "exec.h"
 #include "exitcodes.h"
 #include "image.h"
+#include "join.h"
 #include "launch.h"
 #include "log.h"
 #include "ns.h"
@@ -38,6 +39,8 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     char err[1024];
     int fuse_fd, devnull_fd;
     bool is_prefetch_useful; /* idle cores: prefetch, decompress in parallel */
+    struct hr_join join = {.listen_fd = -1, .ready_rd = -1, .ready_wr = -1};
+    enum hr_join_role role = HR_JOIN_ERROR; /* not joining */
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* 2. checks (hr_check_privileges() ran first of all, in main) */
@@ -53,6 +56,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     view = (struct hr_image_view){.lookup = hr_image_lookup,
                                   .ctx = &img,
                                   .path = img.path,
+                                  .id = img.id,
                                   .passwd = img.passwd,
                                   .group = img.group,
                                   .config = &img.config};
@@ -71,6 +75,19 @@ int hr_launch(const struct hr_config *cfg, char **envp)
         hr_plan_print(&plan, img.path, stdout);
         return HR_EXIT_OK;
     }
+    /* 4. namespaces: with --join, either lead (build the container below and
+     * share it) or enter the leader's and go straight to exec. */
+    if (plan.join_key) {
+        char name[96];
+        hr_join_name(plan.join_key, plan.host_uid, name, sizeof(name));
+        role = hr_join_enter(name, &join);
+        if (role == HR_JOIN_ERROR)
+            return HR_EXIT_FAIL;
+        if (role == HR_JOIN_MEMBER) {
+            step_done("join", &t0);
+            return hr_exec(&plan);
+        }
+    }
     /* Checked here for a clear message; opened again inside the namespace,
      * since FUSE only accepts a /dev/fuse opened by the mounting namespace's
      * credentials. */
@@ -81,7 +98,6 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     close(fuse_fd);
     is_prefetch_useful = hr_image_prefetch_is_useful();
 
-    /* 4. namespaces */
     if (hr_ns_enter(plan.host_uid, plan.host_gid, plan.uid, plan.gid) < 0)
         return HR_EXIT_FAIL;
     fuse_fd = hr_check_open_fuse();
@@ -93,7 +109,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     if (hr_root_stage(plan.is_writable) < 0 ||
         hr_image_mount_fuse(&img, fuse_fd, HR_STAGE_IMAGE, plan.uid, plan.gid,
                             plan.is_writable && !plan.is_fakeroot, is_prefetch_useful,
-                            devnull_fd) < 0)
+                            role == HR_JOIN_LEADER ? &join : NULL, devnull_fd) < 0)
         return HR_EXIT_FAIL;
     if (is_prefetch_useful)
         hr_image_prefetch(HR_STAGE_IMAGE, plan.exe_in_image);
@@ -102,6 +118,8 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     /* 6. root */
     if (hr_root_assemble(&plan) < 0)
         return HR_EXIT_FAIL;
+    if (role == HR_JOIN_LEADER)
+        hr_join_ready(&join);
     step_done("root", &t0);
 
     /* 7. exec */

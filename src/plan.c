@@ -331,6 +331,37 @@ static void plan_argv(struct hr_plan *plan, const struct hr_config *cfg,
         hr_strv_push(&plan->argv, "/bin/sh");
 }
 
+/* --join (DESIGN.md, step 4): by default the ranks of one Slurm job step on
+ * one node share a container; --join=KEY shares it between launches that name
+ * the same key. The key also holds what must be equal for a container to be
+ * shared: the image file, its offset, and the options that shape the root. */
+static int plan_join(struct hr_plan *plan, const struct hr_config *cfg,
+                     const struct hr_host *host, const struct hr_image_view *img,
+                     char *err, size_t errlen)
+{
+    const char *job = hr_env_get(host->environ, "SLURM_JOB_ID");
+    const char *step = hr_env_get(host->environ, "SLURM_STEP_ID");
+    const char *node = hr_env_get(host->environ, "SLURMD_NODENAME");
+    char *scope;
+
+    if (cfg->join == HR_JOIN_OFF)
+        return 0;
+    if (cfg->join_key)
+        scope = hr_xasprintf("key:%s", cfg->join_key);
+    else if (job && step)
+        scope = hr_xasprintf("slurm:%s.%s@%s", job, step, node ? node : "");
+    else if (cfg->join == HR_JOIN_ON)
+        return hr_fail(err, errlen,
+                       "--join: not in a Slurm job step; name a key: --join=KEY");
+    else
+        return 0;
+    plan->join_key = hr_xasprintf(
+        "%s|%s|%llu|fakeroot=%d|writable=%d|dev=%d", scope, img->id ? img->id : img->path,
+        cfg->offset, cfg->is_fakeroot, cfg->is_writable_tmpfs, (int)cfg->dev);
+    free(scope);
+    return 0;
+}
+
 /* Where argv[0] will be found in the image, searching the container's PATH
  * as execvp will. Only a hint (for prefetching): a miss is not an error. */
 static void plan_find_exe(struct hr_plan *plan, const struct hr_image_view *img)
@@ -456,6 +487,8 @@ int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
     plan_argv(plan, cfg, img);
     hr_env_build(&env_in, &plan->env);
     plan_find_exe(plan, img);
+    if (plan_join(plan, cfg, host, img, err, errlen) < 0)
+        return -1;
     return plan_check_destinations(plan, img, err, errlen);
 }
 
@@ -480,6 +513,8 @@ void hr_plan_print(const struct hr_plan *plan, const char *image, FILE *out)
                 m->is_device ? ",dev" : "", m->is_dst_missing ? ",created" : "");
     }
     fprintf(out, "cwd      %s\n", plan->cwd);
+    if (plan->join_key)
+        fprintf(out, "join     %s\n", plan->join_key);
     for (size_t i = 0; i < plan->env.n; i++)
         fprintf(out, "env      %s\n", plan->env.v[i]);
     fprintf(out, "command ");
@@ -499,5 +534,6 @@ void hr_plan_free(struct hr_plan *plan)
     hr_strv_free(&plan->argv);
     free(plan->cwd);
     free(plan->exe_in_image);
+    free(plan->join_key);
     memset(plan, 0, sizeof(*plan));
 }

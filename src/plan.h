@@ -59,6 +59,7 @@ struct hr_image_view {
     hr_lookup_fn lookup;
     void *ctx;
     const char *path;
+    const char *id;     /* identity of the image file (--join keys), or NULL */
     const char *passwd; /* image's /etc/passwd text or NULL */
     const char *group;
     const struct hr_image_config *config;
@@ -71,6 +72,7 @@ struct hr_plan {
     struct hr_strv argv;
     char *cwd;
     char *exe_in_image; /* argv[0] found in the image (for prefetch), or NULL */
+    char *join_key;     /* --join: what the members share, or NULL */
     uid_t uid, gid;     /* ids inside the container */
     uid_t host_uid, host_gid;
     bool is_fakeroot;

@@ -49,6 +49,7 @@ rig_user_procs() {
 }
 no_user_procs() { [ "$(rig_user_procs)" = 0 ]; }
 no_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; }
+one_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 1 ]; }
 four_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 4 ]; }
 
 slurm_tests() {
@@ -150,13 +151,31 @@ slurm_tests() {
     fi
     wait "$srun_pid" 2>/dev/null
 
-    # The checks below do see a step's FUSE servers: one per rank for now.
-    USER_ENV="$base" as_user srun -n 4 "$HPCRUN" "$IMG/test.sqfs" sleep 3 >/dev/null 2>&1 &
+    # One container per node and step (--join, the default under Slurm), and
+    # the checks below do see FUSE servers: --no-join gives one per rank.
+    USER_ENV="$base" as_user srun -n 4 -w n1 "$HPCRUN" "$IMG/test.sqfs" sleep 3 >/dev/null 2>&1 &
+    srun_pid=$!
+    if wait_until 50 one_rig_fuse && sleep 1 && one_rig_fuse; then
+        ok "slurm: 4 ranks on one node share 1 FUSE server (--join)"
+    else
+        fail "slurm: 4 ranks on one node share 1 FUSE server (--join)" "$(ps -f -u "$TEST_UID")"
+    fi
+    wait "$srun_pid" 2>/dev/null
+    USER_ENV="$base" as_user srun -n 4 -w n1 "$HPCRUN" --no-join "$IMG/test.sqfs" sleep 3 >/dev/null 2>&1 &
     srun_pid=$!
     if wait_until 50 four_rig_fuse; then
-        ok "slurm: 4 ranks on one node run 4 FUSE servers (no --join yet)"
+        ok "slurm: with --no-join, 4 ranks run 4 FUSE servers"
     else
-        fail "slurm: 4 ranks on one node run 4 FUSE servers (no --join yet)" "$(ps -f -u "$TEST_UID")"
+        fail "slurm: with --no-join, 4 ranks run 4 FUSE servers" "$(ps -f -u "$TEST_UID")"
+    fi
+    wait "$srun_pid" 2>/dev/null
+    USER_ENV="$base" as_user srun -n 4 -N 2 "$HPCRUN" "$IMG/test.sqfs" sleep 3 >/dev/null 2>&1 &
+    srun_pid=$!
+    two_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 2 ]; }
+    if wait_until 50 two_rig_fuse; then
+        ok "slurm: 4 ranks on 2 nodes run one FUSE server per node"
+    else
+        fail "slurm: 4 ranks on 2 nodes run one FUSE server per node" "$(ps -f -u "$TEST_UID")"
     fi
     wait "$srun_pid" 2>/dev/null
 

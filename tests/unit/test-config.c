@@ -100,6 +100,16 @@ static void test_args(void)
     hr_config_free(&cfg);
     CHECK(parse(&cfg, err, "-q", "img", NULL) == 0 && cfg.verbosity == -1);
     hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--join=step7", "img", NULL) == 0 && cfg.join == HR_JOIN_ON);
+    CHECK_STR(cfg.join_key, "step7");
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--join", "img", NULL) == 0 && cfg.join == HR_JOIN_ON &&
+          !cfg.join_key);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--no-join", "img", NULL) == 0 && cfg.join == HR_JOIN_OFF);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--join=", "img", NULL) < 0 && strstr(err, "empty"));
+    hr_config_free(&cfg);
 }
 
 static void test_site_and_env(void)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "image.h"
+#include "join.h"
 #include "plan.h"
 #include "unit.h"
 
@@ -236,8 +237,56 @@ static void test_image_config(void)
     CHECK(strstr(err, "invalid JSON") != NULL);
 }
 
+static void test_join(void)
+{
+    char *slurm_env[] = {"HOME=/home/u", "SLURM_JOB_ID=12", "SLURM_STEP_ID=0",
+                         "SLURMD_NODENAME=n1", NULL};
+    struct hr_config cfg = {.image = "i"};
+    struct hr_host host = make_host("/home/u");
+    struct hr_image_config icfg = {0};
+    struct hr_image_view view = {
+        .lookup = lookup, .path = "i", .id = "8:9", .config = &icfg};
+    struct hr_plan plan;
+    char err[512], a[96], b[96];
+
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(plan.join_key == NULL); /* not under Slurm: no sharing */
+    hr_plan_free(&plan);
+    host.environ = slurm_env;
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(plan.join_key && strncmp(plan.join_key, "slurm:12.0@n1|8:9|0|", 20) == 0);
+    hr_plan_free(&plan);
+    cfg.join = HR_JOIN_OFF;
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(plan.join_key == NULL);
+    hr_plan_free(&plan);
+    cfg.join = HR_JOIN_ON;
+    cfg.join_key = "k";
+    cfg.is_fakeroot = true;
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(plan.join_key && strstr(plan.join_key, "key:k|8:9|") &&
+          strstr(plan.join_key, "fakeroot=1"));
+    hr_plan_free(&plan);
+    host.environ = host_env;
+    cfg.join_key = NULL;
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "--join=KEY") != NULL);
+    hr_plan_free(&plan);
+
+    /* names: per user, stable, different keys differ */
+    hr_join_name("key:k", 1000, a, sizeof(a));
+    hr_join_name("key:k", 1000, b, sizeof(b));
+    CHECK_STR(a, b);
+    CHECK(strncmp(a, "hpcrun/1000/", 12) == 0);
+    hr_join_name("key:k", 1001, b, sizeof(b));
+    CHECK(strcmp(a, b) != 0);
+    hr_join_name("key:l", 1000, b, sizeof(b));
+    CHECK(strcmp(a, b) != 0);
+}
+
 int main(void)
 {
+    test_join();
     test_default_plan();
     test_binds_cwd_and_cmd();
     test_pmix_dirs();

@@ -1,0 +1,46 @@
+# --join: launches that share a key share one user+mount namespace, one image
+# mount and one FUSE server; cross-memory attach works between them; the
+# mount lives until the last of them exits.
+
+join_key=it-$$-$RANDOM
+for i in 1 2 3 4; do
+    hpcrun --join="$join_key" "$IMG/test.sqfs" hr-probe hold 3 > "$UWORK/join.$i" 2>&1 &
+done
+held() { [ "$(cat "$UWORK"/join.[1-4] 2>/dev/null | grep -c '^pid=')" = 4 ]; }
+if wait_until 100 held; then
+    ok "4 launches with one --join key all start"
+    [ "$(cat "$UWORK"/join.[1-4] | sed -n 's/.*mnt=//p' | sort -u | wc -l)" = 1 ] &&
+        ok "they share one mount namespace" || fail "they share one mount namespace" "$(cat "$UWORK"/join.*)"
+    [ "$(fuse_count)" = 1 ] && ok "4 launches with one --join key run 1 FUSE server" ||
+        fail "4 launches with one --join key run 1 FUSE server" "$(fuse_count)"
+    read -r pid addr < <(sed -n 's/^pid=\([0-9]*\) addr=\([0-9a-fx]*\).*/\1 \2/p' "$UWORK/join.1")
+    check_grep '^pvr=hpcrun!$' "process_vm_readv into another member works (cross-memory attach)" \
+        hpcrun --join="$join_key" "$IMG/test.sqfs" hr-probe pvr "$pid" "$addr"
+    check_grep '^pvr=EPERM$' "...and fails from a container that did not join" \
+        hpcrun "$IMG/test.sqfs" hr-probe pvr "$pid" "$addr"
+else
+    fail "4 launches with one --join key all start" "$(cat "$UWORK"/join.* 2>&1)"
+fi
+wait
+wait_until 10 no_fuse && ok "the shared mount is gone within 1 s of the last member" ||
+    fail "the shared mount is gone within 1 s of the last member" "$(fuse_count)"
+
+# the leader may exit first: the others keep the image
+rm -f "$UWORK/late.out"
+hpcrun --join="$join_key-2" "$IMG/test.sqfs" sh -c 'sleep 0.3' >/dev/null 2>&1 &
+lead=$!
+sleep 0.1
+hpcrun --join="$join_key-2" "$IMG/test.sqfs" sh -c 'sleep 1; cat /etc/hpcrun-demo' > "$UWORK/late.out" 2>&1
+wait "$lead"
+grep -q 'inside the hpcrun demo image' "$UWORK/late.out" &&
+    ok "a member keeps the image after the leader exits" ||
+    fail "a member keeps the image after the leader exits" "$(cat "$UWORK/late.out")"
+wait_until 10 no_fuse && ok "then the mount goes with the last member" || fail "then the mount goes with the last member"
+
+check_rc 7 "a member's exit status is its own" hpcrun --join="$join_key-3" "$IMG/test.sqfs" sh -c 'exit 7'
+check_grep 'not in a Slurm job step' "--join without a key outside Slurm is refused" hpcrun --join "$IMG/test.sqfs" true
+slurm_env="SLURM_JOB_ID=77 SLURM_STEP_ID=3 SLURMD_NODENAME=n9"
+USER_ENV="$slurm_env" check_grep '^join     slurm:77\.3@n9\|' \
+    "under Slurm, --join is the default (job.step@node)" as_user "$HPCRUN" --dry-run "$IMG/test.sqfs" true
+out=$(USER_ENV="$slurm_env" as_user "$HPCRUN" --no-join --dry-run "$IMG/test.sqfs" true 2>&1)
+printf '%s\n' "$out" | grep -q '^join ' && fail "--no-join turns it off" "$out" || ok "--no-join turns it off"
