@@ -49,7 +49,9 @@ img=$work/demo.sqfs
 floor() { unshare -Urm true; }
 hpc() { ./hpcrun "$img" /bin/true; }
 ch() { ch-run "$img" -- /bin/true; }
+hpcj() { ./hpcrun --join=bench "$img" /bin/true; }
 names=(floor hpc ch)
+conc_names=(floor hpc ch hpcj)
 now() { local t=${EPOCHREALTIME/./}; echo "$t"; }
 for f in "${names[@]}"; do "$f"; "$f"; done # warm the host's caches
 for ((i = 0; i < rounds; i++)); do
@@ -67,8 +69,8 @@ batch() {
     wait
 }
 for ((i = 0; i < conc_rounds; i++)); do
-    for ((k = 0; k < 3; k++)); do
-        f=${names[$(((i + k) % 3))]}
+    for ((k = 0; k < 4; k++)); do
+        f=${conc_names[$(((i + k) % 4))]}
         s=${EPOCHREALTIME/./}
         batch "$f"
         e=${EPOCHREALTIME/./}
@@ -111,6 +113,10 @@ mkdir -p "$(dirname "$report")"
         echo "| \`unshare -Urm true\` (floor) | $(ms "$f") | 1.00 | $(awk -v a="$f" -v b="$c" 'BEGIN{printf "%.2f", a/b}') |"
         echo "| \`hpcrun demo.sqfs /bin/true\` | $(ms "$h") | $(awk -v a="$h" -v b="$f" 'BEGIN{printf "%.2f", a/b}') | **$(awk -v a="$h" -v b="$c" 'BEGIN{printf "%.2f", a/b}')** |"
         echo "| \`ch-run demo.sqfs -- /bin/true\` | $(ms "$c") | $(awk -v a="$c" -v b="$f" 'BEGIN{printf "%.2f", a/b}') | 1.00 |"
+        if [ $kind = concurrent ]; then
+            j=$(stat_of hpcj $kind.txt)
+            echo "| \`hpcrun --join=bench demo.sqfs /bin/true\` (one shared container) | $(ms "$j") | $(awk -v a="$j" -v b="$f" 'BEGIN{printf "%.2f", a/b}') | $(awk -v a="$j" -v b="$c" 'BEGIN{printf "%.2f", a/b}') |"
+        fi
         echo
     done
     part() { grep "^$1 " "$work/out/parts.txt" | cut -d' ' -f2 | median; }

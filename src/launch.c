@@ -40,7 +40,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     int fuse_fd, devnull_fd;
     bool is_prefetch_useful; /* idle cores: prefetch, decompress in parallel */
     struct hr_join join = {.listen_fd = -1, .ready_rd = -1, .ready_wr = -1};
-    enum hr_join_role role = HR_JOIN_ERROR; /* not joining */
+    bool is_join_leader = false;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* 2. checks (hr_check_privileges() ran first of all, in main) */
@@ -80,13 +80,14 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     if (plan.join_key) {
         char name[96];
         hr_join_name(plan.join_key, plan.host_uid, name, sizeof(name));
-        role = hr_join_enter(name, &join);
+        enum hr_join_role role = hr_join_enter(name, &join);
         if (role == HR_JOIN_ERROR)
             return HR_EXIT_FAIL;
         if (role == HR_JOIN_MEMBER) {
             step_done("join", &t0);
             return hr_exec(&plan);
         }
+        is_join_leader = true;
     }
     /* Checked here for a clear message; opened again inside the namespace,
      * since FUSE only accepts a /dev/fuse opened by the mounting namespace's
@@ -109,7 +110,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     if (hr_root_stage(plan.is_writable) < 0 ||
         hr_image_mount_fuse(&img, fuse_fd, HR_STAGE_IMAGE, plan.uid, plan.gid,
                             plan.is_writable && !plan.is_fakeroot, is_prefetch_useful,
-                            role == HR_JOIN_LEADER ? &join : NULL, devnull_fd) < 0)
+                            is_join_leader ? &join : NULL, devnull_fd) < 0)
         return HR_EXIT_FAIL;
     if (is_prefetch_useful)
         hr_image_prefetch(HR_STAGE_IMAGE, plan.exe_in_image);
@@ -118,7 +119,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     /* 6. root */
     if (hr_root_assemble(&plan) < 0)
         return HR_EXIT_FAIL;
-    if (role == HR_JOIN_LEADER)
+    if (is_join_leader)
         hr_join_ready(&join);
     step_done("root", &t0);
 
