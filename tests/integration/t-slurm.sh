@@ -75,8 +75,9 @@ slurm_tests() {
     ok "slurm: MPI images build (Open MPI, MPICH)"
 
     local base="SLURM_CONF=$SLURM_DIR/slurm.conf"
-    # Separate user namespaces per rank (no --join yet): no CMA for Open
-    # MPI's shared memory, no /proc/PID/fd links for UCX's (MPICH).
+    # Ranks under different slurmd on this one host are in different
+    # containers, yet an MPI may think them local: no CMA for Open MPI's
+    # shared memory, no /proc/PID/fd links for UCX's (MPICH) between them.
     local ompi="$base OMPI_MCA_btl_vader_single_copy_mechanism=none"
     local mpich="$base UCX_POSIX_USE_PROC_LINK=n UCX_TLS=^cma"
 
@@ -92,6 +93,14 @@ slurm_tests() {
     USER_ENV="$ompi" check_grep '^ +4194304 +[0-9.]+ +[0-9.]+$' \
         "slurm: Open MPI ping-pong between 2 containers" \
         as_user srun -n 2 --mpi=pmix "$HPCRUN" "$IMG/ompi.sqfs" mpi_pingpong 20
+    # One container per step and node (--join): shared memory with
+    # cross-memory attach works between ranks as on bare metal.
+    USER_ENV="$base" check_grep '^ +4194304 +[0-9.]+ +[0-9.]+$' \
+        "slurm: Open MPI ping-pong with CMA between ranks of one joined container" \
+        as_user srun -N 1 -n 2 --mpi=pmix "$HPCRUN" "$IMG/ompi.sqfs" mpi_pingpong 20
+    USER_ENV="$base" check_grep '^ +4194304 +[0-9.]+ +[0-9.]+$' \
+        "slurm: MPICH (UCX, CMA) ping-pong between ranks of one joined container" \
+        as_user srun -N 1 -n 2 --mpi=pmi2 "$HPCRUN" "$IMG/mpich.sqfs" mpi_pingpong 20
     USER_ENV="$ompi" check_grep '^allreduce over 4 ranks: ok' \
         "slurm: Open MPI allreduce in containers" \
         as_user srun -n 4 --mpi=pmix "$HPCRUN" "$IMG/ompi.sqfs" mpi_allreduce
