@@ -49,10 +49,8 @@ static int drop_capabilities(void)
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
-int hr_exec(const struct hr_plan *plan)
+int hr_exec_prepare(const struct hr_plan *plan)
 {
-    const char *cmd = plan->argv.v[0];
-
     if (exec_chdir(plan) < 0)
         return HR_EXIT_FAIL;
     /* The container's programs must never gain privileges through setuid
@@ -68,6 +66,16 @@ int hr_exec(const struct hr_plan *plan)
     for (int fd = 0; fd <= 2; fd++)
         if (plan->closed_std_fds & (1u << fd))
             close(fd);
+    return 0;
+}
+
+int hr_exec(const struct hr_plan *plan)
+{
+    const char *cmd = plan->argv.v[0];
+    int rc = hr_exec_prepare(plan);
+
+    if (rc != 0)
+        return rc;
     /* execvp searches the PATH of the current environment, so install the
      * container's environment first. */
     environ = plan->env.v;

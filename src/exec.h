@@ -9,4 +9,8 @@
 /* Only returns on failure, with the exit code to use (126, 127 or 125). */
 int hr_exec(const struct hr_plan *plan);
 
+/* Everything of step 7 but the exec: cwd, no_new_privs, capabilities.
+ * Returns 0 or the exit code to use (logged). */
+int hr_exec_prepare(const struct hr_plan *plan);
+
 #endif

@@ -29,7 +29,7 @@ static void step_done(const char *step, struct timespec *t0)
     *t0 = t1;
 }
 
-int hr_launch(const struct hr_config *cfg, char **envp)
+int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *out)
 {
     struct timespec t0;
     struct hr_host host;
@@ -73,7 +73,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
             plan.n_mounts, plan.argv.v[0], (unsigned)plan.uid);
     if (cfg->is_dry_run) {
         hr_plan_print(&plan, img.path, stdout);
-        return HR_EXIT_OK;
+        return 1;
     }
     /* 4. namespaces: with --join, either lead (build the container below and
      * share it) or enter the leader's and go straight to exec. */
@@ -85,7 +85,8 @@ int hr_launch(const struct hr_config *cfg, char **envp)
             return HR_EXIT_FAIL;
         if (role == HR_JOIN_MEMBER) {
             step_done("join", &t0);
-            return hr_exec(&plan);
+            *out = plan;
+            return 0;
         }
         is_join_leader = true;
     }
@@ -122,7 +123,17 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     if (is_join_leader)
         hr_join_ready(&join);
     step_done("root", &t0);
+    *out = plan;
+    return 0;
+}
 
+int hr_launch(const struct hr_config *cfg, char **envp)
+{
+    struct hr_plan plan;
+    int rc = hr_launch_enter(cfg, envp, &plan);
+
+    if (rc != 0)
+        return rc == 1 ? HR_EXIT_OK : rc;
     /* 7. exec */
     return hr_exec(&plan);
 }

@@ -52,6 +52,8 @@ IMG=$WORK/img
 mkdir -p "$BIN" "$IMG"
 cp "$top_builddir/src/hpcrun" "$top_builddir/images/hr-probe" "$BIN/"
 [ ! -x "$top_builddir/src/hpcimg" ] || cp "$top_builddir/src/hpcimg" "$BIN/"
+spank=$top_builddir/batch/slurm/.libs/hpcrun_spank.so
+[ ! -f "$spank" ] || cp "$spank" "$BIN/"
 HPCRUN=$BIN/hpcrun
 HPCIMG=$BIN/hpcimg
 PROBE=$BIN/hr-probe

@@ -52,6 +52,42 @@ no_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; }
 one_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 1 ]; }
 four_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 4 ]; }
 
+# The SPANK plugin: srun/sbatch --container-image (pyxis's option names).
+spank_tests() {
+    local base="SLURM_CONF=$SLURM_DIR/slurm.conf"
+    if [ -z "${HPCRUN_SPANK_PLUGIN:-}" ]; then
+        fail "slurm: the SPANK plugin is built" "no batch/slurm/.libs/hpcrun_spank.so (libslurm-dev missing?)"
+        return
+    fi
+    USER_ENV="$base" check_grep '^inside the hpcrun demo image$' \
+        "slurm: srun --container-image runs the task inside the image" \
+        as_user srun -n 1 --container-image="$IMG/test.sqfs" cat /etc/hpcrun-demo
+    mkdir -p "$WORK/spank-data" && echo spank-marker > "$WORK/spank-data/f" && chmod -R a+rX "$WORK/spank-data"
+    USER_ENV="$base" check_grep '^spank-marker$' "slurm: --container-mounts binds (ro)" \
+        as_user srun -n 1 --container-image="$IMG/test.sqfs" --container-mounts="$WORK/spank-data:/data:ro" cat /data/f
+    USER_ENV="$base" check_grep '^/etc$' "slurm: --container-workdir sets the cwd" \
+        as_user srun -n 1 --container-image="$IMG/test.sqfs" --container-workdir=/etc pwd
+    USER_ENV="$base" check_grep "^HPCRUN_CONTAINER=$IMG/test.sqfs\$" "slurm: the task's environment is the container's" \
+        as_user srun -n 1 --container-image="$IMG/test.sqfs" hr-probe env HPCRUN_CONTAINER
+    out=$(USER_ENV="$base" as_user srun -n 2 --container-image="$IMG/test.sqfs" hr-probe ns 2>&1)
+    [ "$(printf '%s\n' "$out" | grep -c '^mnt=')" = 2 ] && [ "$(printf '%s\n' "$out" | grep '^mnt=' | sort -u | wc -l)" = 1 ] &&
+        ok "slurm: the tasks of a step share one container" || fail "slurm: the tasks of a step share one container" "$out"
+    rm -f "$UWORK/spank-ran"
+    out=$(USER_ENV="$base" as_user srun -n 1 --container-image=/nonexistent.sqfs touch "$UWORK/spank-ran" 2>&1)
+    rc=$?
+    if [ "$rc" != 0 ] && [ ! -e "$UWORK/spank-ran" ] && printf '%s' "$out" | grep -q 'hpcrun: /nonexistent.sqfs: No such file'; then
+        ok "slurm: a bad --container-image fails the step, the task never runs outside"
+    else
+        fail "slurm: a bad --container-image fails the step, the task never runs outside" "exit $rc: $out"
+    fi
+    rm -f "$UWORK/batch.out"
+    USER_ENV="$base" as_user timeout 60 sbatch --wait -o /dev/null --container-image="$IMG/test.sqfs" \
+        --wrap "cat /etc/hpcrun-demo > $UWORK/batch.out" >/dev/null 2>&1
+    grep -q 'inside the hpcrun demo image' "$UWORK/batch.out" 2>/dev/null &&
+        ok "slurm: sbatch --container-image runs the batch script inside" ||
+        fail "slurm: sbatch --container-image runs the batch script inside" "$(cat "$UWORK/batch.out" 2>&1)"
+}
+
 slurm_tests() {
     local out srun_pid t0 t1
     SLURM_SPOOL=$(mktemp -d /var/tmp/hpcrun-slurmd.XXXXXX) || {
@@ -60,6 +96,11 @@ slurm_tests() {
     }
     chmod 0755 "$SLURM_SPOOL"
     t0=$(date +%s)
+    if [ -f "$BIN/hpcrun_spank.so" ]; then
+        export HPCRUN_SPANK_PLUGIN=$BIN/hpcrun_spank.so
+    else
+        unset HPCRUN_SPANK_PLUGIN
+    fi
     if ! out=$("$SLURM_RIG" start "$SLURM_DIR" "$SLURM_SPOOL" 2>&1); then
         fail "slurm: rig starts (munged, slurmctld, slurmd n1 and n2)" "$out"
         return
@@ -188,6 +229,7 @@ slurm_tests() {
     fi
     wait "$srun_pid" 2>/dev/null
 
+    spank_tests
     # Afterwards: no job left, no process of the user (FUSE servers included;
     # their mounts live in namespaces that die with them).
     if wait_until 150 sh -c "[ -z \"\$(SLURM_CONF=$SLURM_DIR/slurm.conf squeue -h)\" ]"; then

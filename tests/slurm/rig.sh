@@ -166,6 +166,13 @@ NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p1 CPUs=4 Boards=1 Socke
 NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p2 CPUs=4 Boards=1 SocketsPerBoard=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=1000 State=UNKNOWN
 PartitionName=test Nodes=n1,n2 Default=YES MaxTime=10 State=UP
 EOF
+    # HPCRUN_SPANK_PLUGIN: the hpcrun SPANK plugin to load (srun --container-image)
+    if [ -n "${HPCRUN_SPANK_PLUGIN:-}" ]; then
+        [ -r "$HPCRUN_SPANK_PLUGIN" ] || die "$HPCRUN_SPANK_PLUGIN: no such plugin"
+        echo "required $HPCRUN_SPANK_PLUGIN" > "$dir/plugstack.conf"
+        chmod 0644 "$dir/plugstack.conf"
+        echo "PlugStackConfig=$dir/plugstack.conf" >> "$dir/slurm.conf"
+    fi
     chmod 0644 "$dir/slurm.conf"
     export SLURM_CONF=$dir/slurm.conf
 
