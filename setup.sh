@@ -31,7 +31,8 @@ PACKAGES="build-essential autoconf automake libtool pkg-config clang
   libhwloc-dev libsquashfs-dev libcurl4-openssl-dev libarchive-dev libmunge-dev libssl-dev
   squashfs-tools squashfs-tools-ng busybox-static zstd
   util-linux procps perl python3 libcap2-bin attr bc
-  charliecloud-runtime"
+  charliecloud-runtime
+  docker-registry skopeo apache2-utils openssl curl"
 say "installing Debian packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

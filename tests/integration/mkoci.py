@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 import tarfile
@@ -314,6 +315,11 @@ def main():
         write_docker_archive(out, stack_layers())
     elif what == "runnable":
         write_runnable(out, sys.argv[3])
+    elif what == "big":  # a 4 MiB layer that does not compress
+        data = random.Random(sys.argv[3]).randbytes(4 << 20)
+        write_layout(out, [([entry("big.bin", data=data)], "gzip")])
+    elif what == "unique":  # a small image of its own (digests no other has)
+        write_layout(out, [([entry("f", data=sys.argv[3].encode())], "gzip")])
     elif what == "multi":
         write_multi(out)
     elif what == "hostile":
