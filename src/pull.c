@@ -184,6 +184,12 @@ static int manifest_download(struct pull *p, const char *reference, struct manif
     if (registry_ready(p) < 0 || hr_registry_get_manifest(&p->reg, reference, &resp) < 0)
         goto out;
     m->text = hr_xstrndup(resp.body ? resp.body : "", resp.len);
+    /* Schema 1 first: its digest covers the payload without signatures. */
+    if (resp.content_type &&
+        strncmp(resp.content_type, MT_SCHEMA1, strlen(MT_SCHEMA1)) == 0) {
+        manifest_kind(p, m, resp.content_type);
+        goto out;
+    }
     hr_sha256_buf(m->text, resp.len, m->digest);
     if ((is_digest && strcmp(m->digest, reference) != 0) ||
         (hr_digest_valid(resp.docker_digest) &&

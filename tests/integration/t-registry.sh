@@ -1,7 +1,8 @@
 # hpcimg pull from real registries on 127.0.0.1: Debian's docker-registry
 # (distribution 2.8) over plain HTTP, over HTTPS with a CA made here, and
 # with htpasswd basic auth; images pushed with skopeo from layouts built by
-# mkoci.py. Every server listens on a free loopback port and is stopped by
+# mkoci.py; and with token auth against a token service (regaux.py) that
+# also plays the blob storage the registry redirects to. Every server listens on a free loopback port and is stopped by
 # PID at the end (and by the EXIT trap if the suite dies).
 # Sourced by the suite runner (lib.sh helpers; $WORK, $HPCIMG, $HR_EXIT_FAIL).
 
@@ -97,12 +98,16 @@ rg_mk unique "$RG_DIR/u2" two
 rg_bb=$(command -v busybox || true)
 if [ -n "$rg_bb" ] && ! ldd "$rg_bb" >/dev/null 2>&1; then
     rg_mk runnable "$RG_DIR/run" "$rg_bb"
+    rg_mk runnable-zstd "$RG_DIR/runz" "$rg_bb"
 fi
 XDG_CACHE_HOME=$RG_DIR/unused "$HPCIMG" -q convert "oci:$RG_DIR/stack:latest" \
     "$RG_DIR/stack-conv.sqfs"
 
 # ---- plain HTTP ------------------------------------------------------------------------
-if rg_start http http; then ok "plain HTTP registry starts"; else fail "plain HTTP registry starts" "$(cat "$RG_DIR/http.log")"; fi
+# schema 1 pushes allowed, to see pull refuse them
+if rg_start http http "" "compatibility:
+  schema1:
+    enabled: true"; then ok "plain HTTP registry starts"; else fail "plain HTTP registry starts" "$(cat "$RG_DIR/http.log")"; fi
 H=$RG_ADDR
 H_PID=$RG_PID
 check "push the test images with skopeo" sh -c "
@@ -111,7 +116,9 @@ check "push the test images with skopeo" sh -c "
     rg_push '$RG_DIR/big:latest' '$H/test/big:1' &&
     rg_push '$RG_DIR/u1:latest' '$H/test/u1:1' &&
     rg_push '$RG_DIR/u2:latest' '$H/test/u2:1' &&
-    { [ ! -d '$RG_DIR/run' ] || rg_push '$RG_DIR/run:latest' '$H/test/run:v2s2' --format v2s2; }"
+    { [ ! -d '$RG_DIR/run' ] || { rg_push '$RG_DIR/run:latest' '$H/test/run:v2s2' --format v2s2 &&
+      rg_push '$RG_DIR/run:latest' '$H/test/run:s1' --format v2s1 &&
+      rg_push '$RG_DIR/runz:latest' '$H/test/run:zstd'; }; }"
 
 cd "$RG_DIR" || return 1
 check_grep "^hpcimg: docker://$H/test/stack:1: TLS failure: .*--insecure" \
@@ -152,6 +159,14 @@ if [ -d "$RG_DIR/run" ]; then
     chmod 644 "$RG_DIR/run.sqfs"
     check_grep '^greeting=hello world cwd=/data$' "hpcrun runs the pulled image with its config" \
         hpcrun "$RG_DIR/run.sqfs"
+    check "pull an image with a zstd layer" \
+        rg_pull --insecure pull "$H/test/run:zstd" -o "$RG_DIR/runz.sqfs"
+    chmod 644 "$RG_DIR/runz.sqfs"
+    check_grep '^greeting=hello world cwd=/data$' "hpcrun runs the zstd image" \
+        hpcrun "$RG_DIR/runz.sqfs"
+    check_grep "^hpcimg: $H/test/run:s1: the registry answered with a Docker schema 1 manifest" \
+        "a schema 1 manifest is refused" rg_pull --insecure pull "$H/test/run:s1" -o "$RG_DIR/s1.sqfs"
+    check "schema 1: no output" test ! -e "$RG_DIR/s1.sqfs"
 else
     fail "pull a Docker v2 schema 2 image" "needs a static busybox"
 fi
@@ -261,6 +276,60 @@ cp "$RG_DIR/auth.json" "$RG_DIR/home/.docker/config.json"
 rg_out=$(env HOME="$RG_DIR/home" XDG_CACHE_HOME="$RG_CACHE" "$HPCIMG" -vv --insecure pull "$B/test/u1:1" -o "$RG_DIR/b.sqfs" 2>&1)
 check "credentials from ~/.docker/config.json" test -s "$RG_DIR/b.sqfs"
 check "credentials never printed" sh -c "! printf '%s' \"\$1\" | grep -qE 's3cret|$rg_auth'" _ "$rg_out"
+
+# ---- bearer tokens (a token service made here) and redirects to blob storage -----------------
+# The registry trusts tokens signed with tok.key (auth.token); its redirect
+# middleware answers blob GETs with 307 to regaux.py's storage side, which
+# refuses any request carrying Authorization. Tokens say expires_in 1.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$RG_DIR/tok.key" -out "$RG_DIR/tok.crt" \
+    -days 2 -subj /CN=hpcrun-test-token 2>/dev/null
+rg_aux_port=$(rg_free_port)
+python3 "$(dirname "${BASH_SOURCE[0]}")/regaux.py" "$rg_aux_port" "$RG_DIR/tok.key" \
+    "$RG_DIR/tok.crt" "$RG_DIR/bearer-store" 1 'pusher:pw' 'tester:pw' >"$RG_DIR/aux.log" 2>&1 &
+RG_PIDS="$RG_PIDS $!"
+wait_until 100 curl -s -o /dev/null "http://127.0.0.1:$rg_aux_port/token"
+if rg_start bearer http "" "auth:
+  token:
+    realm: http://127.0.0.1:$rg_aux_port/token
+    service: hpcrun-test
+    issuer: hpcrun-test-issuer
+    rootcertbundle: $RG_DIR/tok.crt
+middleware:
+  storage:
+    - name: redirect
+      options:
+        baseurl: http://localhost:$rg_aux_port/"; then ok "token-auth registry starts"; else fail "token-auth registry starts" "$(cat "$RG_DIR/bearer.log")"; fi
+T=$RG_ADDR
+check "push with a token" sh -c "
+    $(declare -f rg_push); rg_push '$RG_DIR/stack:latest' '$T/test/stack:1' --dest-creds pusher:pw &&
+    rg_push '$RG_DIR/u1:latest' '$T/test/secret:1' --dest-creds pusher:pw"
+rm -rf "$RG_CACHE"
+rg_aux_lines=$(wc -l <"$RG_DIR/aux.log")
+rg_aux_new() { tail -n +"$((rg_aux_lines + 1))" "$RG_DIR/aux.log"; }
+check "anonymous pull with a bearer token" \
+    rg_pull --insecure pull "$T/test/stack:1" -o "$RG_DIR/bearer.sqfs"
+check "... the same tree" rg_same_tree "$RG_DIR/bearer.sqfs" "$RG_DIR/stack-conv.sqfs"
+check_grep '" 307 ' "blob GETs were redirected (307)" cat "$RG_DIR/bearer.log"
+check "redirects followed without the registry's Authorization" sh -c "
+    [ \$(grep -c '^GET /docker/registry/v2/blobs/.* auth=no 200' '$RG_DIR/aux.log') -ge 4 ] &&
+    ! grep -q 'auth=yes 403' '$RG_DIR/aux.log'"
+check "a token that expires is renewed during the pull" \
+    test "$(rg_aux_new | grep -c '^GET /token?service=hpcrun-test&scope=repository%3Atest%2Fstack%3Apull auth=no 200')" -ge 2
+check "blobs download in parallel" sh -c "grep -q '^inflight=[2-9]' '$RG_DIR/aux.log'"
+rm -rf "$RG_CACHE"
+rg_aux_lines=$(wc -l <"$RG_DIR/aux.log")
+check "--parallel 1 downloads one blob at a time" sh -c "
+    XDG_CACHE_HOME='$RG_CACHE' '$HPCIMG' -q --insecure --parallel 1 pull '$T/test/stack:1' -o '$RG_DIR/bearer1.sqfs' &&
+    [ -z \"\$(tail -n +$((rg_aux_lines + 1)) '$RG_DIR/aux.log' | grep '^inflight=[2-9]')\" ]"
+check_grep "^hpcimg: $T/test/secret:1: token: UNAUTHORIZED" "token refused without credentials" \
+    rg_pull --insecure pull "$T/test/secret:1" -o "$RG_DIR/secret.sqfs"
+check_grep "^hpcimg: $T/test/secret:1: token: UNAUTHORIZED" "token refused with wrong credentials" \
+    rg_pull --insecure --creds tester:nope pull "$T/test/secret:1" -o "$RG_DIR/secret.sqfs"
+check "no output when the token is refused" test ! -e "$RG_DIR/secret.sqfs"
+check "a token with credentials" \
+    rg_pull --insecure --creds tester:pw pull "$T/test/secret:1" -o "$RG_DIR/secret.sqfs"
+check_grep "^hpcimg: $T/test/denied:1: token: DENIED" "access denied names DENIED" \
+    rg_pull --insecure pull "$T/test/denied:1" -o "$RG_DIR/denied.sqfs"
 
 # ---- the end: every server stopped by PID ------------------------------------------------------
 cd "$WORK" || true
