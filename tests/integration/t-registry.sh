@@ -95,6 +95,7 @@ rg_mk multi "$RG_DIR/multi"       # an index of an arm64 and an amd64 image
 rg_mk big "$RG_DIR/big" big1      # one 4 MiB layer
 rg_mk unique "$RG_DIR/u1" one     # layers no other image shares, to damage
 rg_mk unique "$RG_DIR/u2" two
+rg_mk bad-diffid "$RG_DIR/baddiff" # a layer whose tar does not match the config's diff_id
 rg_bb=$(command -v busybox || true)
 if [ -n "$rg_bb" ] && ! ldd "$rg_bb" >/dev/null 2>&1; then
     rg_mk runnable "$RG_DIR/run" "$rg_bb"
@@ -116,6 +117,8 @@ check "push the test images with skopeo" sh -c "
     rg_push '$RG_DIR/big:latest' '$H/test/big:1' &&
     rg_push '$RG_DIR/u1:latest' '$H/test/u1:1' &&
     rg_push '$RG_DIR/u2:latest' '$H/test/u2:1' &&
+    rg_push '$RG_DIR/baddiff:latest' '$H/test/baddiff:1' &&
+    rg_push '$RG_DIR/multi:multi' '$H/test/list:1' --all --format v2s2 &&
     { [ ! -d '$RG_DIR/run' ] || { rg_push '$RG_DIR/run:latest' '$H/test/run:v2s2' --format v2s2 &&
       rg_push '$RG_DIR/run:latest' '$H/test/run:s1' --format v2s1 &&
       rg_push '$RG_DIR/runz:latest' '$H/test/run:zstd'; }; }"
@@ -152,6 +155,10 @@ check "multi-platform index: --platform linux/arm64" sh -c "
     [ \"\$(unsquashfs -cat arm.sqfs arch)\" = arm64 ]"
 check_grep "no image for platform linux/s390x" "a platform the index lacks" \
     rg_pull --insecure --platform linux/s390x pull "$H/test/multi:1" -o s390x.sqfs
+check "Docker manifest list: --platform linux/arm64" sh -c "
+    skopeo inspect --raw --tls-verify=false 'docker://$H/test/list:1' | grep -q manifest.list.v2 &&
+    XDG_CACHE_HOME='$RG_CACHE' '$HPCIMG' -q --insecure --platform linux/arm64 pull '$H/test/list:1' -o list.sqfs &&
+    [ \"\$(unsquashfs -cat list.sqfs arch)\" = arm64 ]"
 
 if [ -d "$RG_DIR/run" ]; then
     check "pull a Docker v2 schema 2 image" \
@@ -193,6 +200,11 @@ check_grep "^hpcimg: $H/test/u1:1: blob $u1_layer: digest mismatch" "damaged blo
     rg_pull --insecure pull "$H/test/u1:1" -o "$RG_DIR/u1.sqfs"
 check "damaged blob: no output" test ! -e "$RG_DIR/u1.sqfs"
 check "damaged blob: nothing cached" sh -c "! ls '$RG_BLOBS/' | grep -q '${u1_layer#sha256:}'"
+
+# a layer whose uncompressed tar does not match the config's diff_id
+check_grep "^hpcimg: sha256:[0-9a-f]{64}: layer diff_id mismatch" "diff_id mismatch refused, naming the digest" \
+    rg_pull --insecure pull "$H/test/baddiff:1" -o "$RG_DIR/baddiff.sqfs"
+check "diff_id mismatch: no output" test ! -e "$RG_DIR/baddiff.sqfs"
 
 # a damaged manifest: its content does not match Docker-Content-Digest
 u2_mdigest=sha256:$(skopeo inspect --raw --tls-verify=false "docker://$H/test/u2:1" | sha256sum | cut -d' ' -f1)
