@@ -15,7 +15,9 @@
 Every request is logged to stdout: "METHOD PATH auth=yes|no STATUS"; a
 storage GET also logs "inflight=N", the storage requests being served at
 once (each takes at least $REGAUX_DELAY seconds, default 0.3), which shows
-whether blobs are downloaded in parallel.
+whether blobs are downloaded in parallel. The first GET of a blob larger
+than 1 MiB sends 1 MiB and then stalls (a pull to interrupt); Range requests
+are answered with 206.
 
 usage: regaux.py PORT KEY CERT STORE EXPIRES_IN PUSH_CREDS PULL_CREDS
 """
@@ -23,6 +25,7 @@ import base64
 import http.server
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -36,6 +39,8 @@ PUSH_CREDS, PULL_CREDS = sys.argv[6], sys.argv[7]
 ISSUER, SERVICE = "hpcrun-test-issuer", "hpcrun-test"
 DELAY = float(os.environ.get("REGAUX_DELAY", "0.3"))
 inflight, lock = 0, threading.Lock()
+STALL_AFTER = 1 << 20  # the first GET of a larger blob stops after this much
+stalled = set()
 
 
 def b64url(b):
@@ -59,10 +64,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def answer(self, status, body=b"", ctype="application/json"):
+    def answer(self, status, body=b"", ctype="application/json", headers=None):
         auth = "yes" if self.headers.get("Authorization") else "no"
         print(f"{self.command} {self.path} auth={auth} {status}", flush=True)
         self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -118,7 +125,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not full.startswith(STORE + "/") or not os.path.isfile(full):
             return self.error(404, "BLOB_UNKNOWN", "no such blob")
         with open(full, "rb") as f:
-            self.answer(200, f.read(), "application/octet-stream")
+            data = f.read()
+        m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        if m and int(m.group(1)) < len(data):
+            start = int(m.group(1))
+            return self.answer(206, data[start:], "application/octet-stream",
+                               {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
+        if len(data) > STALL_AFTER and full not in stalled and self.command == "GET":
+            stalled.add(full)  # once per blob: part of it, then nothing
+            print(f"{self.command} {self.path} stalled after {STALL_AFTER}", flush=True)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:STALL_AFTER])
+            self.wfile.flush()
+            time.sleep(600)
+            return
+        self.answer(200, data, "application/octet-stream")
 
     def do_GET(self):
         u = urllib.parse.urlsplit(self.path)

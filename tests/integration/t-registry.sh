@@ -333,6 +333,23 @@ rg_aux_lines=$(wc -l <"$RG_DIR/aux.log")
 check "--parallel 1 downloads one blob at a time" sh -c "
     XDG_CACHE_HOME='$RG_CACHE' '$HPCIMG' -q --insecure --parallel 1 pull '$T/test/stack:1' -o '$RG_DIR/bearer1.sqfs' &&
     [ -z \"\$(tail -n +$((rg_aux_lines + 1)) '$RG_DIR/aux.log' | grep '^inflight=[2-9]')\" ]"
+# a pull killed half-way leaves its partial blob; the next pull resumes it
+check "push a large image" sh -c "$(declare -f rg_push); rg_push '$RG_DIR/big:latest' '$T/test/big:1' --dest-creds pusher:pw"
+rg_partial=$RG_BLOBS/${big_layer#sha256:}.partial
+rm -rf "$RG_CACHE"
+XDG_CACHE_HOME=$RG_CACHE "$HPCIMG" -q --insecure pull "$T/test/big:1" -o "$RG_DIR/killed.sqfs" >/dev/null 2>&1 &
+rg_pull_pid=$!
+rg_partial_size() { [ "$(stat -c %s "$rg_partial" 2>/dev/null)" = 1048576 ]; }
+if wait_until 300 rg_partial_size; then ok "a stalled pull holds 1 MiB of the blob"; else fail "a stalled pull holds 1 MiB of the blob" "$(ls -l "$RG_BLOBS")"; fi
+kill "$rg_pull_pid"
+wait "$rg_pull_pid" 2>/dev/null
+check "the killed pull leaves its partial file and no output" \
+    sh -c "[ -s '$rg_partial' ] && [ ! -e '$RG_DIR/killed.sqfs' ]"
+check_grep "resuming after 1048576 bytes" "the next pull resumes it" \
+    env XDG_CACHE_HOME="$RG_CACHE" "$HPCIMG" -v --insecure pull "$T/test/big:1" -o "$RG_DIR/resumed.sqfs"
+check "... with a Range request answered 206" grep -q "^GET /docker/registry/v2/blobs/.*/${big_layer#sha256:}/data auth=no 206" "$RG_DIR/aux.log"
+check "... to the whole layer" bash -c "cmp <(unsquashfs -cat '$RG_DIR/resumed.sqfs' big.bin) <(unsquashfs -cat '$RG_DIR/big.sqfs' big.bin)"
+
 check_grep "^hpcimg: $T/test/secret:1: token: UNAUTHORIZED" "token refused without credentials" \
     rg_pull --insecure pull "$T/test/secret:1" -o "$RG_DIR/secret.sqfs"
 check_grep "^hpcimg: $T/test/secret:1: token: UNAUTHORIZED" "token refused with wrong credentials" \
