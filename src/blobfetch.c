@@ -31,7 +31,7 @@ struct xfer {
     struct hr_sha256 sha;
     long long have;    /* bytes in the partial file */
     long long resumed; /* bytes the partial file held when this try began */
-    bool is_decided, is_error_body;
+    bool is_decided, is_error_body, is_cached;
     int tries;
     CURL *h;
     struct curl_slist *hdrs;
@@ -218,10 +218,19 @@ static int xfer_open(struct xfer *x, const char *blobs)
 {
     x->final = hr_xasprintf("%s/%s", blobs, x->digest + 7);
     x->partial = hr_xasprintf("%s/%s.partial", blobs, x->digest + 7);
-    x->fd = open(x->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (x->fd < 0 || flock(x->fd, LOCK_EX) < 0) {
-        hr_err("%s: %s: %s", x->r->ref, x->partial, strerror(errno));
-        return -1;
+    for (int i = 0;; i++) {
+        struct stat held, named;
+        x->fd = open(x->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (x->fd < 0 || flock(x->fd, LOCK_EX) < 0 || fstat(x->fd, &held) < 0) {
+            hr_err("%s: %s: %s", x->r->ref, x->partial, strerror(errno));
+            return -1;
+        }
+        /* The pull that held the lock may have renamed or removed the file
+         * meanwhile: the lock counts only on the file the name still has. */
+        if (i > 10 || (stat(x->partial, &named) == 0 && named.st_ino == held.st_ino &&
+                       named.st_dev == held.st_dev))
+            break;
+        close(x->fd);
     }
     if (access(x->final, F_OK) == 0)
         return 1;
@@ -277,7 +286,7 @@ static int run_multi(CURLM *m, struct xfer *xs, size_t n, unsigned parallel)
     while (!failed && (n_done < n)) {
         while (next < n && running < parallel && !failed) {
             struct xfer *x = &xs[next++];
-            if (x->fd < 0) { /* already cached */
+            if (x->is_cached) {
                 n_done++;
                 continue;
             }
@@ -341,10 +350,7 @@ int hr_blobs_fetch(struct hr_registry *r, const char *blobs, const struct hr_blo
         int st = xfer_open(&xs[i], blobs);
         if (st < 0)
             goto out;
-        if (st > 0) { /* cached meanwhile */
-            close(xs[i].fd);
-            xs[i].fd = -1;
-        }
+        xs[i].is_cached = st > 0; /* by another pull meanwhile */
     }
     if (!(m = curl_multi_init()))
         goto out;

@@ -143,6 +143,11 @@ rg_before=$(rg_blob_gets http test/stack)
 check "a second pull succeeds" rg_pull --insecure pull "$H/test/stack:1" -o "$RG_DIR/again.sqfs"
 check "a second pull downloads no blob" test "$(rg_blob_gets http test/stack)" = "$rg_before"
 check "a second pull gives the same bytes" cmp "$RG_DIR/stack_1.sqfs" "$RG_DIR/again.sqfs"
+check "two pulls at once share one cache" sh -c "
+    XDG_CACHE_HOME='$RG_DIR/cache2' '$HPCIMG' -q --insecure pull '$H/test/big:1' -o '$RG_DIR/c1.sqfs' & p=\$!
+    XDG_CACHE_HOME='$RG_DIR/cache2' '$HPCIMG' -q --insecure pull '$H/test/big:1' -o '$RG_DIR/c2.sqfs' || exit 1
+    wait \$p && cmp '$RG_DIR/c1.sqfs' '$RG_DIR/c2.sqfs' &&
+    [ -z \"\$(find '$RG_DIR/cache2' -name '*.partial')\" ]"
 
 case $(uname -m) in x86_64) rg_arch=amd64 ;; aarch64) rg_arch=arm64 ;; *) rg_arch="" ;; esac
 if [ -n "$rg_arch" ]; then
