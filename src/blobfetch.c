@@ -278,67 +278,85 @@ static void progress(const struct xfer *xs, size_t n, size_t n_done, bool is_las
 /* ---- all of them
  * --------------------------------------------------------------------------- */
 
-static int run_multi(CURLM *m, struct xfer *xs, size_t n, unsigned parallel)
-{
-    size_t next = 0, n_done = 0, running = 0;
-    int failed = 0;
+struct batch {
+    CURLM *m;
+    struct xfer *xs;
+    size_t n, next, n_done, running;
+    unsigned parallel;
+};
 
-    while (!failed && (n_done < n)) {
-        while (next < n && running < parallel && !failed) {
-            struct xfer *x = &xs[next++];
-            if (x->is_cached) {
-                n_done++;
-                continue;
-            }
-            if (!xfer_start(x)) {
-                failed = 1;
-                break;
-            }
-            curl_multi_add_handle(m, x->h);
-            running++;
+/* Start transfers until `parallel` run. 0 or -1. */
+static int start_more(struct batch *b)
+{
+    while (b->next < b->n && b->running < b->parallel) {
+        struct xfer *x = &b->xs[b->next++];
+        if (x->is_cached) {
+            b->n_done++;
+            continue;
         }
-        if (failed || n_done == n)
-            break;
-        int still, left;
-        curl_multi_perform(m, &still);
-        CURLMsg *msg;
-        while ((msg = curl_multi_info_read(m, &left))) {
-            struct xfer *x = NULL;
-            for (size_t i = 0; i < n; i++)
-                if (xs[i].h == msg->easy_handle)
-                    x = &xs[i];
-            if (msg->msg != CURLMSG_DONE || !x)
-                continue;
-            CURLcode rc = msg->data.result;
-            curl_multi_remove_handle(m, x->h);
-            running--;
-            int again = xfer_done(x, rc);
-            if (again < 0)
-                failed = 1;
-            else if (again > 0 && !(x->h = xfer_start(x)))
-                failed = 1;
-            else if (again > 0 && ++running)
-                curl_multi_add_handle(m, x->h);
-            else
-                n_done++;
-        }
-        progress(xs, n, n_done, false);
-        if (!failed && running)
-            curl_multi_poll(m, NULL, 0, 500, NULL);
+        if (!xfer_start(x))
+            return -1;
+        curl_multi_add_handle(b->m, x->h);
+        b->running++;
     }
-    for (size_t i = 0; i < n; i++)
-        if (xs[i].h)
-            curl_multi_remove_handle(m, xs[i].h);
-    if (!failed)
-        progress(xs, n, n_done, true);
-    return failed ? -1 : 0;
+    return 0;
+}
+
+/* Handle the transfers that ended: done, started again, or failed. */
+static int reap(struct batch *b)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(b->m, &left))) {
+        struct xfer *x = NULL;
+        for (size_t i = 0; i < b->n; i++)
+            if (b->xs[i].h == msg->easy_handle)
+                x = &b->xs[i];
+        if (msg->msg != CURLMSG_DONE || !x)
+            continue;
+        CURLcode rc = msg->data.result;
+        curl_multi_remove_handle(b->m, x->h);
+        b->running--;
+        int again = xfer_done(x, rc);
+        if (again < 0 || (again > 0 && !xfer_start(x)))
+            return -1;
+        if (again > 0) {
+            curl_multi_add_handle(b->m, x->h);
+            b->running++;
+        } else {
+            b->n_done++;
+        }
+    }
+    return 0;
+}
+
+static int run_multi(struct batch *b)
+{
+    int rc = 0, still;
+
+    while (rc == 0 && b->n_done < b->n) {
+        if ((rc = start_more(b)) < 0 || b->n_done == b->n)
+            break;
+        curl_multi_perform(b->m, &still);
+        rc = reap(b);
+        progress(b->xs, b->n, b->n_done, false);
+        if (rc == 0 && b->running)
+            curl_multi_poll(b->m, NULL, 0, 500, NULL);
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (b->xs[i].h)
+            curl_multi_remove_handle(b->m, b->xs[i].h);
+    if (rc == 0)
+        progress(b->xs, b->n, b->n_done, true);
+    return rc;
 }
 
 int hr_blobs_fetch(struct hr_registry *r, const char *blobs, const struct hr_blob *want,
                    size_t n, unsigned parallel)
 {
     struct xfer *xs = hr_xmalloc((n + 1) * sizeof(*xs));
-    CURLM *m = NULL;
+    struct batch b = {.xs = xs, .n = n, .parallel = parallel ? parallel : 1};
     int rc = -1;
 
     memset(xs, 0, (n + 1) * sizeof(*xs));
@@ -352,14 +370,13 @@ int hr_blobs_fetch(struct hr_registry *r, const char *blobs, const struct hr_blo
             goto out;
         xs[i].is_cached = st > 0; /* by another pull meanwhile */
     }
-    if (!(m = curl_multi_init()))
-        goto out;
-    rc = run_multi(m, xs, n, parallel ? parallel : 1);
+    if ((b.m = curl_multi_init()))
+        rc = run_multi(&b);
 out:
     for (size_t i = 0; i < n; i++)
         xfer_free(&xs[i]);
-    if (m)
-        curl_multi_cleanup(m);
+    if (b.m)
+        curl_multi_cleanup(b.m);
     free(xs);
     return rc;
 }

@@ -100,6 +100,41 @@ static unsigned default_threads(void)
     return n > 0 ? (unsigned)n + 1 : 2;
 }
 
+/* The options only pull uses. */
+static int parse_pull_opt(struct cli *c, int opt, const char *arg)
+{
+    char *end;
+    long n;
+
+    switch (opt) {
+    case OPT_REGISTRY:
+        c->registry = arg;
+        break;
+    case OPT_CREDS:
+        if (!strchr(arg, ':')) { /* the value is a secret: not echoed */
+            hr_err("--creds: expected USER:PASS");
+            return -1;
+        }
+        c->creds = arg;
+        break;
+    case OPT_CA_CERT:
+        c->ca_cert = arg;
+        break;
+    case OPT_INSECURE:
+        c->is_insecure = true;
+        break;
+    case OPT_PARALLEL:
+        n = strtol(arg, &end, 10);
+        if (*end || n < 1 || n > 64) {
+            hr_err("--parallel %s: not a count (1 to 64)", arg);
+            return -1;
+        }
+        c->parallel = (unsigned)n;
+        break;
+    }
+    return 0;
+}
+
 static int parse_args(struct cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -143,28 +178,12 @@ static int parse_args(struct cli *c, int argc, char **argv)
             c->want_json = true;
             break;
         case OPT_REGISTRY:
-            c->registry = optarg;
-            break;
         case OPT_CREDS:
-            if (!strchr(optarg, ':')) {
-                hr_err("--creds: expected USER:PASS");
-                return -1;
-            }
-            c->creds = optarg;
-            break;
         case OPT_CA_CERT:
-            c->ca_cert = optarg;
-            break;
         case OPT_INSECURE:
-            c->is_insecure = true;
-            break;
         case OPT_PARALLEL:
-            n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 64) {
-                hr_err("--parallel %s: not a count (1 to 64)", optarg);
+            if (parse_pull_opt(c, opt, optarg) < 0)
                 return -1;
-            }
-            c->parallel = (unsigned)n;
             break;
         case 'j':
             n = strtol(optarg, &end, 10);
