@@ -84,6 +84,7 @@ EOF
 }
 rg_layer_digest() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["layers"][0]["digest"])' "$1"; }
 
+"$HPCIMG" --version | grep -q libcurl || rg_missing="$rg_missing libcurl (hpcimg built without it: apt-get install libcurl4-openssl-dev, configure again)"
 if [ -n "$rg_missing" ]; then
     fail "registry tests" "missing:$rg_missing (apt-get install docker-registry skopeo apache2-utils openssl curl)"
     return 0 2>/dev/null || exit 0
