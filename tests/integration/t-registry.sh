@@ -268,6 +268,15 @@ check "... the same tree" rg_same_tree "$RG_DIR/tls.sqfs" "$RG_DIR/stack-conv.sq
 rm -rf "$RG_CACHE"
 check "--insecure also allows TLS without verification" \
     rg_pull --insecure pull "$S/test/stack:1" -o "$RG_DIR/tls2.sqfs"
+rm -rf "$RG_CACHE"
+if command -v script >/dev/null; then
+    check_grep "downloading 4/4 blobs" "a progress line on a terminal" \
+        script -qec "env XDG_CACHE_HOME='$RG_CACHE' '$HPCIMG' --ca-cert '$RG_DIR/ca.crt' pull '$S/test/stack:1' -o '$RG_DIR/tty.sqfs'" /dev/null
+fi
+rm -rf "$RG_CACHE"
+check_grep "sha256:[0-9a-f]{64}: downloaded, [0-9]+ bytes" "-v without a terminal: a line per blob" \
+    env XDG_CACHE_HOME="$RG_CACHE" "$HPCIMG" -v --ca-cert "$RG_DIR/ca.crt" pull "$S/test/stack:1" -o "$RG_DIR/tty.sqfs"
+check "no progress line without a terminal" sh -c "! XDG_CACHE_HOME='$RG_DIR/cache3' '$HPCIMG' --ca-cert '$RG_DIR/ca.crt' pull '$S/test/stack:1' -o '$RG_DIR/tty2.sqfs' 2>&1 | grep -q downloading"
 
 # ---- basic auth (htpasswd) ------------------------------------------------------------------
 htpasswd -Bbn tester 's3cret pass' >"$RG_DIR/htpasswd" 2>/dev/null
