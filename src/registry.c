@@ -18,8 +18,9 @@
 #include "util.h"
 
 #define BODY_MAX (8u << 20)
-/* Renew a token this many seconds before it expires. */
-#define TOKEN_MARGIN 10
+/* Renew a token this many milliseconds before it expires (or at half its
+ * lifetime, when that is shorter). */
+#define TOKEN_MARGIN_MS 10000
 /* The token lifetime the distribution spec assumes when none is given. */
 #define TOKEN_DEFAULT_LIFETIME 60
 
@@ -235,13 +236,24 @@ void hr_registry_report(const struct hr_registry *r, const struct hr_response *r
 /* ---- authentication -------------------------------------------------------------------
  */
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 static void set_authz(struct hr_registry *r, char *value, long lifetime)
 {
+    long long ms = lifetime * 1000LL;
+    long long margin = ms / 2 < TOKEN_MARGIN_MS ? ms / 2 : TOKEN_MARGIN_MS;
+
     if (r->authz)
         memset(r->authz, 0, strlen(r->authz));
     free(r->authz);
     r->authz = value;
-    r->authz_expires = lifetime > 0 ? time(NULL) + lifetime : 0;
+    r->authz_renew_ms = lifetime > 0 ? now_ms() + ms - margin : 0;
 }
 
 static char *basic_authz(const char *creds)
@@ -343,7 +355,7 @@ int hr_registry_authenticate(struct hr_registry *r, const struct hr_response *re
 
 int hr_registry_keep_auth(struct hr_registry *r)
 {
-    if (!r->authz_expires || time(NULL) + TOKEN_MARGIN < r->authz_expires)
+    if (!r->authz_renew_ms || now_ms() < r->authz_renew_ms)
         return 0;
     hr_debug("%s: token expires, renewing it", r->ref);
     return fetch_token(r);

@@ -7,7 +7,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
@@ -79,9 +78,9 @@ struct hr_registry {
     char *base; /* "https://HOST" or "http://HOST" */
     bool is_insecure, is_scheme_known;
     const char *ca_cert;
-    char *creds;          /* "USER:PASS" or NULL; never printed */
-    char *authz;          /* "Authorization: ..." or NULL */
-    time_t authz_expires; /* 0: does not expire */
+    char *creds;              /* "USER:PASS" or NULL; never printed */
+    char *authz;              /* "Authorization: ..." or NULL */
+    long long authz_renew_ms; /* CLOCK_MONOTONIC ms to renew it at; 0: never */
     struct hr_challenge challenge;
 };
 

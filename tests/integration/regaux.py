@@ -6,7 +6,9 @@
       RS256 with KEY, its certificate CERT in the x5c header (the registry
       trusts CERT through auth.token.rootcertbundle). Pulls are anonymous;
       pushes need PUSH_CREDS; repositories named "*secret*" need PULL_CREDS
-      (401 UNAUTHORIZED otherwise); "*denied*" are refused (403 DENIED).
+      (401 UNAUTHORIZED otherwise); "*denied*" are refused (403 DENIED);
+      every second token for "*flaky*" grants no access (the registry then
+      answers 401 to a request that carries it).
   GET/HEAD /docker/registry/v2/...
       blob storage behind the registry's redirect middleware: files from
       STORE. A request carrying Authorization is refused (403), as
@@ -41,6 +43,7 @@ DELAY = float(os.environ.get("REGAUX_DELAY", "0.3"))
 inflight, lock = 0, threading.Lock()
 STALL_AFTER = 1 << 20  # the first GET of a larger blob stops after this much
 stalled = set()
+flaky = {}
 
 
 def b64url(b):
@@ -101,6 +104,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.error(401, "UNAUTHORIZED", "push needs credentials")
             if "secret" in name and user not in (PUSH_CREDS, PULL_CREDS):
                 return self.error(401, "UNAUTHORIZED", "authentication required")
+            if "flaky" in name:  # every second token grants nothing
+                flaky[name] = flaky.get(name, 0) + 1
+                if flaky[name] % 2 == 0:
+                    continue
             access.append({"type": kind, "name": name, "actions": actions})
         now = int(time.time())
         claims = {"iss": ISSUER, "sub": (user or "").split(":")[0], "aud": SERVICE,
