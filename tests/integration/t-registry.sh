@@ -268,6 +268,13 @@ check "... the same tree" rg_same_tree "$RG_DIR/tls.sqfs" "$RG_DIR/stack-conv.sq
 rm -rf "$RG_CACHE"
 check "--insecure also allows TLS without verification" \
     rg_pull --insecure pull "$S/test/stack:1" -o "$RG_DIR/tls2.sqfs"
+if [ "$(id -u)" = 0 ]; then # the test user's own home: ~/.cache/hpcrun by default
+    rm -rf "$USER_HOME/.cache/hpcrun"
+    check "a pull as an unprivileged user" \
+        as_user "$HPCIMG" -q --ca-cert "$RG_DIR/ca.crt" pull "$S/test/stack:1" -o "$UWORK/user.sqfs"
+    check "... caches in ~/.cache/hpcrun" test -f "$USER_HOME/.cache/hpcrun/blobs/sha256/$rg_mdigest"
+    rm -rf "$USER_HOME/.cache/hpcrun" "$UWORK/user.sqfs"
+fi
 rm -rf "$RG_CACHE"
 if command -v script >/dev/null; then
     check_grep "downloading 4/4 blobs" "a progress line on a terminal" \
