@@ -230,8 +230,10 @@ static int resolve(struct pull *p, struct manifest *m)
     const char *d;
     int rc;
 
-    if (manifest_get(p, p->ref.digest ? p->ref.digest : p->ref.tag, &top) < 0)
+    if (manifest_get(p, p->ref.digest ? p->ref.digest : p->ref.tag, &top) < 0) {
+        manifest_free(&top);
         return -1;
+    }
     if (!top.is_index) {
         *m = top;
         return 0;
