@@ -38,7 +38,9 @@ PACKAGES="build-essential autoconf automake libtool pkg-config clang
   util-linux procps perl python3 libcap2-bin attr bc
   charliecloud-runtime
   slurmctld slurmd slurm-client munge libpmix-dev
-  openmpi-bin libopenmpi-dev mpich libmpich-dev"
+  openmpi-bin libopenmpi-dev mpich libmpich-dev libslurm-dev
+  docker-registry skopeo apache2-utils openssl curl
+  umoci debootstrap time"
 say "installing Debian packages"
 export DEBIAN_FRONTEND=noninteractive
 # The slurmd, slurmctld and munge packages start their services on install;

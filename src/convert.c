@@ -308,9 +308,10 @@ static int write_layers(struct hr_fstree *t, struct hr_sqfs_writer *w,
     return 0;
 }
 
-int hr_convert(const char *src, const char *dest, const struct hr_convert_opts *o)
+/* Write img (or the directory tree dir) to dest, published atomically. */
+static int convert_to(const struct hr_oci_image *img, const char *dir, const char *dest,
+                      const struct hr_convert_opts *o)
 {
-    struct hr_oci_image img;
     struct output out = {.fd = -1};
     struct hr_fstree tree = {0};
     struct hr_sqfs_writer *w = NULL;
@@ -318,16 +319,15 @@ int hr_convert(const char *src, const char *dest, const struct hr_convert_opts *
                               .threads = o->threads,
                               .level = o->level,
                               .block_size = o->block_size};
-    const char *dir;
     int rc = -1;
 
-    if (source_open(&img, src, o->platform, &dir) < 0 || output_open(&out, dest) < 0)
+    if (output_open(&out, dest) < 0)
         goto out;
-    so.mtime = clamp_u32(img.created);
+    so.mtime = clamp_u32(img->created);
     if (!(w = hr_sqfs_writer_open(out.fd, dest, &so)))
         goto out;
-    hr_fstree_init(&tree, clamp_u32(img.created));
-    if (add_metadata(&tree, w, &img) < 0 || write_layers(&tree, w, &img, dir) < 0 ||
+    hr_fstree_init(&tree, clamp_u32(img->created));
+    if (add_metadata(&tree, w, img) < 0 || write_layers(&tree, w, img, dir) < 0 ||
         hr_sqfs_writer_finish(w, &tree) < 0 || output_publish(&out) < 0)
         goto out;
     hr_info("%s: written", dest);
@@ -336,6 +336,23 @@ out:
     hr_sqfs_writer_free(w);
     hr_fstree_free(&tree);
     output_discard(&out);
+    return rc;
+}
+
+int hr_convert_image(const struct hr_oci_image *img, const char *dest,
+                     const struct hr_convert_opts *o)
+{
+    return convert_to(img, NULL, dest, o);
+}
+
+int hr_convert(const char *src, const char *dest, const struct hr_convert_opts *o)
+{
+    struct hr_oci_image img;
+    const char *dir;
+    int rc = -1;
+
+    if (source_open(&img, src, o->platform, &dir) == 0)
+        rc = convert_to(&img, dir, dest, o);
     hr_oci_image_free(&img);
     return rc;
 }

@@ -17,6 +17,12 @@ struct hr_convert_opts {
  * and an existing dest is untouched. Returns 0 or -1 (logged). */
 int hr_convert(const char *src, const char *dest, const struct hr_convert_opts *o);
 
+struct hr_oci_image;
+/* The same for an image already opened (hpcimg pull: from the blob cache).
+ * img->reference and manifest_digest go to /.hpcrun/source.json. */
+int hr_convert_image(const struct hr_oci_image *img, const char *dest,
+                     const struct hr_convert_opts *o);
+
 /* Read a small regular file (e.g. "/.hpcrun/config.json") from a SquashFS
  * image. Returns NULL with errno ENOENT if it is absent, or logs and returns
  * NULL with another errno if the image cannot be read. */

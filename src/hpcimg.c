@@ -16,6 +16,9 @@
 #include "convert.h"
 #include "exitcodes.h"
 #include "log.h"
+#ifdef HAVE_LIBCURL
+#include "pull.h"
+#endif
 #include "sqfswriter.h"
 #include "util.h"
 
@@ -28,7 +31,10 @@ static const char usage[] =
     "                     docker-archive:FILE  the output of `docker save`\n"
     "                     dir:DIR              a directory tree\n"
     "  inspect IMAGE      print the image's /.hpcrun/source.json and config.json\n"
-    "  pull REF [-o FILE] fetch from a registry (not implemented yet)\n"
+    "  pull REF [-o FILE] fetch an image from a registry and convert it; REF is\n"
+    "                     [docker://]HOST[:PORT]/REPO[:TAG][@sha256:DIGEST], or\n"
+    "                     REPO[:TAG] on the default registry; FILE defaults to\n"
+    "                     NAME_TAG.sqfs in the current directory\n"
     "\n"
     "Options:\n"
     "  --comp ALG[:LEVEL]\n"
@@ -42,6 +48,15 @@ static const char usage[] =
     "  -j N         compression threads (default: the CPUs available, plus one)\n"
     "  --json       inspect: print one JSON object\n"
     "  -o FILE      pull: output file\n"
+    "  --registry HOST[:PORT]\n"
+    "               pull: registry of references without one (default:\n"
+    "               $HPCIMG_REGISTRY, else docker.io)\n"
+    "  --creds USER:PASS\n"
+    "               pull: credentials (default: $REGISTRY_AUTH_FILE or\n"
+    "               ~/.docker/config.json)\n"
+    "  --ca-cert FILE  pull: trust the CA certificates in FILE\n"
+    "  --insecure   pull: allow plain HTTP and TLS without verification\n"
+    "  --parallel N pull: blobs downloaded at a time (default 4)\n"
     "  -q           quiet: errors only\n"
     "  -v           more detail (-vv: debug)\n"
     "  -h, --help   this help\n"
@@ -55,12 +70,25 @@ struct cli {
     unsigned threads;
     bool want_json;
     const char *output;
+    const char *registry, *creds, *ca_cert;
+    bool is_insecure;
+    unsigned parallel;
     int verbosity;
     int argc;
     char **argv;
 };
 
-enum { OPT_COMP = 256, OPT_JSON, OPT_PLATFORM, OPT_BLOCK_SIZE };
+enum {
+    OPT_COMP = 256,
+    OPT_JSON,
+    OPT_PLATFORM,
+    OPT_BLOCK_SIZE,
+    OPT_REGISTRY,
+    OPT_CREDS,
+    OPT_CA_CERT,
+    OPT_INSECURE,
+    OPT_PARALLEL,
+};
 
 /* "ALG" or "ALG:LEVEL" */
 static int parse_comp(struct cli *c, char *arg)
@@ -118,6 +146,41 @@ static unsigned default_threads(void)
     return n > 0 ? (unsigned)n + 1 : 2;
 }
 
+/* The options only pull uses. */
+static int parse_pull_opt(struct cli *c, int opt, const char *arg)
+{
+    char *end;
+    long n;
+
+    switch (opt) {
+    case OPT_REGISTRY:
+        c->registry = arg;
+        break;
+    case OPT_CREDS:
+        if (!strchr(arg, ':')) { /* the value is a secret: not echoed */
+            hr_err("--creds: expected USER:PASS");
+            return -1;
+        }
+        c->creds = arg;
+        break;
+    case OPT_CA_CERT:
+        c->ca_cert = arg;
+        break;
+    case OPT_INSECURE:
+        c->is_insecure = true;
+        break;
+    case OPT_PARALLEL:
+        n = strtol(arg, &end, 10);
+        if (*end || n < 1 || n > 64) {
+            hr_err("--parallel %s: not a count (1 to 64)", arg);
+            return -1;
+        }
+        c->parallel = (unsigned)n;
+        break;
+    }
+    return 0;
+}
+
 static int parse_args(struct cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -125,6 +188,11 @@ static int parse_args(struct cli *c, int argc, char **argv)
         {"block-size", required_argument, NULL, OPT_BLOCK_SIZE},
         {"json", no_argument, NULL, OPT_JSON},
         {"platform", required_argument, NULL, OPT_PLATFORM},
+        {"registry", required_argument, NULL, OPT_REGISTRY},
+        {"creds", required_argument, NULL, OPT_CREDS},
+        {"ca-cert", required_argument, NULL, OPT_CA_CERT},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
+        {"parallel", required_argument, NULL, OPT_PARALLEL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {"quiet", no_argument, NULL, 'q'},
@@ -136,6 +204,8 @@ static int parse_args(struct cli *c, int argc, char **argv)
     memset(c, 0, sizeof(*c));
     c->comp = "zstd";
     c->threads = default_threads();
+    c->parallel = 4;
+    c->registry = getenv("HPCIMG_REGISTRY");
     while ((opt = getopt_long(argc, argv, "hVqvj:o:", longopts, NULL)) != -1) {
         char *end;
         long n;
@@ -158,6 +228,14 @@ static int parse_args(struct cli *c, int argc, char **argv)
             break;
         case OPT_JSON:
             c->want_json = true;
+            break;
+        case OPT_REGISTRY:
+        case OPT_CREDS:
+        case OPT_CA_CERT:
+        case OPT_INSECURE:
+        case OPT_PARALLEL:
+            if (parse_pull_opt(c, opt, optarg) < 0)
+                return -1;
             break;
         case 'j':
             n = strtol(optarg, &end, 10);
@@ -210,6 +288,32 @@ static int cmd_convert(const struct cli *c)
         return -1;
     }
     return hr_convert(c->argv[1], c->argv[2], &o);
+}
+
+static int cmd_pull(const struct cli *c)
+{
+    if (c->argc != 2) {
+        hr_err("pull: needs REF (see hpcimg --help)");
+        return -1;
+    }
+    if (!hr_sqfs_comp_supported(c->comp)) {
+        hr_err("--comp %s: not supported (use zstd, gzip, xz or lz4)", c->comp);
+        return -1;
+    }
+#ifdef HAVE_LIBCURL
+    struct hr_pull_opts o = {
+        .registry = c->registry && *c->registry ? c->registry : NULL,
+        .platform = c->platform,
+        .parallel = c->parallel,
+        .reg = {.creds = c->creds, .ca_cert = c->ca_cert, .is_insecure = c->is_insecure},
+        .conv = {.comp = c->comp, .threads = c->threads, .platform = c->platform},
+    };
+    return hr_pull(c->argv[1], c->output, &o);
+#else
+    hr_err("pull: this hpcimg was built without libcurl; use skopeo copy to an oci: "
+           "layout, then hpcimg convert");
+    return -1;
+#endif
 }
 
 static json_t *parse_meta(const char *image, const char *path, const char *text)
@@ -281,11 +385,8 @@ int main(int argc, char **argv)
         return cmd_convert(&c) < 0 ? HR_EXIT_FAIL : HR_EXIT_OK;
     if (strcmp(cmd, "inspect") == 0)
         return cmd_inspect(&c) < 0 ? HR_EXIT_FAIL : HR_EXIT_OK;
-    if (strcmp(cmd, "pull") == 0) {
-        hr_err("pull: not implemented yet; use skopeo copy to an oci: layout, then "
-               "hpcimg convert");
-        return HR_EXIT_FAIL;
-    }
+    if (strcmp(cmd, "pull") == 0)
+        return cmd_pull(&c) < 0 ? HR_EXIT_FAIL : HR_EXIT_OK;
     hr_err("%s: unknown command (see hpcimg --help)", cmd);
     return HR_EXIT_FAIL;
 }

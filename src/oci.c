@@ -309,14 +309,66 @@ static int manifest_layers(struct hr_oci_image *img, const char *dir, json_t *ma
     return 0;
 }
 
+/* The image a manifest descriptor points to: the manifest (media type mt
+ * when it does not name its own), its layers and its config. */
+static int open_manifest(struct hr_oci_image *img, const char *dir, json_t *desc,
+                         const char *mt)
+{
+    hr_autofree char *mtext = NULL, *ctext = NULL;
+    const char *mdigest = NULL, *cdigest = NULL;
+    json_t *manifest = NULL;
+    int rc = -1;
+
+    if (!(mtext = layout_read_blob(dir, desc, &mdigest)) ||
+        !(manifest = json_checked(mtext, mdigest, mdigest)))
+        goto out;
+    mt = jstr(manifest, "mediaType") ? jstr(manifest, "mediaType") : mt;
+    if (mt && strcmp(mt, MT_OCI_MANIFEST) != 0 && strcmp(mt, MT_DOCKER_MANIFEST) != 0) {
+        hr_err("%s: not an image manifest (media type %s)", mdigest, mt);
+        goto out;
+    }
+    img->manifest_digest = hr_xstrdup(mdigest);
+    if (manifest_layers(img, dir, manifest) < 0)
+        goto out;
+    if (!(ctext = layout_read_blob(dir, json_object_get(manifest, "config"), &cdigest)))
+        goto out;
+    rc = config_load(img, ctext, cdigest);
+out:
+    json_decref(manifest);
+    return rc;
+}
+
+int hr_oci_manifest_open(struct hr_oci_image *img, const char *dir, const char *digest,
+                         const char *media_type)
+{
+    json_t *desc = json_pack("{s:s}", "digest", digest);
+    int rc = open_manifest(img, dir, desc, media_type);
+
+    json_decref(desc);
+    return rc;
+}
+
+json_t *hr_oci_index_pick(const char *text, const char *platform, const char *what)
+{
+    json_t *index = json_checked(text, NULL, what), *desc;
+
+    if (!index)
+        return NULL;
+    desc = index_select(index, NULL, platform ? platform : hr_host_platform(),
+                        platform != NULL, what);
+    json_incref(desc);
+    json_decref(index);
+    return desc;
+}
+
 int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *tag,
                        const char *platform)
 {
     bool is_strict = platform != NULL;
     hr_autofree char *index_path = hr_xasprintf("%s/index.json", dir);
-    hr_autofree char *text = NULL, *mtext = NULL, *ctext = NULL;
-    json_t *index = NULL, *manifest = NULL, *desc;
-    const char *mdigest = NULL, *cdigest = NULL, *mt;
+    hr_autofree char *text = NULL, *mtext = NULL;
+    json_t *index = NULL, *desc;
+    const char *mdigest = NULL, *mt;
     int rc = -1;
 
     text = read_range(index_path, 0, -1, index_path);
@@ -341,23 +393,9 @@ int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *ta
             goto out;
         mt = jstr(desc, "mediaType");
     }
-    if (!(mtext = layout_read_blob(dir, desc, &mdigest)) ||
-        !(manifest = json_checked(mtext, mdigest, mdigest)))
-        goto out;
-    mt = jstr(manifest, "mediaType") ? jstr(manifest, "mediaType") : mt;
-    if (mt && strcmp(mt, MT_OCI_MANIFEST) != 0 && strcmp(mt, MT_DOCKER_MANIFEST) != 0) {
-        hr_err("%s: not an image manifest (media type %s)", mdigest, mt);
-        goto out;
-    }
-    img->manifest_digest = hr_xstrdup(mdigest);
-    if (manifest_layers(img, dir, manifest) < 0)
-        goto out;
-    if (!(ctext = layout_read_blob(dir, json_object_get(manifest, "config"), &cdigest)))
-        goto out;
-    rc = config_load(img, ctext, cdigest);
+    rc = open_manifest(img, dir, desc, mt);
 out:
     json_decref(index);
-    json_decref(manifest);
     return rc;
 }
 

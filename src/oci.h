@@ -37,6 +37,19 @@ struct hr_oci_image {
 int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *tag,
                        const char *platform);
 
+/* An image whose blobs lie in DIR/blobs/sha256/ (an OCI layout or the
+ * registry client's blob cache), from its manifest's digest. media_type:
+ * the manifest's type when the manifest does not say (umoci omits it), or
+ * NULL. Returns 0 or -1 (logged). */
+int hr_oci_manifest_open(struct hr_oci_image *img, const char *dir, const char *digest,
+                         const char *media_type);
+
+/* The descriptor for platform (NULL: this host's, and a lone manifest of
+ * another platform is accepted) from the text of an image index or Docker
+ * manifest list. what names it in messages. A new reference, or NULL
+ * (logged). */
+json_t *hr_oci_index_pick(const char *text, const char *platform, const char *what);
+
 /* "docker-archive:" source: the tar written by `docker save` (the classic
  * manifest.json layout, which newer Docker versions still write). */
 int hr_docker_archive_open(struct hr_oci_image *img, const char *file);

@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 import tarfile
@@ -174,7 +175,7 @@ def write_multi(out):
         json.dump(index, f)
 
 
-def write_runnable(out, busybox):
+def write_runnable(out, busybox, how="gzip"):
     """A small runnable image: a static busybox, the directories hpcrun
     mounts over, and a config whose Entrypoint/Cmd/Env/WorkingDir show."""
     global image_config
@@ -194,7 +195,7 @@ def write_runnable(out, busybox):
         del c["config"]["User"]
         return c
     image_config = config
-    write_layout(out, [(layer, "gzip")])
+    write_layout(out, [(layer, how)])
     image_config = base
 
 
@@ -314,6 +315,13 @@ def main():
         write_docker_archive(out, stack_layers())
     elif what == "runnable":
         write_runnable(out, sys.argv[3])
+    elif what == "runnable-zstd":
+        write_runnable(out, sys.argv[3], "zstd")
+    elif what == "big":  # a 4 MiB layer that does not compress
+        data = random.Random(sys.argv[3]).randbytes(4 << 20)
+        write_layout(out, [([entry("big.bin", data=data)], "gzip")])
+    elif what == "unique":  # a small image of its own (digests no other has)
+        write_layout(out, [([entry("f", data=sys.argv[3].encode())], "gzip")])
     elif what == "multi":
         write_multi(out)
     elif what == "hostile":

@@ -20,9 +20,9 @@ hi_clean_dir() { [ "$(ls -A "$1")" = "$2" ]; }
 check "hpcimg --help" "$HPCIMG" --help
 check_grep '^hpcimg [0-9.]+ \(features:.*libsquashfs' "hpcimg --version" "$HPCIMG" --version
 check_rc "$HR_EXIT_FAIL" "hpcimg without a command fails" "$HPCIMG"
-check_grep '^hpcimg: pull: not implemented' "hpcimg pull says not implemented" \
-    "$HPCIMG" pull docker://example/img:1
-check_rc "$HR_EXIT_FAIL" "hpcimg pull exits $HR_EXIT_FAIL" "$HPCIMG" pull example:1
+check_grep '^hpcimg: pull: needs REF' "hpcimg pull without REF" "$HPCIMG" pull
+check_rc "$HR_EXIT_FAIL" "hpcimg pull of a bad reference exits $HR_EXIT_FAIL" \
+    "$HPCIMG" pull 'docker://example/Bad:1'
 check_grep '^hpcimg: nope:x: unknown source' "unknown source type" \
     "$HPCIMG" convert nope:x "$HI_DIR/x.sqfs"
 check_grep '^hpcimg: --comp brotli: not supported' "unknown compressor" \

@@ -1,0 +1,123 @@
+/* The registry client (OCI distribution API v2 over libcurl): image
+ * references, authentication challenges, credentials, and the requests
+ * themselves. The parsing helpers are pure and unit-tested; the requests
+ * log one line naming the reference on failure. */
+#ifndef HR_REGISTRY_H
+#define HR_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#define HR_DOCKER_HUB "docker.io"
+
+#define HR_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define HR_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define HR_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define HR_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+
+/* ---- pure helpers ------------------------------------------------------------------ */
+
+struct hr_ref {
+    char *registry; /* "host[:port]" */
+    char *repo;     /* "library/busybox" */
+    char *tag;      /* NULL when pulled by digest only */
+    char *digest;   /* "sha256:...", or NULL */
+};
+
+/* "docker://HOST[:PORT]/REPO[:TAG][@DIGEST]" or the same without
+ * "docker://". The first component is a registry when it has a '.' or a ':'
+ * or is "localhost"; otherwise the registry is default_registry (NULL:
+ * docker.io, where one-component names get "library/"). The tag defaults
+ * to "latest" unless a digest is given. Returns 0 or -1 (err set). */
+int hr_ref_parse(const char *s, const char *default_registry, struct hr_ref *ref,
+                 char *err, size_t errlen);
+void hr_ref_free(struct hr_ref *ref);
+/* "HOST/REPO:TAG", "HOST/REPO@DIGEST" or "HOST/REPO:TAG@DIGEST". */
+char *hr_ref_string(const struct hr_ref *ref);
+
+/* One WWW-Authenticate challenge: `Bearer realm="...",service="...",...`. */
+struct hr_challenge {
+    char *scheme; /* "Bearer", "Basic" */
+    char *realm, *service, *scope, *error;
+};
+int hr_challenge_parse(const char *header, struct hr_challenge *c);
+void hr_challenge_free(struct hr_challenge *c);
+
+char *hr_base64_encode(const void *data, size_t len);
+/* NULL if s is not base64. */
+char *hr_base64_decode(const char *s, size_t *len_out);
+
+/* "USER:PASS" for host from the text of a Docker config.json
+ * (auths.HOST.auth, base64), or NULL. */
+char *hr_docker_config_creds(const char *json_text, const char *host);
+
+/* What to do with a partial download of `have` bytes, given the answer to
+ * a request with "Range: bytes=have-" (or without Range when have is 0). */
+enum hr_resume {
+    HR_RESUME_APPEND,  /* 206 starting at have: append */
+    HR_RESUME_RESTART, /* 200 (the whole blob): truncate, start over */
+    HR_RESUME_RETRY,   /* 416: the partial is unusable: drop it, ask again */
+    HR_RESUME_FAIL,    /* an error answer, or a range that does not fit */
+};
+enum hr_resume hr_resume_decide(long long have, long status, const char *content_range);
+
+/* ---- requests -----------------------------------------------------------------------
+ */
+
+struct hr_registry_opts {
+    const char *creds;   /* "USER:PASS", or NULL: from the auth files */
+    const char *ca_cert; /* PEM bundle to trust, or NULL */
+    bool is_insecure;    /* plain HTTP or unverified TLS allowed */
+};
+
+struct hr_registry {
+    const char *ref; /* as the user wrote it, for messages */
+    char *host, *repo;
+    char *base; /* "https://HOST" or "http://HOST" */
+    bool is_insecure, is_scheme_known;
+    const char *ca_cert;
+    char *creds;              /* "USER:PASS" or NULL; never printed */
+    char *authz;              /* "Authorization: ..." or NULL */
+    long long authz_renew_ms; /* CLOCK_MONOTONIC ms to renew it at; 0: never */
+    struct hr_challenge challenge;
+};
+
+/* One answer: status, body (2xx bodies in memory only for manifests and
+ * tokens) and the headers the client needs. */
+struct hr_response {
+    long status;
+    char *body;
+    size_t len, max;
+    char *content_type, *docker_digest, *www_auth, *content_range;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+int hr_registry_init(struct hr_registry *r, const struct hr_ref *ref, const char *refname,
+                     const struct hr_registry_opts *o);
+void hr_registry_free(struct hr_registry *r);
+void hr_response_reset(struct hr_response *resp);
+/* Keep n more bytes of body (at most resp->max, default 8 MiB). 0 or -1. */
+int hr_response_append(struct hr_response *resp, const char *data, size_t n);
+
+/* Set the common options of a request for PATH (below /v2/REPO/) on h:
+ * TLS, redirects, the header callback filling resp, Authorization. The
+ * returned list must outlive the request. */
+struct curl_slist *hr_registry_prepare(struct hr_registry *r, CURL *h, const char *path,
+                                       struct hr_response *resp);
+/* Refresh the token when it is about to expire. 0 or -1 (logged). */
+int hr_registry_keep_auth(struct hr_registry *r);
+/* After a 401: follow its challenge (token or basic). 0 or -1 (logged). */
+int hr_registry_authenticate(struct hr_registry *r, const struct hr_response *resp);
+/* Log the failure of a request: the transfer error or the registry's own
+ * error code. what: "manifest latest", "blob sha256:...". */
+void hr_registry_report(const struct hr_registry *r, const struct hr_response *resp,
+                        CURLcode rc, const char *what);
+
+/* GET a manifest (by tag or digest) with all four Accept types, following
+ * authentication challenges. The body is in resp. 0 or -1 (logged). */
+int hr_registry_get_manifest(struct hr_registry *r, const char *reference,
+                             struct hr_response *resp);
+
+#endif
