@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,15 @@ int hr_ns_enter(uid_t host_uid, gid_t host_gid, uid_t in_uid, gid_t in_gid)
     char map[64];
     int rc;
 
+    /* A process whose credentials changed (slurmstepd's task, which was root
+     * a moment ago) is not dumpable, so its /proc/self files belong to root
+     * and it could not write its own id maps. It is the user's process now,
+     * with nothing of root's left in it: make it dumpable again, as any
+     * process the user starts is. */
+    if (prctl(PR_GET_DUMPABLE) == 0 && prctl(PR_SET_DUMPABLE, 1) < 0) {
+        hr_err("cannot make the process dumpable: %s", strerror(errno));
+        return -1;
+    }
     if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
         explain_no_userns(errno);
         return -1;

@@ -27,6 +27,8 @@
 
 SPANK_PLUGIN(hpcrun, 1)
 
+#define BATCH_STEP 0xfffffffbu /* SLURM_BATCH_SCRIPT in <slurm/slurm.h> */
+
 static char *opt_image, *opt_mounts, *opt_workdir, *opt_env;
 static bool opt_no_home;
 
@@ -54,10 +56,10 @@ static int opt_set(int val, const char *arg, int remote)
 }
 
 static struct spank_option options[] = {
-    {"container-image", "IMAGE", "run the tasks inside the SquashFS image IMAGE (hpcrun)", 1,
-     OPT_IMAGE, opt_set},
-    {"container-mounts", "SRC:DST[:ro],...", "bind host paths into the container (hpcrun)", 1,
-     OPT_MOUNTS, opt_set},
+    {"container-image", "IMAGE", "run the tasks inside the SquashFS image IMAGE (hpcrun)",
+     1, OPT_IMAGE, opt_set},
+    {"container-mounts", "SRC:DST[:ro],...",
+     "bind host paths into the container (hpcrun)", 1, OPT_MOUNTS, opt_set},
     {"container-workdir", "DIR", "working directory inside the container (hpcrun)", 1,
      OPT_WORKDIR, opt_set},
     {"container-env", "NAME,...",
@@ -148,6 +150,7 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
     struct hr_plan plan;
     char **job_env = NULL, **argv = NULL, err[1024];
     int argc = 0;
+    uint32_t step = 0;
 
     (void)ac;
     (void)av;
@@ -166,6 +169,15 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
     }
     cfg.cmd = argv;
     cfg.n_cmd = argc;
+    /* The batch script lives in slurmd's spool: bind it, read-only, at the
+     * same path, so the container can run it. */
+    if (spank_get_item(sp, S_JOB_STEPID, &step) == ESPANK_SUCCESS && step == BATCH_STEP &&
+        argc > 0 && argv[0][0] == '/') {
+        struct hr_bind b = {
+            .src = hr_xstrdup(argv[0]), .dst = hr_path_normalize(argv[0]), .is_ro = true};
+        cfg.binds = hr_xrealloc(cfg.binds, (cfg.n_binds + 1) * sizeof(b));
+        cfg.binds[cfg.n_binds++] = b;
+    }
     if (hr_launch_enter(&cfg, job_env, &plan) != 0)
         return -1; /* it said why */
     if (hr_exec_prepare(&plan) != 0 || plugin_env(sp, job_env, &plan.env) < 0) {
