@@ -107,6 +107,7 @@ slurm_tests() {
     fi
     ok "slurm: rig starts (munged, slurmctld, slurmd n1 and n2)"
 
+
     if ! "$top_srcdir/images/build-mpi-image.sh" --comp lz4 openmpi "$IMG/ompi.sqfs" >"$WORK/mpi-image.log" 2>&1 ||
         ! "$top_srcdir/images/build-mpi-image.sh" --comp lz4 mpich "$IMG/mpich.sqfs" >>"$WORK/mpi-image.log" 2>&1; then
         fail "slurm: MPI images build" "$(tail -5 "$WORK/mpi-image.log")"
@@ -230,6 +231,21 @@ slurm_tests() {
     wait "$srun_pid" 2>/dev/null
 
     spank_tests
+
+    # A job that reaches its time limit (one minute, Slurm's least):
+    # slurmctld notices within its 30 s check, and the application gets
+    # SIGTERM, which it traps.
+    rm -f "$UWORK/timelimit.out"
+    USER_ENV="SLURM_CONF=$SLURM_DIR/slurm.conf" as_user sbatch -n 1 --time=1 \
+        -o "$UWORK/timelimit.out" --wrap "exec $HPCRUN $IMG/test.sqfs hr-probe trap 300" \
+        >/dev/null 2>&1
+    timelimit_done() { grep -q '^caught=15$' "$UWORK/timelimit.out" 2>/dev/null; }
+    if wait_until 1300 timelimit_done; then
+        ok "slurm: at the time limit the application gets SIGTERM and can trap it"
+    else
+        fail "slurm: at the time limit the application gets SIGTERM and can trap it" \
+            "$(cat "$UWORK/timelimit.out" 2>&1)"
+    fi
     # Afterwards: no job left, no process of the user (FUSE servers included;
     # their mounts live in namespaces that die with them).
     if wait_until 150 sh -c "[ -z \"\$(SLURM_CONF=$SLURM_DIR/slurm.conf squeue -h)\" ]"; then
