@@ -8,26 +8,15 @@
 #include <sys/stat.h>
 
 #include "fstree.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (cond) {                                                                      \
-            passed++;                                                                    \
-        } else {                                                                         \
-            failed++;                                                                    \
-            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond);           \
-        }                                                                                \
-    } while (0)
+#include "unit.h"
 
 static void check_clean(const char *raw, const char *want)
 {
     char *got = hr_tar_path_clean(raw);
     if (want ? (got && strcmp(got, want) == 0) : !got) {
-        passed++;
+        unit_passed++;
     } else {
-        failed++;
+        unit_failed++;
         fprintf(stderr, "FAILED: clean(%s) = %s, want %s\n", raw, got ? got : "NULL",
                 want ? want : "NULL");
     }
@@ -202,7 +191,7 @@ static void test_many(void)
     for (int i = 0; i < 20000; i++) {
         snprintf(p, sizeof(p), "d%d/f%d", i % 100, i);
         if (put(&t, 1, p, S_IFREG) != HR_ADD)
-            failed++;
+            unit_failed++;
     }
     CHECK(visible(&t, "d42/f19942"));
     CHECK(t.n_nodes == 20000 + 100 + 1);
@@ -220,6 +209,5 @@ int main(void)
     test_hostile();
     test_sort();
     test_many();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return unit_done();
 }

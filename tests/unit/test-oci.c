@@ -7,18 +7,7 @@
 
 #include "digest.h"
 #include "oci.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (cond) {                                                                      \
-            passed++;                                                                    \
-        } else {                                                                         \
-            failed++;                                                                    \
-            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond);           \
-        }                                                                                \
-    } while (0)
+#include "unit.h"
 
 static int64_t t(const char *s)
 {
@@ -67,6 +56,5 @@ int main(void)
 
     CHECK(strncmp(hr_host_platform(), "linux/", 6) == 0);
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return unit_done();
 }
