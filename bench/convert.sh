@@ -13,7 +13,7 @@ work=/var/tmp/hpcbench report=$here/results/convert.md levels="1 3 6 9"
 while getopts w:o:l: o; do
     case $o in w) work=$OPTARG ;; o) report=$OPTARG ;; l) levels=$OPTARG ;; *) exit 2 ;; esac
 done
-for t in umoci mksquashfs unsquashfs /usr/bin/time; do
+for t in umoci mksquashfs unsquashfs /usr/bin/time docker-registry skopeo curl python3; do
     command -v "$t" >/dev/null || { echo "bench: $t missing (setup.sh installs it)" >&2; exit 1; }
 done
 [ -x "$top/src/hpcimg" ] || { echo "bench: build first (make)" >&2; exit 1; }
@@ -49,6 +49,31 @@ for l in $levels; do
 done
 run hpcimg-default "$top/src/hpcimg" -q convert "oci:$work/layout:latest" "$out/hpcimg-default.sqfs"
 rm -rf "$out/bundle"
+
+# ---- pull end to end from a registry on the loopback --------------------------
+echo "bench: pull from docker-registry on 127.0.0.1" >&2
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$out/registry.yml" <<YML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $out/registry
+http:
+  addr: 127.0.0.1:$port
+YML
+docker-registry serve "$out/registry.yml" > "$out/registry.log" 2>&1 &
+registry_pid=$!
+trap 'kill "$registry_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
+ref=127.0.0.1:$port/bench/debian:latest
+skopeo copy -q --dest-tls-verify=false "oci:$work/layout:latest" "docker://$ref"
+run pull-hpcimg env XDG_CACHE_HOME="$out/cache" "$top/src/hpcimg" -q --insecure pull "docker://$ref" -o "$out/pulled-hpcimg.sqfs"
+run pull-skopeo skopeo copy -q --src-tls-verify=false "docker://$ref" "oci:$out/skopeo:latest"
+run pull-umoci umoci unpack --rootless --image "$out/skopeo:latest" "$out/bundle"
+run pull-mksquashfs15 mksquashfs "$out/bundle/rootfs" "$out/pulled-mksquashfs15.sqfs" -comp zstd -noappend -quiet -no-progress
+run pull-mksquashfs6 mksquashfs "$out/bundle/rootfs" "$out/pulled-mksquashfs6.sqfs" -comp zstd -Xcompression-level 6 -noappend -quiet -no-progress
+kill "$registry_pid" 2>/dev/null || true
+rm -rf "$out/bundle" "$out/skopeo" "$out/registry" "$out/cache" "$out"/pulled-*.sqfs
 
 # Launch and read speed through hpcrun (page cache of the image file warm):
 # python3 start-up, and reading every file under /usr.
@@ -97,6 +122,20 @@ mkdir -p "$(dirname "$report")"
             *) label="hpcimg convert, zstd ${n#hpcimg}" ;; esac
         echo "| $label | $w | $c | $((r / 1024)) | $(mib "$s") | $(ratio "$base_wall" "$w")× | $(awk -v a="$s" -v b="$base_size" 'BEGIN {printf "%.3f", a / b}') |"
     done
+    echo
+    echo "## Pull from a registry on the loopback, end to end"
+    echo
+    pw=$(echo "$(get pull-skopeo 2) + $(get pull-umoci 2)" | bc)
+    pc=$(echo "$(get pull-skopeo 3) + $(get pull-umoci 3)" | bc)
+    echo "| pull | wall s | CPU s | peak MiB | vs. skopeo+umoci+mksquashfs zstd 15 (wall) |"
+    echo "| --- | ---: | ---: | ---: | ---: |"
+    for l in 15 6; do
+        w=$(echo "$pw + $(get "pull-mksquashfs$l" 2)" | bc); c=$(echo "$pc + $(get "pull-mksquashfs$l" 3)" | bc)
+        [ "$l" = 15 ] && pbase=$w
+        r=$(get "pull-mksquashfs$l" 4)
+        echo "| skopeo copy + umoci unpack + mksquashfs, zstd $l | $w | $c | $((r / 1024)) | $(ratio "$pbase" "$w")× |"
+    done
+    echo "| **hpcimg pull** (its default, zstd 6) | $(get pull-hpcimg 2) | $(get pull-hpcimg 3) | $(( $(get pull-hpcimg 4) / 1024 )) | $(ratio "$pbase" "$(get pull-hpcimg 2)")× |"
     echo
     echo "## Reading the results through hpcrun"
     echo
