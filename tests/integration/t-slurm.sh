@@ -145,6 +145,21 @@ prolog_tests() {
             "$(kmounts; ls -lR /run/hpcrun; losetup -l)"
     fi
 
+    # #SBATCH --container-image: the batch script runs from the kernel mount.
+    rm -f "$UWORK/kstarted"
+    USER_ENV="SLURM_CONF=$SLURM_DIR/slurm.conf" as_user sbatch --wait -o /dev/null -w n1 \
+        --container-image="$t" --wrap "touch $UWORK/kstarted; sleep 3" >"$WORK/ksbatch.out" 2>&1 &
+    KJOB_PID=$!
+    if wait_until 300 test -e "$UWORK/kstarted" && kmounts | grep -q '^/run/hpcrun/n1/[0-9]*/image ' &&
+        [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; then
+        ok "slurm prolog: sbatch --container-image runs the script from the kernel mount"
+    else
+        fail "slurm prolog: sbatch --container-image runs the script from the kernel mount" \
+            "$(kmounts; ps -f -u "$TEST_UID"; cat "$WORK/ksbatch.out")"
+    fi
+    wait "$KJOB_PID"
+    check "slurm epilog: nothing left after the batch job" wait_until 100 prolog_nothing_left
+
     # An image outside kernel-mount-dirs: FUSE, never a kernel mount.
     if with_running_job "$IMG/test.sqfs" untrusted.out 1; then
         if no_kmounts && [ "$(rig_user_procs hpcrun-fuse)" = 1 ]; then
