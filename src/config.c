@@ -109,6 +109,7 @@ enum {
     OPT_VERSION,
     OPT_JOIN,
     OPT_NO_JOIN,
+    OPT_SITE_CONFIG,
 };
 
 static const struct option long_options[] = {
@@ -128,6 +129,7 @@ static const struct option long_options[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     {"join", optional_argument, NULL, OPT_JOIN},
     {"no-join", no_argument, NULL, OPT_NO_JOIN},
+    {"site-config", no_argument, NULL, OPT_SITE_CONFIG},
     {NULL, 0, NULL, 0},
 };
 
@@ -203,6 +205,9 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
     case OPT_NO_JOIN:
         cfg->join = HR_JOIN_OFF;
         return 0;
+    case OPT_SITE_CONFIG:
+        cfg->show_site_config = true;
+        return 0;
     }
     return -1;
 }
@@ -229,7 +234,7 @@ int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err
         if (config_parse_option(cfg, c, optarg, err, errlen) < 0)
             return -1;
     }
-    if (cfg->show_help || cfg->show_version)
+    if (cfg->show_help || cfg->show_version || cfg->show_site_config)
         return 0;
     if (optind >= argc)
         return hr_fail(err, errlen,
@@ -255,14 +260,51 @@ static char *trim(char *s)
     return s;
 }
 
+/* kernel-mount-dirs: absolute directories separated by ':' (PATH-like); the
+ * prolog compares an image's real path with each one's real path. */
+static int site_dir_list(const char *value, char *err, size_t errlen)
+{
+    char *copy = hr_xstrdup(value), *save = NULL;
+    int rc = 0;
+
+    for (char *d = strtok_r(copy, ":", &save); d && rc == 0;
+         d = strtok_r(NULL, ":", &save))
+        if (d[0] != '/')
+            rc = hr_fail(err, errlen, "kernel-mount-dirs: '%s' is not an absolute path",
+                         d);
+    free(copy);
+    return rc;
+}
+
+/* One site policy key; returns 1 if key is not one of them. */
+static int site_policy_key(struct hr_config *cfg, const char *key, const char *value,
+                           char *err, size_t errlen)
+{
+    if (strcmp(key, "stage-dir") == 0) {
+        if (*value && value[0] != '/')
+            return hr_fail(err, errlen, "stage-dir: '%s' is not an absolute path", value);
+        free(cfg->stage_dir);
+        cfg->stage_dir = *value ? hr_path_normalize(value) : NULL;
+        return 0;
+    }
+    if (strcmp(key, "kernel-mount-dirs") == 0) {
+        if (site_dir_list(value, err, errlen) < 0)
+            return -1;
+        free(cfg->kernel_mount_dirs);
+        cfg->kernel_mount_dirs = *value ? hr_xstrdup(value) : NULL;
+        return 0;
+    }
+    return 1;
+}
+
 int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *text,
                          char *err, size_t errlen)
 {
-    char *copy = hr_xstrdup(text), *save = NULL;
+    char *copy = hr_xstrdup(text), *rest = copy;
     int lineno = 0, rc = 0;
 
-    for (char *line = strtok_r(copy, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
+    /* strsep, not strtok: an empty line counts, so messages name the right line */
+    for (char *line = strsep(&rest, "\n"); line; line = strsep(&rest, "\n")) {
         char *key, *value, *eq;
         lineno++;
         key = trim(line);
@@ -280,6 +322,13 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
             char sub[512];
             if (config_add_bind_spec(cfg, value, true, sub, sizeof(sub)) < 0) {
                 rc = hr_fail(err, errlen, "%s:%d: %s", name, lineno, sub);
+                break;
+            }
+        } else if ((rc = site_policy_key(cfg, key, value, err, errlen)) <= 0) {
+            if (rc < 0) {
+                char sub[512];
+                snprintf(sub, sizeof(sub), "%s", err);
+                hr_fail(err, errlen, "%s:%d: %s", name, lineno, sub);
                 break;
             }
         } else {
@@ -348,6 +397,8 @@ void hr_config_free(struct hr_config *cfg)
     free(cfg->binds);
     free(cfg->workdir);
     free(cfg->join_key);
+    free(cfg->stage_dir);
+    free(cfg->kernel_mount_dirs);
     hr_strv_free(&cfg->env_set);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -37,6 +37,12 @@ struct hr_config {
     bool is_dry_run;
     bool show_help;
     bool show_version;
+    bool
+        show_site_config; /* --site-config: print the site policy (the prolog reads it) */
+    /* Site policy for the Slurm prolog (batch/slurm/prolog); hpcrun itself
+     * never mounts with the kernel, it only binds what the prolog mounted. */
+    char *stage_dir;         /* stage-dir: node-local copies of images ("": none) */
+    char *kernel_mount_dirs; /* kernel-mount-dirs: DIR:DIR... ("": never) */
     char **cmd; /* the command after IMAGE; NULL: the image's entrypoint/cmd */
     int n_cmd;
 };

@@ -42,6 +42,7 @@ static void usage(FILE *out)
         "  -q, --quiet                   errors only\n"
         "  -h, --help                    show this help\n"
         "      --version                 show version and compiled-in features\n"
+        "      --site-config             print the site policy of the site config file\n"
         "\n"
         "Exit status: the command's own; if it is killed by a signal, hpcrun dies by\n"
         "that signal. 125: hpcrun failed (bad option, bad image, setup error);\n"
@@ -74,6 +75,13 @@ int main(int argc, char **argv)
     }
     if (cfg.show_version) {
         printf("hpcrun %s\nfeatures: %s\n", PACKAGE_VERSION, HR_FEATURES);
+        return HR_EXIT_OK;
+    }
+    if (cfg.show_site_config) {
+        /* read by the Slurm prolog (batch/slurm/prolog): one parser for both */
+        printf("stage-dir=%s\nkernel-mount-dirs=%s\n", cfg.stage_dir ? cfg.stage_dir : "",
+               cfg.kernel_mount_dirs ? cfg.kernel_mount_dirs : "");
+        hr_config_free(&cfg);
         return HR_EXIT_OK;
     }
     rc = hr_launch(&cfg, environ);

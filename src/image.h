@@ -62,6 +62,11 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
                         uid_t uid, gid_t gid, bool is_owned_by_caller, bool is_parallel,
                         struct hr_join *join, int devnull_fd);
 
+/* --join with a mount that needs no FUSE server (the prolog's kernel mount):
+ * fork a server that only hands the namespaces to the other members, and
+ * exits with the last container process, as the FUSE server would. */
+int hr_image_keep_join(struct hr_join *join, int devnull_fd);
+
 /* Start reading path (in the image, as mounted at mountpoint) into the page
  * cache without waiting for it. A hint: failures are ignored. */
 void hr_image_prefetch(const char *mountpoint, const char *path);

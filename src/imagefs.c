@@ -446,6 +446,66 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
     }
 }
 
+/* Fork the server (named name) that serves a until the container is gone.
+ * Fork twice so the server is not our child: the application's wait(2) for
+ * "all children" must never wait for it. keep_fd: the image's, or -1. */
+static int server_fork(struct server_args *a, const char *name, const char *what,
+                       int keep_fd, struct hr_join *join, int devnull_fd)
+{
+    pid_t mid;
+    int status;
+
+    a->owner_pidfd = (int)syscall(SYS_pidfd_open, a->owner, 0);
+    a->owner_start = proc_start_time(a->owner);
+    mid = fork();
+    if (mid < 0) {
+        hr_err("%s: cannot fork the %s server: %s", what, name, strerror(errno));
+        return -1;
+    }
+    if (mid == 0) {
+        pid_t srv = fork();
+        if (srv != 0)
+            _exit(srv < 0 ? 1 : 0);
+        setsid();
+        prctl(PR_SET_NAME, name);
+        /* Every read allocates and frees block-sized buffers (and zstd a
+         * decompression context): keep freed memory instead of returning it
+         * to the kernel, so pages are not faulted in and zeroed again. */
+        mallopt(M_MMAP_THRESHOLD, 16 << 20);
+        mallopt(M_TRIM_THRESHOLD, 64 << 20);
+        dup2(devnull_fd, 0);
+        dup2(devnull_fd, 1);
+        dup2(devnull_fd, 2);
+        {
+            int keep[] = {a->fuse_fd, keep_fd, a->owner_pidfd, a->listen_fd, a->ready_fd};
+            close_fds_except(keep, HR_ARRAY_LEN(keep));
+        }
+        if (chdir("/") < 0)
+            _exit(1);
+        image_serve(a);
+    }
+    /* With SIGCHLD ignored by the caller the child is reaped by the kernel
+     * and waitpid() says ECHILD: the child could not report a failure then,
+     * but it only fails if fork() does, and the server checks nothing else. */
+    status = 0;
+    while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (a->owner_pidfd >= 0)
+        close(a->owner_pidfd);
+    if (a->fuse_fd >= 0)
+        close(a->fuse_fd);
+    if (join) { /* the server has them now */
+        close(join->listen_fd);
+        close(join->ready_rd);
+        join->listen_fd = join->ready_rd = -1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        hr_err("%s: cannot fork the %s server", what, name);
+        return -1;
+    }
+    return 0;
+}
+
 int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoint,
                         uid_t uid, gid_t gid, bool is_owned_by_caller, bool is_parallel,
                         struct hr_join *join, int devnull_fd)
@@ -458,9 +518,6 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
                             .owner = getpid(),
                             .listen_fd = join ? join->listen_fd : -1,
                             .ready_fd = join ? join->ready_rd : -1};
-    pid_t mid;
-    int status;
-
     /* default_permissions: the kernel checks mode bits, so the image's files
      * are exactly as readable inside as the image says. */
     snprintf(opts, sizeof(opts),
@@ -481,57 +538,19 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
         hr_err("%s: cannot start the FUSE session", img->path);
         return -1;
     }
-    a.owner_pidfd = (int)syscall(SYS_pidfd_open, a.owner, 0);
-    a.owner_start = proc_start_time(a.owner);
+    return server_fork(&a, "hpcrun-fuse", img->path, img->fd, join, devnull_fd);
+}
 
-    /* Fork twice so the server is not our child: the application's
-     * wait(2) for "all children" must never wait for the file system. */
-    mid = fork();
-    if (mid < 0) {
-        hr_err("%s: cannot fork the FUSE server: %s", img->path, strerror(errno));
-        return -1;
-    }
-    if (mid == 0) {
-        pid_t srv = fork();
-        if (srv != 0)
-            _exit(srv < 0 ? 1 : 0);
-        setsid();
-        prctl(PR_SET_NAME, "hpcrun-fuse");
-        /* Every read allocates and frees block-sized buffers (and zstd a
-         * decompression context): keep freed memory instead of returning it
-         * to the kernel, so pages are not faulted in and zeroed again. */
-        mallopt(M_MMAP_THRESHOLD, 16 << 20);
-        mallopt(M_TRIM_THRESHOLD, 64 << 20);
-        dup2(devnull_fd, 0);
-        dup2(devnull_fd, 1);
-        dup2(devnull_fd, 2);
-        {
-            int keep[] = {fuse_fd, img->fd, a.owner_pidfd, a.listen_fd, a.ready_fd};
-            close_fds_except(keep, HR_ARRAY_LEN(keep));
-        }
-        if (chdir("/") < 0)
-            _exit(1);
-        image_serve(&a);
-    }
-    /* With SIGCHLD ignored by the caller the child is reaped by the kernel
-     * and waitpid() says ECHILD: the child could not report a failure then,
-     * but it only fails if fork() does, and the server checks nothing else. */
-    status = 0;
-    while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (a.owner_pidfd >= 0)
-        close(a.owner_pidfd);
-    close(fuse_fd);
-    if (join) { /* the server has them now */
-        close(join->listen_fd);
-        close(join->ready_rd);
-        join->listen_fd = join->ready_rd = -1;
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        hr_err("%s: cannot fork the FUSE server", img->path);
-        return -1;
-    }
-    return 0;
+int hr_image_keep_join(struct hr_join *join, int devnull_fd)
+{
+    struct server_args a = {.fuse_fd = -1,
+                            .owner = getpid(),
+                            .listen_fd = join->listen_fd,
+                            .ready_fd = join->ready_rd};
+
+    /* image_serve() without a FUSE session: fuse_fd -1 is never ready, so
+     * it only answers the members and exits with the last of them. */
+    return server_fork(&a, "hpcrun-join", "--join", -1, join, devnull_fd);
 }
 
 /* Paging a program in through FUSE is the largest part of a short launch:

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,11 +13,26 @@
 #include "exitcodes.h"
 #include "image.h"
 #include "join.h"
+#include "kmount.h"
 #include "launch.h"
 #include "log.h"
 #include "ns.h"
 #include "plan.h"
 #include "root.h"
+
+/* The prolog's kernel mount of this image (NULL: serve it with FUSE). A
+ * writable root without --fakeroot needs FUSE's report of every file as the
+ * caller's, and --fakeroot needs the image's root-owned files as its own:
+ * both only FUSE does. */
+static char *image_kernel_mount(const struct hr_config *cfg, const struct hr_plan *plan,
+                                const struct hr_image *img, char **envp)
+{
+    if (plan->is_writable || plan->is_fakeroot || cfg->offset) {
+        hr_debug("kernel mount: not with --writable-tmpfs, --fakeroot or --offset");
+        return NULL;
+    }
+    return hr_kmount_find(img->fd, envp);
+}
 
 /* -vv reports how long each step took (the benchmark report uses it). */
 static void step_done(const char *step, struct timespec *t0)
@@ -29,6 +46,54 @@ static void step_done(const char *step, struct timespec *t0)
     *t0 = t1;
 }
 
+/* 4 and 5 with the prolog's mount: bind it where FUSE would mount. */
+static int image_enter_kernel(const struct hr_plan *plan, const char *kmount,
+                              struct timespec *t0)
+{
+    char *src;
+    int rc;
+
+    if (hr_ns_enter(plan->host_uid, plan->host_gid, plan->uid, plan->gid) < 0)
+        return -1;
+    step_done("namespaces", t0);
+    if (hr_root_stage(plan->is_writable) < 0)
+        return -1;
+    src = hr_path_join(HR_STAGE_OLDROOT, kmount);
+    rc = hr_mount(src, HR_STAGE_IMAGE, NULL, MS_BIND | MS_RDONLY, NULL);
+    free(src);
+    return rc;
+}
+
+/* 4 and 5 with FUSE: the server is forked once the image is mounted. */
+static int image_enter_fuse(const struct hr_plan *plan, struct hr_image *img,
+                            struct timespec *t0, struct hr_join *join, int devnull_fd)
+{
+    /* Checked here for a clear message; opened again inside the namespace,
+     * since FUSE only accepts a /dev/fuse opened by the mounting namespace's
+     * credentials. */
+    int fuse_fd = hr_check_open_fuse();
+    bool is_prefetch_useful; /* idle cores: prefetch, decompress in parallel */
+
+    if (fuse_fd < 0)
+        return -1;
+    close(fuse_fd);
+    is_prefetch_useful = hr_image_prefetch_is_useful();
+    if (hr_ns_enter(plan->host_uid, plan->host_gid, plan->uid, plan->gid) < 0)
+        return -1;
+    fuse_fd = hr_check_open_fuse();
+    if (fuse_fd < 0)
+        return -1;
+    step_done("namespaces", t0);
+    if (hr_root_stage(plan->is_writable) < 0 ||
+        hr_image_mount_fuse(img, fuse_fd, HR_STAGE_IMAGE, plan->uid, plan->gid,
+                            plan->is_writable && !plan->is_fakeroot, is_prefetch_useful,
+                            join, devnull_fd) < 0)
+        return -1;
+    if (is_prefetch_useful)
+        hr_image_prefetch(HR_STAGE_IMAGE, plan->exe_in_image);
+    return 0;
+}
+
 int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *out)
 {
     struct timespec t0;
@@ -37,10 +102,10 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     struct hr_plan plan;
     struct hr_image_view view;
     char err[1024];
-    int fuse_fd, devnull_fd;
-    bool is_prefetch_useful; /* idle cores: prefetch, decompress in parallel */
+    int devnull_fd;
     struct hr_join join = {.listen_fd = -1, .ready_rd = -1, .ready_wr = -1};
     bool is_join_leader = false;
+    char *kmount;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* 2. checks (hr_check_privileges() ran first of all, in main) */
@@ -64,15 +129,21 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
         hr_err("%s", err);
         return HR_EXIT_FAIL;
     }
+    kmount = image_kernel_mount(cfg, &plan, &img, envp);
     step_done("plan", &t0);
-    hr_info("%s: %s image, root %s, %zu mounts, running %s as uid %u", img.path,
-            img.compression,
+    hr_info("%s: %s image, %s, root %s, %zu mounts, running %s as uid %u", img.path,
+            img.compression, kmount ? "kernel squashfs mount by the prolog" : "FUSE",
             plan.is_writable     ? "writable (tmpfs overlay)"
             : plan.needs_overlay ? "read-only (overlay for mount points)"
                                  : "read-only",
             plan.n_mounts, plan.argv.v[0], (unsigned)plan.uid);
     if (cfg->is_dry_run) {
         hr_plan_print(&plan, img.path, stdout);
+        if (kmount)
+            printf("mount    kernel squashfs %s (prolog)\n", kmount);
+        else
+            printf("mount    FUSE (squashfuse)\n");
+        free(kmount);
         return 1;
     }
     /* 4. namespaces: with --join, either lead (build the container below and
@@ -90,31 +161,15 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
         }
         is_join_leader = true;
     }
-    /* Checked here for a clear message; opened again inside the namespace,
-     * since FUSE only accepts a /dev/fuse opened by the mounting namespace's
-     * credentials. */
-    fuse_fd = hr_check_open_fuse();
     devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (fuse_fd < 0 || devnull_fd < 0)
+    if (devnull_fd < 0 ||
+        (kmount ? image_enter_kernel(&plan, kmount, &t0) < 0
+                : image_enter_fuse(&plan, &img, &t0, is_join_leader ? &join : NULL,
+                                   devnull_fd) < 0))
         return HR_EXIT_FAIL;
-    close(fuse_fd);
-    is_prefetch_useful = hr_image_prefetch_is_useful();
-
-    if (hr_ns_enter(plan.host_uid, plan.host_gid, plan.uid, plan.gid) < 0)
+    if (kmount && is_join_leader && hr_image_keep_join(&join, devnull_fd) < 0)
         return HR_EXIT_FAIL;
-    fuse_fd = hr_check_open_fuse();
-    if (fuse_fd < 0)
-        return HR_EXIT_FAIL;
-    step_done("namespaces", &t0);
-
-    /* 5. image */
-    if (hr_root_stage(plan.is_writable) < 0 ||
-        hr_image_mount_fuse(&img, fuse_fd, HR_STAGE_IMAGE, plan.uid, plan.gid,
-                            plan.is_writable && !plan.is_fakeroot, is_prefetch_useful,
-                            is_join_leader ? &join : NULL, devnull_fd) < 0)
-        return HR_EXIT_FAIL;
-    if (is_prefetch_useful)
-        hr_image_prefetch(HR_STAGE_IMAGE, plan.exe_in_image);
+    free(kmount);
     step_done("image", &t0);
 
     /* 6. root */

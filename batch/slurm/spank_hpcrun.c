@@ -13,6 +13,7 @@
 #include <stdint.h> /* before spank.h, which uses its types */
 #include <slurm/spank.h>
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,26 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
     for (struct spank_option *o = options; o->name; o++)
         if (spank_option_register(sp, o) != ESPANK_SUCCESS)
             return -1;
+    return 0;
+}
+
+/* In srun, sbatch or salloc, when a job is being allocated: name the image
+ * (as an absolute path, the prolog runs elsewhere) to the prolog and epilog,
+ * which see it as SPANK_HPCRUN_IMAGE (batch/slurm/prolog may mount it with
+ * the kernel for this job). Only a hint: hpcrun checks any such mount. */
+int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
+{
+    spank_context_t ctx = spank_context();
+    char *abs;
+
+    (void)ac;
+    (void)av;
+    if (!opt_image || (ctx != S_CTX_ALLOCATOR && ctx != S_CTX_LOCAL))
+        return 0;
+    abs = realpath(opt_image, NULL);
+    if (abs && spank_job_control_setenv(sp, "HPCRUN_IMAGE", abs, 1) != ESPANK_SUCCESS)
+        slurm_verbose("hpcrun: cannot pass --container-image to the prolog");
+    free(abs);
     return 0;
 }
 

@@ -88,6 +88,158 @@ spank_tests() {
         fail "slurm: sbatch --container-image runs the batch script inside" "$(cat "$UWORK/batch.out" 2>&1)"
 }
 
+# The prolog's kernel mounts under this rig's nodes (n1, n2) and those the
+# tests below make by hand (node hrtest*): squashfs mounts under /run/hpcrun.
+kmounts() { findmnt -rn -t squashfs -o TARGET,OPTIONS | grep -E "^/run/hpcrun/(n[12]|hrtest[a-z]*)/" ; }
+no_kmounts() { [ -z "$(kmounts)" ]; }
+# Nothing of the prolog's left: no mount, no job directory, no staged copy,
+# no loop device on the trusted images.
+prolog_nothing_left() {
+    no_kmounts && [ -z "$(ls -A /run/hpcrun/n1 /run/hpcrun/n2 2>/dev/null)" ] &&
+        [ -z "$(ls -A "$WORK/stage" 2>/dev/null)" ] &&
+        [ -z "$(losetup -n -j "$WORK/trusted/test.sqfs"; losetup -n -j "$WORK/trusted/user.sqfs")" ]
+}
+
+# A step of one srun --container-image job running in the background until
+# "$UWORK/kstarted" exists; then CHECK (a function) runs while it runs.
+with_running_job() {
+    local image=$1 out=$2 n=$3
+    shift 3
+    rm -f "$UWORK/kstarted"
+    USER_ENV="SLURM_CONF=$SLURM_DIR/slurm.conf" as_user srun -n "$n" -w n1 --container-image="$image" \
+        sh -c "touch $UWORK/kstarted; sleep 3" >"$WORK/$out" 2>&1 &
+    KJOB_PID=$!
+    wait_until 300 test -e "$UWORK/kstarted"
+}
+
+# The Slurm prolog and epilog (batch/slurm/prolog, epilog): kernel mounts of
+# images under kernel-mount-dirs only, used by hpcrun instead of FUSE.
+prolog_tests() {
+    local t=$WORK/trusted/test.sqfs u=$WORK/trusted/user.sqfs out job p
+    local hand="SLURM_JOB_UID=$TEST_UID HPCRUN_CONFIG=$WORK/site.conf HPCRUN_PROLOG_HPCRUN=$HPCRUN"
+    mkdir -p "$WORK/trusted" && cp "$IMG/test.sqfs" "$t" && chmod 0644 "$t"
+
+    # srun --container-image of a trusted image: a kernel mount, no FUSE.
+    if with_running_job "$t" kmount.out 2; then
+        out=$(kmounts)
+        if printf '%s\n' "$out" | grep -qE '^/run/hpcrun/n1/[0-9]+/image [^ ]*\bro\b.*nosuid.*nodev' &&
+            [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; then
+            ok "slurm prolog: a trusted image runs from a kernel squashfs mount, no FUSE server"
+        else
+            fail "slurm prolog: a trusted image runs from a kernel squashfs mount, no FUSE server" \
+                "mounts: $out; $(ps -f -u "$TEST_UID"); $(cat "$WORK/kmount.out")"
+        fi
+        [ "$(rig_user_procs hpcrun-join)" = 1 ] &&
+            ok "slurm prolog: 2 ranks share the container through one hpcrun-join" ||
+            fail "slurm prolog: 2 ranks share the container through one hpcrun-join" "$(ps -f -u "$TEST_UID")"
+    else
+        fail "slurm prolog: a trusted image runs from a kernel squashfs mount, no FUSE server" \
+            "the job did not start: $(cat "$WORK/kmount.out"; tail -5 "$SLURM_DIR/log/slurmd-n1.log")"
+    fi
+    wait "$KJOB_PID" && ok "slurm prolog: the job from the kernel mount succeeds" ||
+        fail "slurm prolog: the job from the kernel mount succeeds" "$(cat "$WORK/kmount.out")"
+    if wait_until 100 prolog_nothing_left; then
+        ok "slurm epilog: the kernel mount and its record are gone after the job"
+    else
+        fail "slurm epilog: the kernel mount and its record are gone after the job" \
+            "$(kmounts; ls -lR /run/hpcrun; losetup -l)"
+    fi
+
+    # #SBATCH --container-image: the batch script runs from the kernel mount.
+    rm -f "$UWORK/kstarted"
+    USER_ENV="SLURM_CONF=$SLURM_DIR/slurm.conf" as_user sbatch --wait -o /dev/null -w n1 \
+        --container-image="$t" --wrap "touch $UWORK/kstarted; sleep 3" >"$WORK/ksbatch.out" 2>&1 &
+    KJOB_PID=$!
+    if wait_until 300 test -e "$UWORK/kstarted" && kmounts | grep -q '^/run/hpcrun/n1/[0-9]*/image ' &&
+        [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; then
+        ok "slurm prolog: sbatch --container-image runs the script from the kernel mount"
+    else
+        fail "slurm prolog: sbatch --container-image runs the script from the kernel mount" \
+            "$(kmounts; ps -f -u "$TEST_UID"; cat "$WORK/ksbatch.out")"
+    fi
+    wait "$KJOB_PID"
+    check "slurm epilog: nothing left after the batch job" wait_until 100 prolog_nothing_left
+
+    # An image outside kernel-mount-dirs: FUSE, never a kernel mount.
+    if with_running_job "$IMG/test.sqfs" untrusted.out 1; then
+        if no_kmounts && [ "$(rig_user_procs hpcrun-fuse)" = 1 ]; then
+            ok "slurm prolog: an untrusted image is never kernel-mounted (FUSE)"
+        else
+            fail "slurm prolog: an untrusted image is never kernel-mounted (FUSE)" "$(kmounts; ps -f -u "$TEST_UID")"
+        fi
+    else
+        fail "slurm prolog: an untrusted image is never kernel-mounted (FUSE)" "the job did not start: $(cat "$WORK/untrusted.out")"
+    fi
+    wait "$KJOB_PID"
+    check "slurm epilog: nothing left after a FUSE job" wait_until 100 prolog_nothing_left
+
+    # The user's own image in a trusted directory: mounted only from a copy
+    # in stage-dir, which only root can write.
+    cp "$IMG/test.sqfs" "$u" && chown "$TEST_UID" "$u" && chmod 0644 "$u"
+    printf 'kernel-mount-dirs = %s\nstage-dir = %s\n' "$WORK/trusted" "$WORK/stage" >"$WORK/site.conf"
+    if with_running_job "$u" staged.out 1; then
+        job=$(ls "$WORK/stage/n1" 2>/dev/null)
+        if [ -n "$job" ] && [ "$(stat -c %u "$WORK/stage/n1/$job/image.sqfs")" = 0 ] &&
+            kmounts | grep -q "^/run/hpcrun/n1/$job/image " && [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; then
+            ok "slurm prolog: a user's image in a trusted directory is staged, then kernel-mounted"
+        else
+            fail "slurm prolog: a user's image in a trusted directory is staged, then kernel-mounted" \
+                "$(ls -lR "$WORK/stage"; kmounts; cat "$WORK/staged.out")"
+        fi
+    else
+        fail "slurm prolog: a user's image in a trusted directory is staged, then kernel-mounted" "$(cat "$WORK/staged.out")"
+    fi
+    wait "$KJOB_PID"
+    check "slurm epilog: the staged copy and the mount are gone after the job" wait_until 100 prolog_nothing_left
+    printf 'kernel-mount-dirs = %s\n' "$WORK/trusted" >"$WORK/site.conf"
+
+    # By hand, as slurmd would run them: what hpcrun says and what it refuses.
+    env -i SPANK_HPCRUN_IMAGE="$t" SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest $hand \
+        "$top_builddir/batch/slurm/prolog" 2>/dev/null
+    USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep '^mount +kernel squashfs /run/hpcrun/hrtest/999999/image \(prolog\)$' \
+        "hpcrun --dry-run names the prolog's kernel mount" hpcrun --no-join --dry-run "$t" true
+    USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep "^hpcrun: $t: .* image, kernel squashfs mount by the prolog," \
+        "hpcrun -v says it uses the kernel mount" hpcrun --no-join -v "$t" cat /etc/hpcrun-demo
+    USER_ENV="SLURM_JOB_ID=999998 SLURMD_NODENAME=hrtest" check_grep '^mount +FUSE' \
+        "hpcrun: another job's kernel mount is not used" hpcrun --no-join --dry-run "$t" true
+    USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=../hrtest" check_grep '^mount +FUSE' \
+        "hpcrun: a node name with a path in it finds no kernel mount" hpcrun --no-join --dry-run "$t" true
+    cp "$t" "$UWORK/copy.sqfs"
+    USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep '^mount +FUSE' \
+        "hpcrun: the kernel mount serves only the very image file it was made of" \
+        hpcrun --no-join --dry-run "$UWORK/copy.sqfs" true
+    sed -i "s/^uid=.*/uid=$((TEST_UID + 1))/" /run/hpcrun/hrtest/999999/record
+    USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep '^mount +FUSE' \
+        "hpcrun: a kernel mount made for another user is not used" hpcrun --no-join --dry-run "$t" true
+    # The epilog kills this job's servers on this node only.
+    USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" hpcrun --no-join "$IMG/test.sqfs" sleep 30 >/dev/null 2>&1 &
+    local p1=$!
+    USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtestother" hpcrun --no-join "$IMG/test.sqfs" sleep 30 >/dev/null 2>&1 &
+    local p2=$!
+    job_fuse() {
+        local p n=0
+        for p in $(pgrep -u "$TEST_UID" -x hpcrun-fuse); do
+            tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "SLURMD_NODENAME=$1" && n=$((n + 1))
+        done
+        [ "$n" = "$2" ]
+    }
+    wait_until 100 job_fuse hrtest 1 && wait_until 100 job_fuse hrtestother 1
+    env -i SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest $hand "$top_builddir/batch/slurm/epilog" 2>/dev/null
+    if wait_until 50 job_fuse hrtest 0 && job_fuse hrtestother 1 && no_kmounts && [ ! -e /run/hpcrun/hrtest ]; then
+        ok "slurm epilog: removes the job's mount and kills its FUSE servers on its node only"
+    else
+        fail "slurm epilog: removes the job's mount and kills its FUSE servers on its node only" \
+            "$(kmounts; ls -R /run/hpcrun; ps -f -u "$TEST_UID")"
+    fi
+    # the applications (hpcrun became them) and the other node's server
+    for p in $(pgrep -u "$TEST_UID"); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qE '^SLURMD_NODENAME=hrtest(other)?$' &&
+            kill -KILL "$p" 2>/dev/null
+    done
+    wait "$p1" "$p2" 2>/dev/null
+    check "slurm epilog: the hand-made job's processes are gone" wait_until 50 job_fuse hrtestother 0
+}
+
 slurm_tests() {
     local out srun_pid t0 t1
     SLURM_SPOOL=$(mktemp -d /var/tmp/hpcrun-slurmd.XXXXXX) || {
@@ -101,6 +253,11 @@ slurm_tests() {
     else
         unset HPCRUN_SPANK_PLUGIN
     fi
+    # the prolog and epilog, with a site config that trusts $WORK/trusted
+    printf 'kernel-mount-dirs = %s\n' "$WORK/trusted" >"$WORK/site.conf"
+    export HPCRUN_RIG_PROLOG=$top_builddir/batch/slurm/prolog
+    export HPCRUN_RIG_EPILOG=$top_builddir/batch/slurm/epilog
+    export HPCRUN_RIG_CONFIG=$WORK/site.conf HPCRUN_RIG_HPCRUN=$HPCRUN
     if ! out=$("$SLURM_RIG" start "$SLURM_DIR" "$SLURM_SPOOL" 2>&1); then
         fail "slurm: rig starts (munged, slurmctld, slurmd n1 and n2)" "$out"
         return
@@ -129,7 +286,7 @@ slurm_tests() {
         "slurm: Open MPI, 4 ranks across n1 and n2" \
         as_user srun -N 2 -n 4 --mpi=pmix "$HPCRUN" "$IMG/ompi.sqfs" mpi_hello 4
     # slurmd's spool (PMIX_SERVER_TMPDIR) is bound because the plan says so
-    USER_ENV="$base" check_grep "^mount +bind +$SLURM_SPOOL/spool-n1/pmix\\.[0-9.]+ .*\\[pmix" \
+    USER_ENV="$base" check_grep "^mount +bind +$SLURM_SPOOL/spool-n[12]/pmix\\.[0-9.]+ .*\\[pmix" \
         "slurm: the PMIx server directory in slurmd's spool is bound" \
         as_user srun -n 1 --mpi=pmix "$HPCRUN" --dry-run "$IMG/ompi.sqfs" true
     USER_ENV="$ompi" check_grep '^ +4194304 +[0-9.]+ +[0-9.]+$' \
@@ -231,6 +388,7 @@ slurm_tests() {
     wait "$srun_pid" 2>/dev/null
 
     spank_tests
+    prolog_tests
 
     # A job that reaches its time limit (one minute, Slurm's least):
     # slurmctld notices within its 30 s check, and the application gets

@@ -11,6 +11,14 @@
 #   tests/slurm/rig.sh stop DIR
 #                           stop everything it started, by PID, and remove SPOOL
 #
+# Options, in the environment of "start":
+#   HPCRUN_SPANK_PLUGIN=SO  load the hpcrun SPANK plugin (srun --container-image)
+#   HPCRUN_RIG_PROLOG=FILE, HPCRUN_RIG_EPILOG=FILE  Prolog= and Epilog= with
+#                           PrologFlags=Alloc (as batch/slurm/README.md says),
+#                           run through wrappers in DIR that set, for them,
+#   HPCRUN_RIG_CONFIG=FILE  the site config (HPCRUN_CONFIG), and
+#   HPCRUN_RIG_HPCRUN=FILE  the hpcrun they ask for it (default: the installed one)
+#
 # DIR must not exist before start (its parents must be searchable by the
 # slurm and munge users and by the test user). Clients need SLURM_CONF=
 # DIR/slurm.conf. Every daemon the rig starts, and every process those start
@@ -173,6 +181,29 @@ EOF
         chmod 0644 "$dir/plugstack.conf"
         echo "PlugStackConfig=$dir/plugstack.conf" >> "$dir/slurm.conf"
     fi
+    # HPCRUN_RIG_PROLOG/EPILOG: slurmd runs them with a fixed environment,
+    # so the site config and hpcrun's path reach them through a wrapper.
+    for c in prolog epilog; do
+        local script var
+        var=HPCRUN_RIG_$(echo "$c" | tr a-z A-Z)
+        script=${!var:-}
+        [ -n "$script" ] || continue
+        [ -x "$script" ] || die "$script: not an executable $c"
+        {
+            echo '#!/bin/sh'
+            echo "HPCRUN_CONFIG='${HPCRUN_RIG_CONFIG:-}' HPCRUN_PROLOG_HPCRUN='${HPCRUN_RIG_HPCRUN:-}'"
+            echo 'export HPCRUN_CONFIG HPCRUN_PROLOG_HPCRUN'
+            echo "[ -n \"\$HPCRUN_CONFIG\" ] || unset HPCRUN_CONFIG"
+            echo "[ -n \"\$HPCRUN_PROLOG_HPCRUN\" ] || unset HPCRUN_PROLOG_HPCRUN"
+            echo "exec '$script' \"\$@\""
+        } >"$dir/$c"
+        chmod 0755 "$dir/$c"
+        if [ "$c" = prolog ]; then
+            printf 'Prolog=%s\nPrologFlags=Alloc\n' "$dir/prolog" >>"$dir/slurm.conf"
+        else
+            echo "Epilog=$dir/epilog" >>"$dir/slurm.conf"
+        fi
+    done
     chmod 0644 "$dir/slurm.conf"
     export SLURM_CONF=$dir/slurm.conf
 

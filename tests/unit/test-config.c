@@ -136,10 +136,39 @@ static void test_site_and_env(void)
     hr_config_free(&cfg);
 }
 
+static void test_site_policy(void)
+{
+    struct hr_config cfg;
+    char err[512];
+
+    memset(&cfg, 0, sizeof(cfg));
+    CHECK(cfg.stage_dir == NULL && cfg.kernel_mount_dirs == NULL); /* never by default */
+    CHECK(hr_config_apply_site(&cfg, "site.conf",
+                               "stage-dir = /local//hpcrun/\n"
+                               "kernel-mount-dirs = /apps/images:/scratch/trusted\n",
+                               err, sizeof(err)) == 0);
+    CHECK_STR(cfg.stage_dir, "/local/hpcrun");
+    CHECK_STR(cfg.kernel_mount_dirs, "/apps/images:/scratch/trusted");
+    CHECK(hr_config_apply_site(&cfg, "site.conf", "kernel-mount-dirs =\nstage-dir =\n",
+                               err, sizeof(err)) == 0);
+    CHECK(cfg.stage_dir == NULL && cfg.kernel_mount_dirs == NULL);
+    CHECK(hr_config_apply_site(&cfg, "site.conf", "\nkernel-mount-dirs = /apps:images\n",
+                               err, sizeof(err)) < 0);
+    CHECK(
+        strstr(err, "site.conf:2: kernel-mount-dirs: 'images' is not an absolute path"));
+    CHECK(hr_config_apply_site(&cfg, "site.conf", "stage-dir = local\n", err,
+                               sizeof(err)) < 0);
+    CHECK(strstr(err, "site.conf:1: stage-dir: 'local' is not an absolute path"));
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--site-config", NULL) == 0 && cfg.show_site_config);
+    hr_config_free(&cfg);
+}
+
 int main(void)
 {
     test_binds();
     test_args();
     test_site_and_env();
+    test_site_policy();
     return unit_done();
 }
