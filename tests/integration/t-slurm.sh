@@ -359,6 +359,26 @@ slurm_tests() {
     fi
     wait "$srun_pid" 2>/dev/null
 
+    # Ranks of one step on a node: rank 0 publishes the address of a buffer in
+    # /dev/shm, rank 1 reads the file (shared memory) and the buffer from rank
+    # 0's process (cross-memory attach, process_vm_readv).
+    out=$(USER_ENV="$base" as_user srun -N 1 -n 2 -w n1 "$HPCRUN" "$IMG/test.sqfs" sh -c '
+        f=/dev/shm/hr-xmem-$SLURM_JOB_ID
+        if [ "$SLURM_PROCID" = 0 ]; then
+            hr-probe hold 4 > $f.tmp & sleep 0.5; mv $f.tmp $f; wait
+        else
+            for i in $(seq 50); do [ -s $f ] && break; sleep 0.1; done
+            set -- $(sed "s/pid=\([0-9]*\) addr=\([0-9a-fx]*\).*/\1 \2/" $f)
+            echo "shm=$(cat $f | cut -c1-4)"
+            hr-probe pvr "$1" "$2"
+            rm -f $f
+        fi' 2>&1)
+    printf '%s\n' "$out" | grep -q '^shm=pid=' && ok "slurm: a file in /dev/shm is shared between the ranks" ||
+        fail "slurm: a file in /dev/shm is shared between the ranks" "$out"
+    printf '%s\n' "$out" | grep -q '^pvr=hpcrun!$' &&
+        ok "slurm: process_vm_readv from one rank into another succeeds" ||
+        fail "slurm: process_vm_readv from one rank into another succeeds" "$out"
+
     # One container per node and step (--join, the default under Slurm), and
     # the checks below do see FUSE servers: --no-join gives one per rank.
     USER_ENV="$base" as_user srun -n 4 -w n1 "$HPCRUN" "$IMG/test.sqfs" sleep 3 >/dev/null 2>&1 &
