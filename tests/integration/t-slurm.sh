@@ -86,6 +86,14 @@ spank_tests() {
     grep -q 'inside the hpcrun demo image' "$UWORK/batch.out" 2>/dev/null &&
         ok "slurm: sbatch --container-image runs the batch script inside" ||
         fail "slurm: sbatch --container-image runs the batch script inside" "$(cat "$UWORK/batch.out" 2>&1)"
+    rm -f "$UWORK/batch2.out"
+    printf '#!/bin/sh\n#SBATCH --container-image=%s\n#SBATCH -o /dev/null\ncat /etc/hpcrun-demo > %s\n' \
+        "$IMG/test.sqfs" "$UWORK/batch2.out" > "$UWORK/job.sh"
+    chmod a+rx "$UWORK/job.sh"
+    USER_ENV="$base" as_user timeout 60 sbatch --wait "$UWORK/job.sh" >/dev/null 2>&1
+    grep -q 'inside the hpcrun demo image' "$UWORK/batch2.out" 2>/dev/null &&
+        ok "slurm: #SBATCH --container-image in the script runs it inside" ||
+        fail "slurm: #SBATCH --container-image in the script runs it inside" "$(cat "$UWORK/batch2.out" 2>&1)"
 }
 
 # The prolog's kernel mounts under this rig's nodes (n1, n2) and those the
