@@ -36,35 +36,17 @@ const char *hr_verdict_name(enum hr_verdict v)
 
 char *hr_tar_path_clean(const char *raw)
 {
-    size_t len = strlen(raw), o = 0;
-    char *out = hr_xmalloc(len + 1);
+    hr_autofree char *abs = NULL;
+    char *clean;
 
-    for (const char *p = raw; *p;) {
-        const char *end;
-        size_t n;
-
-        while (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        end = strchrnul(p, '/');
-        n = (size_t)(end - p);
-        if (n == 2 && p[0] == '.' && p[1] == '.') {
-            /* tar(1) refuses these too; dropping ".." lexically would put the
-             * entry somewhere its author did not name. */
-            free(out);
-            return NULL;
-        }
-        if (!(n == 1 && p[0] == '.')) {
-            if (o)
-                out[o++] = '/';
-            memcpy(out + o, p, n);
-            o += n;
-        }
-        p = end;
-    }
-    out[o] = '\0';
-    return out;
+    /* tar(1) refuses these too; dropping ".." lexically would put the entry
+     * somewhere its author did not name. */
+    if (hr_path_has_dotdot(raw))
+        return NULL;
+    abs = hr_xasprintf("/%s", raw);
+    clean = hr_path_normalize(abs);
+    memmove(clean, clean + 1, strlen(clean)); /* relative to the image's root */
+    return clean;
 }
 
 enum hr_whiteout_kind hr_whiteout_kind(const char *name)

@@ -523,8 +523,7 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
     snprintf(opts, sizeof(opts),
              "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions", fuse_fd,
              (unsigned)uid, (unsigned)gid);
-    if (hr_mount(img->path, mountpoint, "fuse.squashfuse",
-                 MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0)
+    if (hr_mount(img->path, mountpoint, "fuse.squashfuse", MS_RDONLY, opts) < 0)
         return -1;
     a.fs = &img->ll->fs;
     a.is_parallel = is_parallel;

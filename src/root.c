@@ -91,9 +91,18 @@ static const char *shown(const char *path)
 int hr_mount(const char *src, const char *dst, const char *fstype, unsigned long flags,
              const char *data)
 {
-    bool is_dev = flags & HR_MOUNT_DEVICES;
-    unsigned long f = flags & ~HR_MOUNT_DEVICES;
+    bool is_dev = flags & HR_MOUNT_DEVICES, is_quiet = flags & HR_MOUNT_QUIET;
+    unsigned long f = flags & ~(HR_MOUNT_DEVICES | HR_MOUNT_QUIET);
 
+    if (f & (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)) {
+        /* a change of propagation: it mounts nothing */
+        if (mount(NULL, dst, NULL, f, NULL) < 0) {
+            hr_err("cannot change the propagation of %s: %s", shown(dst),
+                   strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
     if (f & MS_REMOUNT) {
         if (restrict_tree(dst, flags, false) < 0) {
             hr_err("cannot remount %s: %s", shown(dst), strerror(errno));
@@ -113,6 +122,8 @@ int hr_mount(const char *src, const char *dst, const char *fstype, unsigned long
     }
     f |= MS_NOSUID | (is_dev ? 0 : MS_NODEV);
     if (mount(src, dst, fstype, f, data) < 0) {
+        if (is_quiet)
+            return -1;
         hr_err("cannot mount %s (%s) on %s: %s", src, fstype, shown(dst),
                strerror(errno));
         return -1;
@@ -127,10 +138,8 @@ int hr_root_stage(bool is_writable)
                                        HR_STAGE_FILES};
 
     /* Nothing we mount may propagate back to the host's namespace. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
-        hr_err("cannot make the mount namespace private: %s", strerror(errno));
+    if (hr_mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
         return -1;
-    }
     /* It holds the generated files and the overlay's upper layer: with
      * --writable-tmpfs everything the application writes to the root, so
      * then it gets tmpfs's default size (half the memory, used as written). */
@@ -259,23 +268,9 @@ static int mount_overlay(void)
     /* userxattr (Linux 5.11): an overlay mounted in a user namespace keeps
      * its metadata in user.* xattrs, since trusted.* is not ours to set. */
     snprintf(opts, sizeof(opts), "%s,userxattr", base);
-    if (mount("overlay", HR_STAGE_ROOT, "overlay", MS_NOSUID | MS_NODEV, opts) == 0)
+    if (hr_mount("overlay", HR_STAGE_ROOT, "overlay", HR_MOUNT_QUIET, opts) == 0)
         return 0;
     return hr_mount("overlay", HR_STAGE_ROOT, "overlay", 0, base);
-}
-
-static int write_file(const char *path, const char *content)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    size_t len = strlen(content);
-
-    if (fd < 0 || write(fd, content, len) != (ssize_t)len) {
-        hr_err("cannot write %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return close(fd);
 }
 
 static int root_apply_mount(const char *root, const struct hr_mount *m, size_t index)
@@ -309,7 +304,9 @@ static int root_apply_mount(const char *root, const struct hr_mount *m, size_t i
         break;
     case HR_MNT_FILE:
         src = hr_xasprintf("%s/%zu", HR_STAGE_FILES, index);
-        rc = write_file(src, m->src);
+        rc = hr_write_file(src, m->src);
+        if (rc < 0)
+            hr_err("cannot write %s: %s", src, strerror(-rc));
         if (rc == 0)
             rc = hr_mount(src, target, NULL, MS_BIND | MS_RDONLY, NULL);
         break;

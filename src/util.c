@@ -133,6 +133,14 @@ char *hr_path_normalize(const char *path)
     return out;
 }
 
+bool hr_path_has_dotdot(const char *path)
+{
+    for (const char *p = path; (p = strstr(p, "..")); p += 2)
+        if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+            return true;
+    return false;
+}
+
 bool hr_path_is_under(const char *path, const char *dir)
 {
     size_t n = strlen(dir);
@@ -186,7 +194,8 @@ char *hr_read_file(const char *path, size_t max, size_t *len_out)
 
 int hr_write_file(const char *path, const char *text)
 {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    /* O_CREAT: also makes new files (0644); proc files simply exist */
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     size_t len = strlen(text);
     ssize_t w;
 

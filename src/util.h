@@ -27,6 +27,8 @@ void hr_strv_free(struct hr_strv *sv);
  * without going above "/", drop a trailing "/". Returns NULL if path is not
  * absolute. Touches no file system. */
 char *hr_path_normalize(const char *path);
+/* True if a component of path is "..". */
+bool hr_path_has_dotdot(const char *path);
 /* True if path equals dir or lies below it (both normalised, absolute). */
 bool hr_path_is_under(const char *path, const char *dir);
 /* "a" + "/" + "b" with exactly one slash between them. */
@@ -39,7 +41,8 @@ int hr_fail(char *err, size_t errlen, const char *fmt, ...)
 
 /* Read a whole file (at most max bytes) into a NUL-terminated heap buffer. */
 char *hr_read_file(const char *path, size_t max, size_t *len_out);
-/* Write a string to a file opened with O_WRONLY (used for /proc files). */
+/* Write a string to a file, creating it (0644) if it does not exist; for
+ * /proc files and files of hpcrun's own. Returns 0 or a negative errno. */
 int hr_write_file(const char *path, const char *text);
 
 /* Cleanup helpers for code that can fail half-way. */

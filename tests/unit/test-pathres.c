@@ -107,6 +107,10 @@ static void test_real_dir(void)
 
 static void test_path_helpers(void)
 {
+    CHECK(hr_path_has_dotdot(".."));
+    CHECK(hr_path_has_dotdot("a/../b"));
+    CHECK(hr_path_has_dotdot("/a/.."));
+    CHECK(!hr_path_has_dotdot("a/..b/c..d/..."));
     char *n;
     n = hr_path_normalize("//a/./b/../c/");
     CHECK_STR(n, "/a/c");
