@@ -382,8 +382,16 @@ static void join_poll_events(struct server_args *a, const struct pollfd *pfd, si
     }
     a->n_members = m;
     if (is_ready_event) {
+        char byte;
+        /* The byte: the root is ready, accept from now on. End of file
+         * instead: the leader failed before it was, so nobody may enter
+         * what it left half-built. */
+        if (read(a->ready_fd, &byte, 1) != 1) {
+            close(a->listen_fd);
+            a->listen_fd = -1;
+        }
         close(a->ready_fd);
-        a->ready_fd = -1; /* the root is ready: accept from now on */
+        a->ready_fd = -1;
     } else if (is_accept_event) {
         int member = hr_join_accept(a->listen_fd);
         if (member >= 0 && a->n_members < HR_ARRAY_LEN(a->members))

@@ -50,50 +50,65 @@ static bool peer_is_me(int fd)
            cred.uid == getuid();
 }
 
+/* One byte carrying up to two descriptors (SCM_RIGHTS). */
+struct fd_message {
+    char byte;
+    struct iovec iov;
+    /* CMSG_SPACE(2 * sizeof(int)) is 24 on Linux; struct cmsghdr itself
+     * cannot be a member here (it ends in a flexible array) */
+    _Alignas(struct cmsghdr) char ctl[64];
+    struct msghdr msg;
+};
+
+static struct msghdr *fd_message_init(struct fd_message *m, size_t n)
+{
+    memset(m, 0, sizeof(*m));
+    m->byte = 'j';
+    m->iov = (struct iovec){.iov_base = &m->byte, .iov_len = 1};
+    m->msg = (struct msghdr){.msg_iov = &m->iov,
+                             .msg_iovlen = 1,
+                             .msg_control = m->ctl,
+                             .msg_controllen =
+                                 n ? CMSG_SPACE(n * sizeof(int)) : sizeof(m->ctl)};
+    return &m->msg;
+}
+
 static int send_fds(int sock, const int *fds, size_t n)
 {
-    char byte = 'j';
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(2 * sizeof(int))];
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = ctl.buf,
-                         .msg_controllen = CMSG_SPACE(n * sizeof(int))};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    struct fd_message m;
+    struct msghdr *msg = fd_message_init(&m, n);
+    struct cmsghdr *c = CMSG_FIRSTHDR(msg);
 
-    memset(ctl.buf, 0, sizeof(ctl.buf));
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(n * sizeof(int));
     memcpy(CMSG_DATA(c), fds, n * sizeof(int));
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+    return sendmsg(sock, msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-/* Receive exactly n descriptors, waiting at most ms. */
+/* Receive exactly n (1 or 2) descriptors, waiting at most ms. Any others that
+ * came along are closed. */
 static int recv_fds(int sock, int *fds, size_t n, int ms)
 {
-    char byte;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(2 * sizeof(int))];
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = ctl.buf,
-                         .msg_controllen = sizeof(ctl.buf)};
+    struct fd_message m;
+    struct msghdr *msg = fd_message_init(&m, 0);
     struct pollfd p = {.fd = sock, .events = POLLIN};
     struct cmsghdr *c;
+    size_t got;
 
-    if (poll(&p, 1, ms) != 1 || recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+    if (poll(&p, 1, ms) != 1 || recvmsg(sock, msg, MSG_CMSG_CLOEXEC) != 1)
         return -1;
-    c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-        c->cmsg_len != CMSG_LEN(n * sizeof(int)))
+    c = CMSG_FIRSTHDR(msg);
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
         return -1;
+    got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    if (got != n) {
+        int extra[2];
+        memcpy(extra, CMSG_DATA(c), (got < 2 ? got : 2) * sizeof(int));
+        for (size_t i = 0; i < got && i < 2; i++)
+            close(extra[i]);
+        return -1;
+    }
     memcpy(fds, CMSG_DATA(c), n * sizeof(int));
     return 0;
 }

@@ -44,3 +44,21 @@ USER_ENV="$slurm_env" check_grep '^join     slurm:77\.3@n9\|' \
     "under Slurm, --join is the default (job.step@node)" as_user "$HPCRUN" --dry-run "$IMG/test.sqfs" true
 out=$(USER_ENV="$slurm_env" as_user "$HPCRUN" --no-join --dry-run "$IMG/test.sqfs" true 2>&1)
 printf '%s\n' "$out" | grep -q '^join ' && fail "--no-join turns it off" "$out" || ok "--no-join turns it off"
+
+# A leader that fails half-way (a bind its root cannot take) lets nobody into
+# what it left: the others find no leader and build their own container.
+mkdir -p "$WORK/joindata" && chmod a+rx "$WORK/joindata"
+hpcrun --join="$join_key-4" -b "$WORK/joindata:/etc/passwd" "$IMG/test.sqfs" true >/dev/null 2>&1 &
+lead=$!
+for i in 1 2 3; do
+    hpcrun --join="$join_key-4" "$IMG/test.sqfs" sh -c 'id -un; cat /etc/hpcrun-demo' > "$UWORK/after-fail.$i" 2>&1 &
+done
+wait
+good=0
+for i in 1 2 3; do
+    grep -q "^$TEST_USER\$" "$UWORK/after-fail.$i" && grep -q 'inside the hpcrun demo image' "$UWORK/after-fail.$i" &&
+        good=$((good + 1))
+done
+[ "$good" = 3 ] && ok "after a failed leader, the others still run in a whole container" ||
+    fail "after a failed leader, the others still run in a whole container" "$(cat "$UWORK"/after-fail.*)"
+wait_until 10 no_fuse && ok "...and leave no FUSE server" || fail "...and leave no FUSE server" "$(fuse_count)"
