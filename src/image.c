@@ -443,8 +443,7 @@ int hr_image_open(struct hr_image *img, const char *path, unsigned long long off
     }
     if (image_check_superblock(img, &st) < 0)
         return -1;
-    snprintf(img->id, sizeof(img->id), "%llu:%llu", (unsigned long long)st.st_dev,
-             (unsigned long long)st.st_ino);
+    img->st = st;
     img->ll = calloc(1, sizeof(struct image_fs));
     if (!img->ll) {
         hr_err("out of memory");

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "util.h"
@@ -28,7 +29,7 @@ struct hr_image {
     int fd;
     struct sqfs_ll *ll;
     const char *compression;
-    char id[64]; /* "DEV:INO" of the file, for --join keys */
+    struct stat st; /* of the open file: --join keys, the prolog's record */
     struct hr_image_config config;
     char *passwd; /* the image's /etc/passwd, or NULL */
     char *group;  /* the image's /etc/group, or NULL */

@@ -17,6 +17,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "kmount.h"
 #include "log.h"
 #include "util.h"
@@ -85,16 +86,6 @@ bool hr_kmount_record_matches(const char *text, const struct hr_kmount_want *wan
     return true;
 }
 
-static const char *env_get(char **envp, const char *name)
-{
-    size_t n = strlen(name);
-
-    for (char **e = envp; e && *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
-}
-
 /* A name that is one path component of our own making. */
 static bool is_plain_name(const char *s)
 {
@@ -160,16 +151,15 @@ static bool is_prolog_mount(const char *mnt)
            statvfs(mnt, &sv) == 0 && (sv.f_flag & want) == want;
 }
 
-char *hr_kmount_find(int image_fd, char **envp)
+char *hr_kmount_find(const struct stat *image, char **envp)
 {
-    const char *job = env_get(envp, "SLURM_JOB_ID");
-    const char *node = env_get(envp, "SLURMD_NODENAME");
-    struct stat st;
+    const char *job = hr_env_get(envp, "SLURM_JOB_ID");
+    const char *node = hr_env_get(envp, "SLURMD_NODENAME");
     char *dir, *rec_path, *mnt, *text, why[128];
-    struct hr_kmount_want want = {.job = job, .uid = getuid(), .image = &st};
+    struct hr_kmount_want want = {.job = job, .uid = getuid(), .image = image};
     bool ok;
 
-    if (!is_plain_name(job) || !is_plain_name(node) || fstat(image_fd, &st) < 0)
+    if (!is_plain_name(job) || !is_plain_name(node))
         return NULL;
     dir = hr_xasprintf("%s/%s/%s", HR_KMOUNT_DIR, node, job);
     rec_path = hr_xasprintf("%s/record", dir);

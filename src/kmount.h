@@ -26,9 +26,10 @@ struct hr_kmount_want {
 bool hr_kmount_record_matches(const char *text, const struct hr_kmount_want *want,
                               char *why, size_t whylen);
 
-/* Find the prolog's mount for the image open at image_fd, in the job and on
- * the node that envp names (SLURM_JOB_ID, SLURMD_NODENAME). Returns the
- * host path of the mount (malloc'd), or NULL (the reason at -vv). */
-char *hr_kmount_find(int image_fd, char **envp);
+/* Find the prolog's mount for the image file hpcrun opened (image: its
+ * fstat), in the job and on the node that envp names (SLURM_JOB_ID,
+ * SLURMD_NODENAME). Returns the host path of the mount (malloc'd), or NULL
+ * (the reason at -vv). */
+char *hr_kmount_find(const struct stat *image, char **envp);
 
 #endif

@@ -31,7 +31,7 @@ static char *image_kernel_mount(const struct hr_config *cfg, const struct hr_pla
         hr_debug("kernel mount: not with --writable-tmpfs, --fakeroot or --offset");
         return NULL;
     }
-    return hr_kmount_find(img->fd, envp);
+    return hr_kmount_find(&img->st, envp);
 }
 
 /* -vv reports how long each step took (the benchmark report uses it). */
@@ -66,7 +66,8 @@ static int image_enter_kernel(const struct hr_plan *plan, const char *kmount,
 
 /* 4 and 5 with FUSE: the server is forked once the image is mounted. */
 static int image_enter_fuse(const struct hr_plan *plan, struct hr_image *img,
-                            struct timespec *t0, struct hr_join *join, int devnull_fd)
+                            const struct hr_image_view *view, struct timespec *t0,
+                            struct hr_join *join, int devnull_fd)
 {
     /* Checked here for a clear message; opened again inside the namespace,
      * since FUSE only accepts a /dev/fuse opened by the mounting namespace's
@@ -89,8 +90,11 @@ static int image_enter_fuse(const struct hr_plan *plan, struct hr_image *img,
                             plan->is_writable && !plan->is_fakeroot, is_prefetch_useful,
                             join, devnull_fd) < 0)
         return -1;
-    if (is_prefetch_useful)
-        hr_image_prefetch(HR_STAGE_IMAGE, plan->exe_in_image);
+    if (is_prefetch_useful) {
+        char *exe = hr_plan_find_exe(plan, view);
+        hr_image_prefetch(HR_STAGE_IMAGE, exe);
+        free(exe);
+    }
     return 0;
 }
 
@@ -108,9 +112,7 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     char *kmount;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    /* 2. checks (hr_check_privileges() ran first of all, in main) */
-    if (hr_check_privileges() < 0)
-        return HR_EXIT_FAIL;
+    /* 2. checks (hr_check_privileges() ran first of all, in the caller) */
     if (hr_host_collect(cfg, envp, &host) < 0)
         return HR_EXIT_FAIL;
     if (hr_image_open(&img, cfg->image, cfg->offset) < 0)
@@ -121,7 +123,7 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     view = (struct hr_image_view){.lookup = hr_image_lookup,
                                   .ctx = &img,
                                   .path = img.path,
-                                  .id = img.id,
+                                  .file = &img.st,
                                   .passwd = img.passwd,
                                   .group = img.group,
                                   .config = &img.config};
@@ -129,15 +131,9 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
         hr_err("%s", err);
         return HR_EXIT_FAIL;
     }
-    kmount = image_kernel_mount(cfg, &plan, &img, envp);
     step_done("plan", &t0);
-    hr_info("%s: %s image, %s, root %s, %zu mounts, running %s as uid %u", img.path,
-            img.compression, kmount ? "kernel squashfs mount by the prolog" : "FUSE",
-            plan.is_writable     ? "writable (tmpfs overlay)"
-            : plan.needs_overlay ? "read-only (overlay for mount points)"
-                                 : "read-only",
-            plan.n_mounts, plan.argv.v[0], (unsigned)plan.uid);
     if (cfg->is_dry_run) {
+        kmount = image_kernel_mount(cfg, &plan, &img, envp);
         hr_plan_print(&plan, img.path, stdout);
         if (kmount)
             printf("mount    kernel squashfs %s (prolog)\n", kmount);
@@ -161,10 +157,17 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
         }
         is_join_leader = true;
     }
+    kmount = image_kernel_mount(cfg, &plan, &img, envp);
+    hr_info("%s: %s image, %s, root %s, %zu mounts, running %s as uid %u", img.path,
+            img.compression, kmount ? "kernel squashfs mount by the prolog" : "FUSE",
+            plan.is_writable     ? "writable (tmpfs overlay)"
+            : plan.needs_overlay ? "read-only (overlay for mount points)"
+                                 : "read-only",
+            plan.n_mounts, plan.argv.v[0], (unsigned)plan.uid);
     devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull_fd < 0 ||
         (kmount ? image_enter_kernel(&plan, kmount, &t0) < 0
-                : image_enter_fuse(&plan, &img, &t0, is_join_leader ? &join : NULL,
+                : image_enter_fuse(&plan, &img, &view, &t0, is_join_leader ? &join : NULL,
                                    devnull_fd) < 0))
         return HR_EXIT_FAIL;
     if (kmount && is_join_leader && hr_image_keep_join(&join, devnull_fd) < 0)

@@ -219,12 +219,24 @@ static bool text_has_id(const char *text, unsigned id)
     return false;
 }
 
+/* path resolved in the image if it is a file there (not a directory), else NULL */
+static char *image_file(const struct hr_image_view *img, const char *path)
+{
+    struct hr_resolved r;
+
+    if (hr_resolve_in_root(path, img->lookup, img->ctx, &r) == 0 && r.n_missing == 0 &&
+        r.last == HR_NODE_OTHER)
+        return r.path;
+    free(r.path);
+    return NULL;
+}
+
 static void plan_identity(struct hr_plan *plan, const struct hr_host *host,
                           const struct hr_image_view *img)
 {
     char *pw_line, *gr_line, *content;
     const char *shell = host->shell;
-    struct hr_resolved r;
+    char *shell_in_image;
 
     if (plan->is_fakeroot) {
         /* The image's own root entries are right for uid 0; add them if absent. */
@@ -243,10 +255,10 @@ static void plan_identity(struct hr_plan *plan, const struct hr_host *host,
         return;
     }
     /* A login shell the image lacks would break tools that exec $SHELL. */
-    if (hr_resolve_in_root(shell, img->lookup, img->ctx, &r) < 0 || r.n_missing ||
-        r.last != HR_NODE_OTHER)
+    shell_in_image = image_file(img, shell);
+    if (!shell_in_image)
         shell = "/bin/sh";
-    free(r.path);
+    free(shell_in_image);
     pw_line = hr_xasprintf("%s:x:%u:%u:%s:%s:%s", host->user, (unsigned)host->uid,
                            (unsigned)host->gid, host->gecos, host->home, shell);
     gr_line = hr_xasprintf("%s:x:%u:", host->group, (unsigned)host->gid);
@@ -355,46 +367,38 @@ static int plan_join(struct hr_plan *plan, const struct hr_config *cfg,
                        "--join: not in a Slurm job step; name a key: --join=KEY");
     else
         return 0;
-    plan->join_key = hr_xasprintf(
-        "%s|%s|%llu|fakeroot=%d|writable=%d|dev=%d", scope, img->id ? img->id : img->path,
-        cfg->offset, cfg->is_fakeroot, cfg->is_writable_tmpfs, (int)cfg->dev);
+    if (img->file)
+        plan->join_key = hr_xasprintf(
+            "%s|%llu:%llu|%llu|fakeroot=%d|writable=%d|dev=%d", scope,
+            (unsigned long long)img->file->st_dev, (unsigned long long)img->file->st_ino,
+            cfg->offset, cfg->is_fakeroot, cfg->is_writable_tmpfs, (int)cfg->dev);
+    else
+        plan->join_key = hr_xasprintf("%s|%s|%llu|fakeroot=%d|writable=%d|dev=%d", scope,
+                                      img->path, cfg->offset, cfg->is_fakeroot,
+                                      cfg->is_writable_tmpfs, (int)cfg->dev);
     free(scope);
     return 0;
 }
 
-/* Where argv[0] will be found in the image, searching the container's PATH
- * as execvp will. Only a hint (for prefetching): a miss is not an error. */
-static void plan_find_exe(struct hr_plan *plan, const struct hr_image_view *img)
+char *hr_plan_find_exe(const struct hr_plan *plan, const struct hr_image_view *img)
 {
     const char *cmd = plan->argv.v[0];
     const char *path = hr_env_get(plan->env.v, "PATH");
-    char *dirs, *save = NULL;
+    char *dirs, *save = NULL, *found = NULL;
 
-    if (strchr(cmd, '/')) {
-        struct hr_resolved r;
-        if (cmd[0] == '/' && hr_resolve_in_root(cmd, img->lookup, img->ctx, &r) == 0 &&
-            r.n_missing == 0 && r.last == HR_NODE_OTHER)
-            plan->exe_in_image = r.path;
-        else
-            free(r.path);
-        return;
-    }
+    if (strchr(cmd, '/'))
+        return cmd[0] == '/' ? image_file(img, cmd) : NULL;
     dirs = hr_xstrdup(path ? path : HR_DEFAULT_PATH);
-    for (char *d = strtok_r(dirs, ":", &save); d && !plan->exe_in_image;
+    for (char *d = strtok_r(dirs, ":", &save); d && !found;
          d = strtok_r(NULL, ":", &save)) {
-        struct hr_resolved r;
-        char *cand;
-        if (d[0] != '/')
-            continue;
-        cand = hr_path_join(d, cmd);
-        if (hr_resolve_in_root(cand, img->lookup, img->ctx, &r) == 0 &&
-            r.n_missing == 0 && r.last == HR_NODE_OTHER)
-            plan->exe_in_image = r.path;
-        else
-            free(r.path);
-        free(cand);
+        if (d[0] == '/') {
+            char *cand = hr_path_join(d, cmd);
+            found = image_file(img, cand);
+            free(cand);
+        }
     }
     free(dirs);
+    return found;
 }
 
 /* Decide, for each mount, whether its destination is in the image (not under
@@ -486,7 +490,6 @@ int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
     plan_cwd(plan, cfg, host, img);
     plan_argv(plan, cfg, img);
     hr_env_build(&env_in, &plan->env);
-    plan_find_exe(plan, img);
     if (plan_join(plan, cfg, host, img, err, errlen) < 0)
         return -1;
     return plan_check_destinations(plan, img, err, errlen);
@@ -533,7 +536,6 @@ void hr_plan_free(struct hr_plan *plan)
     hr_strv_free(&plan->env);
     hr_strv_free(&plan->argv);
     free(plan->cwd);
-    free(plan->exe_in_image);
     free(plan->join_key);
     memset(plan, 0, sizeof(*plan));
 }

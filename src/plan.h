@@ -59,8 +59,8 @@ struct hr_image_view {
     hr_lookup_fn lookup;
     void *ctx;
     const char *path;
-    const char *id;     /* identity of the image file (--join keys), or NULL */
-    const char *passwd; /* image's /etc/passwd text or NULL */
+    const struct stat *file; /* the image file (its identity keys --join), or NULL */
+    const char *passwd;      /* image's /etc/passwd text or NULL */
     const char *group;
     const struct hr_image_config *config;
 };
@@ -71,9 +71,8 @@ struct hr_plan {
     struct hr_strv env;
     struct hr_strv argv;
     char *cwd;
-    char *exe_in_image; /* argv[0] found in the image (for prefetch), or NULL */
-    char *join_key;     /* --join: what the members share, or NULL */
-    uid_t uid, gid;     /* ids inside the container */
+    char *join_key; /* --join: what the members share, or NULL */
+    uid_t uid, gid; /* ids inside the container */
     uid_t host_uid, host_gid;
     bool is_fakeroot;
     bool is_writable;        /* --writable-tmpfs */
@@ -94,6 +93,10 @@ int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
                   size_t errlen);
 void hr_plan_print(const struct hr_plan *plan, const char *image, FILE *out);
 void hr_plan_free(struct hr_plan *plan);
+
+/* Where execvp will find argv[0] in the image, searching the container's
+ * PATH (malloc'd), or NULL; a hint for prefetching, so a miss is no error. */
+char *hr_plan_find_exe(const struct hr_plan *plan, const struct hr_image_view *img);
 
 /* /etc/passwd and /etc/group for the container: the image's lines, minus
  * any with the caller's name or id, plus the caller's own line. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks.h"
 #include "config.h"
 #include "env.h"
 #include "exec.h"
@@ -183,6 +184,8 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
         hr_err("--container-image: cannot read the task's environment and command");
         return -1;
     }
+    if (hr_check_privileges() < 0)
+        return -1;
     memset(&cfg, 0, sizeof(cfg));
     if (plugin_config(&cfg, job_env, err, sizeof(err)) < 0) {
         hr_err("%s", err);

@@ -239,13 +239,14 @@ static void test_image_config(void)
 
 static void test_join(void)
 {
+    struct stat file = {.st_dev = 8, .st_ino = 9};
     char *slurm_env[] = {"HOME=/home/u", "SLURM_JOB_ID=12", "SLURM_STEP_ID=0",
                          "SLURMD_NODENAME=n1", NULL};
     struct hr_config cfg = {.image = "i"};
     struct hr_host host = make_host("/home/u");
     struct hr_image_config icfg = {0};
     struct hr_image_view view = {
-        .lookup = lookup, .path = "i", .id = "8:9", .config = &icfg};
+        .lookup = lookup, .path = "i", .file = &file, .config = &icfg};
     struct hr_plan plan;
     char err[512], a[96], b[96];
 
