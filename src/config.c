@@ -110,7 +110,14 @@ enum {
     OPT_JOIN,
     OPT_NO_JOIN,
     OPT_SITE_CONFIG,
+    OPT_GPU,
+    OPT_FABRIC,
+    OPT_MPI,
+    OPT_TOPOLOGY,
+    OPT_DEVICES,
 };
+
+const char *const hr_set_names[HR_N_SETS] = {"nvidia", "amd", "intel", "verbs", "cxi"};
 
 static const struct option long_options[] = {
     {"bind", required_argument, NULL, 'b'},
@@ -130,8 +137,39 @@ static const struct option long_options[] = {
     {"join", optional_argument, NULL, OPT_JOIN},
     {"no-join", no_argument, NULL, OPT_NO_JOIN},
     {"site-config", no_argument, NULL, OPT_SITE_CONFIG},
+    {"gpu", required_argument, NULL, OPT_GPU},
+    {"fabric", required_argument, NULL, OPT_FABRIC},
+    {"mpi", required_argument, NULL, OPT_MPI},
+    {"topology", required_argument, NULL, OPT_TOPOLOGY},
+    {"devices", no_argument, NULL, OPT_DEVICES},
     {NULL, 0, NULL, 0},
 };
+
+static int parse_gpu_mode(const char *what, const char *arg, enum hr_gpu_mode *out,
+                          char *err, size_t errlen)
+{
+    static const char *const names[] = {"auto", "none", "nvidia", "amd", "intel"};
+
+    for (size_t i = 0; i < HR_ARRAY_LEN(names); i++)
+        if (strcmp(arg, names[i]) == 0) {
+            *out = (enum hr_gpu_mode)i;
+            return 0;
+        }
+    return hr_fail(err, errlen, "%s '%s': expected auto, none, nvidia, amd or intel",
+                   what, arg);
+}
+
+static int parse_fabric_mode(const char *what, const char *arg, enum hr_fabric_mode *out,
+                             char *err, size_t errlen)
+{
+    if (strcmp(arg, "auto") == 0)
+        *out = HR_FABRIC_AUTO;
+    else if (strcmp(arg, "none") == 0)
+        *out = HR_FABRIC_NONE;
+    else
+        return hr_fail(err, errlen, "%s '%s': expected auto or none", what, arg);
+    return 0;
+}
 
 static int config_parse_option(struct hr_config *cfg, int c, const char *arg, char *err,
                                size_t errlen)
@@ -208,6 +246,25 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
     case OPT_SITE_CONFIG:
         cfg->show_site_config = true;
         return 0;
+    case OPT_GPU:
+        return parse_gpu_mode("--gpu", arg, &cfg->gpu, err, errlen);
+    case OPT_FABRIC:
+        return parse_fabric_mode("--fabric", arg, &cfg->fabric, err, errlen);
+    case OPT_MPI:
+        if (strcmp(arg, "image") == 0)
+            cfg->mpi = HR_MPI_IMAGE;
+        else if (strcmp(arg, "host") == 0)
+            cfg->mpi = HR_MPI_HOST;
+        else
+            return hr_fail(err, errlen, "--mpi '%s': expected 'image' or 'host'", arg);
+        return 0;
+    case OPT_TOPOLOGY:
+        free(cfg->topology);
+        cfg->topology = hr_xstrdup(arg);
+        return 0;
+    case OPT_DEVICES:
+        cfg->show_devices = true;
+        return 0;
     }
     return -1;
 }
@@ -236,6 +293,8 @@ int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err
     }
     if (cfg->show_help || cfg->show_version || cfg->show_site_config)
         return 0;
+    if (cfg->show_devices && optind >= argc)
+        return 0; /* the image is optional: without it the glibc check is skipped */
     if (optind >= argc)
         return hr_fail(err, errlen,
                        "no image given (usage: hpcrun [OPTIONS] IMAGE [CMD...])");
@@ -276,6 +335,57 @@ static int site_dir_list(const char *value, char *err, size_t errlen)
     return rc;
 }
 
+static void set_string(char **field, const char *value)
+{
+    free(*field);
+    *field = hr_xstrdup(value);
+}
+
+/* host-libs-SET, host-tools-SET, host-dirs-SET; returns 1 if key is not one */
+static int site_set_key(struct hr_config *cfg, const char *key, const char *value,
+                        char *err, size_t errlen)
+{
+    static const char *const kinds[] = {"host-libs-", "host-tools-", "host-dirs-"};
+
+    for (size_t k = 0; k < HR_ARRAY_LEN(kinds); k++) {
+        size_t n = strlen(kinds[k]);
+        if (strncmp(key, kinds[k], n) != 0)
+            continue;
+        for (size_t i = 0; i < HR_N_SETS; i++) {
+            struct hr_set_override *o = &cfg->sets[i];
+            if (strcmp(key + n, hr_set_names[i]) != 0)
+                continue;
+            set_string(k == 0 ? &o->libs : k == 1 ? &o->tools : &o->dirs, value);
+            return 0;
+        }
+        return hr_fail(err, errlen,
+                       "%s: unknown library set '%s' (nvidia, amd, intel, verbs, cxi)",
+                       key, key + n);
+    }
+    return 1;
+}
+
+/* Keys for host devices and libraries; returns 1 if key is not one of them. */
+static int site_host_key(struct hr_config *cfg, const char *key, const char *value,
+                         char *err, size_t errlen)
+{
+    if (strcmp(key, "gpu") == 0)
+        return parse_gpu_mode("gpu", value, &cfg->gpu, err, errlen);
+    if (strcmp(key, "fabric") == 0)
+        return parse_fabric_mode("fabric", value, &cfg->fabric, err, errlen);
+    if (strcmp(key, "ld-so-cache") == 0 || strcmp(key, "host-mpi") == 0) {
+        if (value[0] != '/')
+            return hr_fail(err, errlen, "%s: '%s' is not an absolute path", key, value);
+        set_string(key[0] == 'l' ? &cfg->ld_so_cache : &cfg->host_mpi, value);
+        return 0;
+    }
+    if (strcmp(key, "host-tool-path") == 0) {
+        set_string(&cfg->host_tool_path, value);
+        return 0;
+    }
+    return site_set_key(cfg, key, value, err, errlen);
+}
+
 /* One site policy key; returns 1 if key is not one of them. */
 static int site_policy_key(struct hr_config *cfg, const char *key, const char *value,
                            char *err, size_t errlen)
@@ -294,7 +404,7 @@ static int site_policy_key(struct hr_config *cfg, const char *key, const char *v
         cfg->kernel_mount_dirs = *value ? hr_xstrdup(value) : NULL;
         return 0;
     }
-    return 1;
+    return site_host_key(cfg, key, value, err, errlen);
 }
 
 int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *text,
@@ -399,6 +509,15 @@ void hr_config_free(struct hr_config *cfg)
     free(cfg->join_key);
     free(cfg->stage_dir);
     free(cfg->kernel_mount_dirs);
+    free(cfg->topology);
+    free(cfg->ld_so_cache);
+    free(cfg->host_mpi);
+    free(cfg->host_tool_path);
+    for (size_t i = 0; i < HR_N_SETS; i++) {
+        free(cfg->sets[i].libs);
+        free(cfg->sets[i].tools);
+        free(cfg->sets[i].dirs);
+    }
     hr_strv_free(&cfg->env_set);
     memset(cfg, 0, sizeof(*cfg));
 }

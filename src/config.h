@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "devices.h"
 #include "util.h"
 
 struct hr_bind {
@@ -18,6 +19,15 @@ struct hr_bind {
 
 enum hr_dev_mode { HR_DEV_MINIMAL, HR_DEV_HOST };
 enum hr_join_mode { HR_JOIN_AUTO, HR_JOIN_ON, HR_JOIN_OFF };
+enum hr_mpi_mode { HR_MPI_IMAGE, HR_MPI_HOST };
+
+/* Host library sets the site config can redefine (host-libs-SET = ...). */
+enum { HR_SET_NVIDIA, HR_SET_AMD, HR_SET_INTEL, HR_SET_VERBS, HR_SET_CXI, HR_N_SETS };
+extern const char *const hr_set_names[HR_N_SETS];
+
+struct hr_set_override {
+    char *libs, *tools, *dirs; /* NULL: the shipped default */
+};
 
 struct hr_config {
     const char *image;
@@ -28,8 +38,13 @@ struct hr_config {
     char *workdir;          /* -w, container path */
     enum hr_dev_mode dev;
     enum hr_join_mode join;
-    char *join_key; /* --join=KEY */
-    int verbosity;  /* -1 quiet, 0 default, 1.. verbose */
+    char *join_key;             /* --join=KEY */
+    enum hr_gpu_mode gpu;       /* --gpu, site "gpu" */
+    enum hr_fabric_mode fabric; /* --fabric, site "fabric" */
+    enum hr_mpi_mode mpi;       /* --mpi */
+    char *topology;             /* --topology FILE.xml (saved hwloc topology) */
+    bool show_devices;          /* --devices: print what would be bound, run nothing */
+    int verbosity;              /* -1 quiet, 0 default, 1.. verbose */
     bool is_cleanenv;
     bool is_no_home;
     bool is_writable_tmpfs;
@@ -43,6 +58,11 @@ struct hr_config {
      * never mounts with the kernel, it only binds what the prolog mounted. */
     char *stage_dir;         /* stage-dir: node-local copies of images ("": none) */
     char *kernel_mount_dirs; /* kernel-mount-dirs: DIR:DIR... ("": never) */
+    /* Host libraries (hostlibs.h): defaults, not restrictions, like binds. */
+    char *ld_so_cache;    /* ld-so-cache: the host's cache (default /etc/ld.so.cache) */
+    char *host_mpi;       /* host-mpi: the host MPI's libmpi (or its directory) */
+    char *host_tool_path; /* host-tool-path: where host tools are found (PATH-like) */
+    struct hr_set_override sets[HR_N_SETS];
     char **cmd; /* the command after IMAGE; NULL: the image's entrypoint/cmd */
     int n_cmd;
 };

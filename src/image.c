@@ -271,39 +271,93 @@ int hr_image_lookup(void *ctx, const char *path, char *target, size_t targetlen)
     return S_ISDIR(inode.base.mode) ? HR_NODE_DIR : HR_NODE_OTHER;
 }
 
-/* Read a small regular file from the image, resolving symlinks inside it.
- * Returns NULL with errno ENOENT if absent. */
-static char *image_read_file(struct hr_image *img, const char *path)
+/* Find a regular file of the image, resolving symlinks inside it (the path
+ * never leaves the image: hr_resolve_in_root). ENOENT if absent or not a
+ * regular file. */
+static int image_find_file(struct hr_image *img, const char *path, sqfs_inode *inode)
 {
     struct hr_resolved r;
-    sqfs *fs = &img->ll->fs;
-    sqfs_inode inode;
     bool found = false;
-    sqfs_off_t size;
-    char *buf;
+    int rc = 0;
 
     if (hr_resolve_in_root(path, hr_image_lookup, img, &r) < 0 || r.n_missing ||
-        r.last != HR_NODE_OTHER) {
-        free(r.path);
-        errno = ENOENT;
-        return NULL;
-    }
-    if (image_walk(img, r.path, &inode, &found) != SQFS_OK || !found ||
-        !S_ISREG(inode.base.mode) || inode.xtra.reg.file_size > META_FILE_MAX) {
-        free(r.path);
-        errno = found ? EFBIG : ENOENT;
-        return NULL;
-    }
+        r.last != HR_NODE_OTHER)
+        rc = -ENOENT;
+    else if (image_walk(img, r.path, inode, &found) != SQFS_OK)
+        rc = -EIO;
+    else if (!found || !S_ISREG(inode->base.mode))
+        rc = -ENOENT;
     free(r.path);
+    return rc;
+}
+
+char *hr_image_read_file(struct hr_image *img, const char *path, size_t max,
+                         size_t *len_out)
+{
+    sqfs_inode inode;
+    sqfs_off_t size;
+    char *buf;
+    int rc = image_find_file(img, path, &inode);
+
+    if (rc < 0) {
+        errno = -rc;
+        return NULL;
+    }
+    if (inode.xtra.reg.file_size > max) {
+        errno = EFBIG;
+        return NULL;
+    }
     size = (sqfs_off_t)inode.xtra.reg.file_size;
     buf = hr_xmalloc((size_t)size + 1);
-    if (sqfs_read_range(fs, &inode, 0, &size, buf) != SQFS_OK) {
+    if (sqfs_read_range(&img->ll->fs, &inode, 0, &size, buf) != SQFS_OK) {
         free(buf);
         errno = EIO;
         return NULL;
     }
     buf[size] = '\0';
+    if (len_out)
+        *len_out = (size_t)size;
     return buf;
+}
+
+struct hr_image_file {
+    struct hr_image *img;
+    sqfs_inode inode;
+};
+
+struct hr_image_file *hr_image_file_open(struct hr_image *img, const char *path)
+{
+    struct hr_image_file *f = hr_xmalloc(sizeof(*f));
+    int rc = image_find_file(img, path, &f->inode);
+
+    if (rc < 0) {
+        free(f);
+        errno = -rc;
+        return NULL;
+    }
+    f->img = img;
+    return f;
+}
+
+ssize_t hr_image_file_pread(void *ctx, void *buf, size_t n, off_t off)
+{
+    struct hr_image_file *f = ctx;
+    sqfs_off_t size = (sqfs_off_t)n, end = (sqfs_off_t)f->inode.xtra.reg.file_size;
+
+    if (off < 0)
+        return -EINVAL;
+    if (off >= end)
+        return 0;
+    if (size > end - off)
+        size = end - off;
+    if (sqfs_read_range(&f->img->ll->fs, &f->inode, off, &size, buf) != SQFS_OK)
+        return -EIO;
+    return (ssize_t)size;
+}
+
+void hr_image_file_close(struct hr_image_file *f)
+{
+    free(f);
 }
 
 static int image_check_root(struct hr_image *img)
@@ -406,7 +460,7 @@ int hr_image_fs_caches(sqfs *fs)
 
 static int image_read_metadata(struct hr_image *img)
 {
-    char *json = image_read_file(img, CONFIG_JSON);
+    char *json = hr_image_read_file(img, CONFIG_JSON, META_FILE_MAX, NULL);
 
     if (json) {
         char err[512];
@@ -417,8 +471,8 @@ static int image_read_metadata(struct hr_image *img)
             return -1;
         }
     }
-    img->passwd = image_read_file(img, "/etc/passwd");
-    img->group = image_read_file(img, "/etc/group");
+    img->passwd = hr_image_read_file(img, "/etc/passwd", META_FILE_MAX, NULL);
+    img->group = hr_image_read_file(img, "/etc/group", META_FILE_MAX, NULL);
     return 0;
 }
 

@@ -46,6 +46,18 @@ void hr_image_config_free(struct hr_image_config *cfg);
 int hr_image_open(struct hr_image *img, const char *path, unsigned long long offset);
 void hr_image_close(struct hr_image *img);
 
+/* Read a regular file of the image (symlinks resolved inside the image), at
+ * most max bytes, NUL-terminated; NULL with errno (ENOENT, EFBIG, EIO). */
+char *hr_image_read_file(struct hr_image *img, const char *path, size_t max,
+                         size_t *len_out);
+
+/* A regular file of the image read piecewise (ELF headers of the image's
+ * libc, say): hr_image_file_pread is an hr_pread_fn with the handle as ctx. */
+struct hr_image_file;
+struct hr_image_file *hr_image_file_open(struct hr_image *img, const char *path);
+ssize_t hr_image_file_pread(void *ctx, void *buf, size_t n, off_t off);
+void hr_image_file_close(struct hr_image_file *f);
+
 /* pathres lookup callback over the (unmounted) image; ctx is struct hr_image. */
 int hr_image_lookup(void *ctx, const char *path, char *target, size_t targetlen);
 
