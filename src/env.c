@@ -80,8 +80,7 @@ const char *hr_env_get(char **env, const char *name)
     return NULL;
 }
 
-/* Set NAME=VALUE in out, replacing an earlier NAME. */
-static void env_set(struct hr_strv *out, const char *entry)
+void hr_env_set(struct hr_strv *out, const char *entry)
 {
     const char *eq = strchr(entry, '=');
     size_t n;
@@ -109,22 +108,38 @@ void hr_env_build(const struct hr_env_input *in, struct hr_strv *out)
             continue;
         if (in->is_cleanenv ? !hr_env_is_essential(*e) : hr_env_is_denied(*e))
             continue;
-        env_set(out, *e);
+        hr_env_set(out, *e);
     }
     path = in->is_cleanenv ? hr_xstrdup(HR_DEFAULT_PATH) : hr_env_path_fixup(host_path);
     {
         char *entry = hr_xasprintf("PATH=%s", path);
-        env_set(out, entry);
+        hr_env_set(out, entry);
         free(entry);
     }
     free(path);
     if (in->image_path) {
         char *entry = hr_xasprintf("HPCRUN_CONTAINER=%s", in->image_path);
-        env_set(out, entry);
+        hr_env_set(out, entry);
         free(entry);
     }
     for (char **e = in->image_env; e && *e; e++)
-        env_set(out, *e);
+        hr_env_set(out, *e);
     for (char **e = in->set_env; e && *e; e++)
-        env_set(out, *e);
+        hr_env_set(out, *e);
+}
+
+void hr_env_add_path(struct hr_strv *env, const char *name, const char *dir,
+                     bool is_first)
+{
+    const char *old = hr_env_get(env->v, name);
+    char *entry;
+
+    if (!old || !*old)
+        entry = hr_xasprintf("%s=%s", name, dir);
+    else if (is_first)
+        entry = hr_xasprintf("%s=%s:%s", name, dir, old);
+    else
+        entry = hr_xasprintf("%s=%s:%s", name, old, dir);
+    hr_env_set(env, entry);
+    free(entry);
 }

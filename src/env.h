@@ -30,6 +30,12 @@ char *hr_env_path_fixup(const char *host_path);
 
 void hr_env_build(const struct hr_env_input *in, struct hr_strv *out);
 
+/* Set NAME=VALUE in env, replacing an earlier NAME. */
+void hr_env_set(struct hr_strv *env, const char *entry);
+/* Put dir first (is_first) or last on the colon-separated list NAME. */
+void hr_env_add_path(struct hr_strv *env, const char *name, const char *dir,
+                     bool is_first);
+
 /* Look up NAME in a NULL-terminated environment; NULL if absent. */
 const char *hr_env_get(char **env, const char *name);
 

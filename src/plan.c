@@ -299,6 +299,66 @@ static bool path_is_covered(const struct hr_plan *plan, const char *path)
 
 /* The PMIx directories (see pmix_env_dirs), each bound at its own path
  * unless an earlier bind (/tmp, home, a --bind) already shows it. */
+/* Host variables set by the injection (renumbered visible-device lists,
+ * provider paths), unless --env names them: the user's word wins. */
+static void plan_inject_env(struct hr_plan *plan, const struct hr_config *cfg,
+                            const struct hr_strv *env)
+{
+    for (size_t i = 0; i < env->n; i++) {
+        const char *eq = strchr(env->v[i], '=');
+        hr_autofree char *name =
+            eq ? hr_xstrndup(env->v[i], (size_t)(eq - env->v[i])) : NULL;
+        if (name && !hr_env_get(cfg->env_set.v, name))
+            hr_env_set(&plan->env, env->v[i]);
+    }
+}
+
+/* The job's device nodes, and the host's libraries, tools and directories
+ * in a tmpfs of ours at HR_HOSTDIR (the image is not touched); the library
+ * directory goes first on LD_LIBRARY_PATH, tools last on PATH. */
+static void plan_inject_mounts(struct hr_plan *plan, const struct hr_config *cfg,
+                               const struct hr_inject *in)
+{
+    const struct hr_libset *libs = &in->libs;
+
+    if (cfg->dev != HR_DEV_HOST)
+        for (size_t i = 0; i < in->dev.nodes.n; i++)
+            plan_bind(plan, in->dev.nodes.v[i], in->dev.nodes.v[i], false, "device")
+                ->is_device = true;
+    if (!libs->n && !libs->tools.n && !libs->dirs.n)
+        return;
+    plan_add(plan, HR_MNT_TMPFS, NULL, HR_HOSTDIR, "host");
+    for (size_t i = 0; i < libs->n; i++) {
+        hr_autofree char *dst = hr_path_join(HR_HOSTLIB_DIR, libs->libs[i].name);
+        plan_bind(plan, libs->libs[i].src, dst, false, "host library")->is_ro = true;
+    }
+    for (size_t i = 0; i < libs->tools.n; i++) {
+        const char *base = strrchr(libs->tools.v[i], '/');
+        hr_autofree char *dst =
+            hr_path_join(HR_HOSTBIN_DIR, base ? base + 1 : libs->tools.v[i]);
+        plan_bind(plan, libs->tools.v[i], dst, false, "host tool")->is_ro = true;
+    }
+    for (size_t i = 0; i < libs->dirs.n; i++) {
+        const char *base = strrchr(libs->dirs.v[i], '/');
+        hr_autofree char *dst =
+            hr_path_join(HR_HOSTETC_DIR, base ? base + 1 : libs->dirs.v[i]);
+        plan_bind(plan, libs->dirs.v[i], dst, true, "host files")->is_ro = true;
+    }
+}
+
+static void plan_inject(struct hr_plan *plan, const struct hr_config *cfg,
+                        const struct hr_inject *in)
+{
+    if (!in)
+        return;
+    plan_inject_env(plan, cfg, &in->dev.env);
+    plan_inject_env(plan, cfg, &in->libs.env);
+    if (in->libs.n)
+        hr_env_add_path(&plan->env, "LD_LIBRARY_PATH", HR_HOSTLIB_DIR, true);
+    if (in->libs.tools.n)
+        hr_env_add_path(&plan->env, "PATH", HR_HOSTBIN_DIR, false);
+}
+
 static void plan_pmix(struct hr_plan *plan, const struct hr_host *host)
 {
     for (size_t i = 0; host->pmix_dirs && host->pmix_dirs[i]; i++) {
@@ -486,10 +546,13 @@ int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
                                        cfg->binds[i].from_site ? "site bind" : "bind");
         m->is_ro = cfg->binds[i].is_ro;
     }
+    if (host->inject)
+        plan_inject_mounts(plan, cfg, host->inject);
     plan_pmix(plan, host);
     plan_cwd(plan, cfg, host, img);
     plan_argv(plan, cfg, img);
     hr_env_build(&env_in, &plan->env);
+    plan_inject(plan, cfg, host->inject);
     if (plan_join(plan, cfg, host, img, err, errlen) < 0)
         return -1;
     return plan_check_destinations(plan, img, err, errlen);

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "image.h"
+#include "inject.h"
 #include "pathres.h"
 #include "util.h"
 
@@ -52,6 +53,8 @@ struct hr_host {
     /* PMIx directories named in the environment: canonical, existing,
      * NULL-terminated (see hr_pmix_env_dirs) */
     char **pmix_dirs;
+    /* devices and host libraries to bring in (inject.h), or NULL */
+    const struct hr_inject *inject;
 };
 
 /* What the plan needs to know about the image. */

@@ -5,6 +5,7 @@
 
 #include "image.h"
 #include "join.h"
+#include "env.h"
 #include "plan.h"
 #include "unit.h"
 
@@ -285,8 +286,66 @@ static void test_join(void)
     CHECK(strcmp(a, b) != 0);
 }
 
+/* Devices and host libraries become binds in a tmpfs of ours, and variables. */
+static void test_inject(void)
+{
+    char *env_in[] = {"HOME=/home/u", "PATH=/usr/bin", "CUDA_VISIBLE_DEVICES=1,3", NULL};
+    char *set[] = {"FI_PROVIDER_PATH=/mine", NULL};
+    struct hr_hostlib libs[] = {
+        {.src = "/usr/lib/x86_64-linux-gnu/libcuda.so.550", .name = "libcuda.so.1"}};
+    struct hr_inject in = {.libs = {.libs = libs, .n = 1}};
+    struct hr_config cfg = {.image = "i", .env_set = {.v = set, .n = 1}};
+    struct hr_host host = make_host("/home/u");
+    struct hr_image_config icfg = {
+        .env = {.v = (char *[]){"LD_LIBRARY_PATH=/opt/lib", NULL}, .n = 1}};
+    struct hr_image_view view = {.lookup = lookup, .path = "i", .config = &icfg};
+    struct hr_plan plan;
+    char err[512];
+    const struct hr_mount *m;
+
+    hr_strv_push(&in.dev.nodes, "/dev/nvidia1");
+    hr_strv_push(&in.dev.nodes, "/dev/dri/renderD129");
+    hr_strv_push(&in.dev.env, "CUDA_VISIBLE_DEVICES=0,1");
+    hr_strv_push(&in.libs.tools, "/usr/bin/nvidia-smi");
+    hr_strv_push(&in.libs.dirs, "/etc/libibverbs.d");
+    hr_strv_push(&in.libs.env, "IBV_CONFIG_DIR=/.hpcrun/host/etc/libibverbs.d");
+    hr_strv_push(&in.libs.env, "FI_PROVIDER_PATH=/.hpcrun/host/lib/libfabric");
+    host.environ = env_in;
+    host.inject = &in;
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK((m = find(&plan, "/dev/nvidia1")) && m->kind == HR_MNT_BIND && m->is_device &&
+          !m->is_src_dir && !m->is_in_image);
+    CHECK((m = find(&plan, "/dev/dri/renderD129")) && m->is_device && !m->is_in_image);
+    CHECK((m = find(&plan, "/.hpcrun/host")) && m->kind == HR_MNT_TMPFS &&
+          m->is_dst_missing);
+    CHECK(plan.needs_overlay);
+    CHECK((m = find(&plan, "/.hpcrun/host/lib/libcuda.so.1")) && m->is_ro &&
+          !m->is_device && !m->is_in_image && strcmp(m->src, libs[0].src) == 0);
+    CHECK((m = find(&plan, "/.hpcrun/host/bin/nvidia-smi")) && m->is_ro);
+    CHECK((m = find(&plan, "/.hpcrun/host/etc/libibverbs.d")) && m->is_ro &&
+          m->is_src_dir);
+    CHECK_STR(hr_env_get(plan.env.v, "CUDA_VISIBLE_DEVICES"), "0,1");
+    CHECK_STR(hr_env_get(plan.env.v, "LD_LIBRARY_PATH"), "/.hpcrun/host/lib:/opt/lib");
+    CHECK(strstr(hr_env_get(plan.env.v, "PATH"), ":/.hpcrun/host/bin") != NULL);
+    CHECK_STR(hr_env_get(plan.env.v, "IBV_CONFIG_DIR"), "/.hpcrun/host/etc/libibverbs.d");
+    CHECK_STR(hr_env_get(plan.env.v, "FI_PROVIDER_PATH"), "/mine"); /* --env wins */
+    hr_plan_free(&plan);
+
+    /* --dev=host: the whole /dev is there already, no node is bound again */
+    cfg.dev = HR_DEV_HOST;
+    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(find(&plan, "/dev/nvidia1") == NULL);
+    hr_plan_free(&plan);
+    hr_strv_free(&in.dev.nodes);
+    hr_strv_free(&in.dev.env);
+    hr_strv_free(&in.libs.tools);
+    hr_strv_free(&in.libs.dirs);
+    hr_strv_free(&in.libs.env);
+}
+
 int main(void)
 {
+    test_inject();
     test_join();
     test_default_plan();
     test_binds_cwd_and_cmd();
