@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "util.h"
 
@@ -39,6 +40,9 @@ struct hr_hwdev {
     int numa;           /* OS index of the nearest NUMA node, -1 unknown */
     struct hr_strv
         osdevs; /* "cuda0", "nvml0", "card1", "renderD128", "mlx5_0", "ib0", "cxi0" */
+    /* those of osdevs that are RDMA devices (hwloc's OpenFabrics OS devices,
+     * cxiN excepted): the names /sys/class/infiniband_verbs knows */
+    struct hr_strv ibdevs;
     char *uuid; /* NVIDIAUUID / AMDUUID info, or NULL */
 };
 
@@ -58,6 +62,8 @@ void hr_hw_free(struct hr_hwtopo *topo);
 struct hr_devhost {
     struct hr_strv
         nodes; /* device nodes that exist: "/dev/nvidia0", "/dev/dri/renderD128", ... */
+    dev_t *node_rdevs; /* st_rdev of nodes.v[i] (0: unknown); matched against the
+                        * device cgroup */
     /* NVIDIA GPUs: PCI bus id -> device minor
      * (/proc/driver/nvidia/gpus/BUSID/information) */
     struct hr_strv nv_busids;
@@ -73,6 +79,10 @@ struct hr_devhost {
  * device cgroup; missing pieces are simply absent. */
 int hr_devhost_collect(struct hr_devhost *host);
 void hr_devhost_free(struct hr_devhost *host);
+/* Add one fact (the collector's own steps; unit tests build hosts with them). */
+void hr_devhost_add_node(struct hr_devhost *host, const char *path, dev_t rdev);
+void hr_devhost_add_nv(struct hr_devhost *host, const char *busid, int minor);
+void hr_devhost_add_ib(struct hr_devhost *host, const char *ibdev, const char *uverbs);
 
 /* What the plan decided. */
 struct hr_devplan {

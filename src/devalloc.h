@@ -1,0 +1,49 @@
+/* Step 3 (plan), host hardware, inside the devices modules: which GPUs the
+ * job was given (Slurm, the vendors' visible-devices variables, the device
+ * cgroup) and those variables renumbered for the container. Pure. The rules
+ * are written at the top of devices.c, which builds the plan from this. */
+#ifndef HR_DEVALLOC_H
+#define HR_DEVALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "devices.h"
+
+/* One GPU of the topology and what the allocation made of it. */
+struct hr_gpuslot {
+    const struct hr_hwdev *dev;
+    int rank;         /* among this vendor's GPUs, PCI bus order */
+    int key;          /* Slurm's index: the NVIDIA device minor, else rank */
+    int minor;        /* NVIDIA: /dev/nvidiaN; -1 otherwise */
+    bool is_selected; /* by --gpu */
+    bool is_allocated;
+    int inside; /* its index inside the container; -1 when not allocated */
+    /* the source that left it out, "CUDA_VISIBLE_DEVICES" and its value
+     * (pointing into envp); NULL: the device cgroup */
+    const char *why_var, *why_value;
+};
+
+struct hr_gpualloc {
+    struct hr_gpuslot *gpus; /* the topology's GPUs, in its order */
+    size_t n;
+    struct hr_strv env; /* visible-devices variables renumbered, NAME=VALUE */
+};
+
+int hr_gpu_allocate(const struct hr_hwtopo *topo, const struct hr_devhost *host,
+                    enum hr_gpu_mode mode, char **envp, struct hr_gpualloc *out,
+                    char *err, size_t errlen);
+void hr_gpualloc_free(struct hr_gpualloc *alloc);
+
+/* "nvidia", "amd", "intel", "verbs", "cxi" */
+const char *hr_vendor_name(unsigned vendor_bit);
+/* --gpu=NAME: "auto", "none", "nvidia", ... */
+const char *hr_gpu_mode_name(enum hr_gpu_mode mode);
+
+/* Helpers shared by the devices modules (devhost.c). */
+ssize_t hr_devhost_node_index(const struct hr_devhost *host, const char *path);
+/* name is prefix followed by a number: ("renderD128", "renderD") */
+bool hr_dev_name_is(const char *name, const char *prefix);
+
+#endif
