@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "ldcache.h"
 #include "util.h"
 
 /* Where host files appear inside the container: in a tmpfs hpcrun mounts at
@@ -22,31 +23,6 @@
 #define HR_HOSTLIB_DIR HR_HOSTDIR "/lib"
 #define HR_HOSTBIN_DIR HR_HOSTDIR "/bin"
 #define HR_HOSTETC_DIR HR_HOSTDIR "/etc"
-
-/* ---- ld.so.cache ---------------------------------------------------------- */
-
-struct hr_ldcache_entry {
-    char *name; /* the key ldconfig stored: the soname, "libcuda.so.1" */
-    char *path; /* "/usr/lib/x86_64-linux-gnu/libcuda.so.1" */
-    unsigned flags;
-};
-
-struct hr_ldcache {
-    struct hr_ldcache_entry *e;
-    size_t n;
-};
-
-/* Parse ld.so.cache contents (the "glibc-ld.so.cache1.1" format, alone or
- * after the old "ld.so-1.7.0" table). Returns 0 or -1 with err set. */
-int hr_ldcache_parse(const void *buf, size_t len, struct hr_ldcache *out, char *err,
-                     size_t errlen);
-/* Read and parse a cache file ("/etc/ld.so.cache"). */
-int hr_ldcache_load(const char *path, struct hr_ldcache *out, char *err, size_t errlen);
-void hr_ldcache_free(struct hr_ldcache *c);
-/* The path of the first entry for this machine's ABI (x86-64 on x86-64)
- * whose name is `name`, or starts with `name` followed by '.' (so
- * "libcuda.so" finds "libcuda.so.1"); NULL if none. */
-const char *hr_ldcache_find(const struct hr_ldcache *c, const char *name);
 
 /* ---- ELF ------------------------------------------------------------------- */
 
