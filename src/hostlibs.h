@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "elfread.h"
 #include "ldcache.h"
 #include "util.h"
 
@@ -23,27 +24,6 @@
 #define HR_HOSTLIB_DIR HR_HOSTDIR "/lib"
 #define HR_HOSTBIN_DIR HR_HOSTDIR "/bin"
 #define HR_HOSTETC_DIR HR_HOSTDIR "/etc"
-
-/* ---- ELF ------------------------------------------------------------------- */
-
-/* Read n bytes at off; returns bytes read or a negative errno. */
-typedef ssize_t (*hr_pread_fn)(void *ctx, void *buf, size_t n, off_t off);
-
-struct hr_elf {
-    char *soname;          /* DT_SONAME or NULL */
-    struct hr_strv needed; /* DT_NEEDED, in order */
-    unsigned glibc_need; /* highest GLIBC_x.y in its version needs (x*1000+y), 0: none */
-    unsigned glibc_have; /* highest GLIBC_x.y it defines (libc.so.6 itself), 0: none */
-};
-
-/* Read the dynamic section and version tables of a 64-bit little-endian
- * ELF object through rd (only the headers and tables are read, never the
- * whole file). Returns 0 or -1 with err set ("not an ELF file", ...). */
-int hr_elf_read(hr_pread_fn rd, void *ctx, struct hr_elf *out, char *err, size_t errlen);
-int hr_elf_read_path(const char *path, struct hr_elf *out, char *err, size_t errlen);
-void hr_elf_free(struct hr_elf *e);
-/* "2.34" for 2034 */
-char *hr_glibc_version_str(unsigned v);
 
 /* ---- the library set -------------------------------------------------------- */
 
