@@ -4,9 +4,10 @@
  * read-only into one directory of the container (HR_HOSTLIB_DIR) that goes
  * first on LD_LIBRARY_PATH. The image itself is never modified.
  *
- * Pure parts (ld.so.cache parsing, ELF reading from a buffer or a read
- * callback, the library-set planner) are unit-tested; the planner reads ELF
- * files only through the callback it is given. */
+ * Pure parts (ld.so.cache parsing in ldcache.h, ELF reading from a buffer or
+ * a read callback in elfread.h, the library-set planner and the MPI ABI
+ * check here) are unit-tested; the planner reaches host files only through
+ * the callbacks it is given. */
 #ifndef HR_HOSTLIBS_H
 #define HR_HOSTLIBS_H
 
@@ -14,6 +15,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "elfread.h"
+#include "ldcache.h"
 #include "util.h"
 
 /* Where host files appear inside the container: in a tmpfs hpcrun mounts at
@@ -23,71 +26,36 @@
 #define HR_HOSTBIN_DIR HR_HOSTDIR "/bin"
 #define HR_HOSTETC_DIR HR_HOSTDIR "/etc"
 
-/* ---- ld.so.cache ---------------------------------------------------------- */
-
-struct hr_ldcache_entry {
-    char *name; /* the key ldconfig stored: the soname, "libcuda.so.1" */
-    char *path; /* "/usr/lib/x86_64-linux-gnu/libcuda.so.1" */
-    unsigned flags;
-};
-
-struct hr_ldcache {
-    struct hr_ldcache_entry *e;
-    size_t n;
-};
-
-/* Parse ld.so.cache contents (the "glibc-ld.so.cache1.1" format, alone or
- * after the old "ld.so-1.7.0" table). Returns 0 or -1 with err set. */
-int hr_ldcache_parse(const void *buf, size_t len, struct hr_ldcache *out, char *err,
-                     size_t errlen);
-/* Read and parse a cache file ("/etc/ld.so.cache"). */
-int hr_ldcache_load(const char *path, struct hr_ldcache *out, char *err, size_t errlen);
-void hr_ldcache_free(struct hr_ldcache *c);
-/* The path of the first entry for this machine's ABI (x86-64 on x86-64)
- * whose name is `name`, or starts with `name` followed by '.' (so
- * "libcuda.so" finds "libcuda.so.1"); NULL if none. */
-const char *hr_ldcache_find(const struct hr_ldcache *c, const char *name);
-
-/* ---- ELF ------------------------------------------------------------------- */
-
-/* Read n bytes at off; returns bytes read or a negative errno. */
-typedef ssize_t (*hr_pread_fn)(void *ctx, void *buf, size_t n, off_t off);
-
-struct hr_elf {
-    char *soname;          /* DT_SONAME or NULL */
-    struct hr_strv needed; /* DT_NEEDED, in order */
-    unsigned glibc_need; /* highest GLIBC_x.y in its version needs (x*1000+y), 0: none */
-    unsigned glibc_have; /* highest GLIBC_x.y it defines (libc.so.6 itself), 0: none */
-};
-
-/* Read the dynamic section and version tables of a 64-bit little-endian
- * ELF object through rd (only the headers and tables are read, never the
- * whole file). Returns 0 or -1 with err set ("not an ELF file", ...). */
-int hr_elf_read(hr_pread_fn rd, void *ctx, struct hr_elf *out, char *err, size_t errlen);
-int hr_elf_read_path(const char *path, struct hr_elf *out, char *err, size_t errlen);
-void hr_elf_free(struct hr_elf *e);
-/* "2.34" for 2034 */
-char *hr_glibc_version_str(unsigned v);
-
 /* ---- the library set -------------------------------------------------------- */
 
-/* Vendor lists from the site config (whitespace-separated names; shipped
- * defaults when the site config says nothing). A library name is a soname or
- * a soname prefix looked up in the host's ld.so.cache; a tool name is looked
- * up in the host's PATH-like tool directories (hr_hostlib_tool_dirs). */
+/* Vendor lists from the site config (whitespace-separated; shipped defaults
+ * when the site config says nothing).
+ *   libs:  a soname ("libcuda.so.1") or a soname prefix ("libamdhip64.so"
+ *          finds "libamdhip64.so.6") looked up in the host's ld.so.cache; a
+ *          pattern with * ? [ ] ("libhfi1verbs-rdmav*.so") binds every cache
+ *          entry it matches; an absolute pattern
+ *          ("/usr/lib64/libibverbs/lib*-rdmav*.so": provider plugins, which
+ *          are not in the cache) binds every host file it matches under its
+ *          file name. Absent libraries are skipped (drivers differ between
+ *          nodes).
+ *   tools: a name looked up in the tool directories, or an absolute path.
+ *   dirs:  a host directory bound whole under HR_HOSTETC_DIR/BASENAME when it
+ *          exists; "DIR=VAR" also sets VAR to that path inside
+ *          ("/etc/libibverbs.d=IBV_CONFIG_DIR"). */
 struct hr_liblist {
-    const char *set; /* "nvidia", "amd", "intel", "verbs", "cxi", "mpi" */
-    char *libs;      /* "libcuda.so.1 libnvidia-ml.so.1 ..." */
-    char *tools;     /* "nvidia-smi nvidia-debugdump" */
-    char *dirs;      /* whole host directories bound as well ("/etc/libibverbs.d") */
+    const char *set;   /* "nvidia", "amd", "intel", "verbs", "cxi", "mpi" */
+    const char *libs;  /* "libcuda.so.1 libnvidia-ml.so.1 ..." */
+    const char *tools; /* "nvidia-smi nvidia-debugdump" */
+    const char *dirs;  /* "/etc/libibverbs.d=IBV_CONFIG_DIR" */
 };
 
-/* The shipped default list for a set (static strings). */
+/* The shipped default list for a set (static strings; "mpi" has empty lists:
+ * the site config's host-mpi names it), NULL for an unknown set. */
 const struct hr_liblist *hr_liblist_default(const char *set);
 
 struct hr_hostlib {
     char *src;  /* host path (symlinks resolved) */
-    char *name; /* file name inside HR_HOSTLIB_DIR: the soname it was asked by */
+    char *name; /* file name inside HR_HOSTLIB_DIR: the soname it is loaded by */
     char *why;  /* "nvidia", "dependency of libmpi.so.12", ... */
 };
 
@@ -97,27 +65,36 @@ struct hr_libset {
     struct hr_strv tools; /* host paths, bound into HR_HOSTBIN_DIR under their names */
     struct hr_strv dirs;  /* host dirs, bound under HR_HOSTETC_DIR/NAME (basename) */
     struct hr_strv env; /* NAME=VALUE for inside: IBV_CONFIG_DIR, FI_PROVIDER_PATH, ... */
-    unsigned glibc_need; /* highest glibc any bound file needs, 0 none */
-    char *glibc_need_by; /* which one */
+    struct hr_strv missing; /* "libfoo.so.1 (needed by libcuda.so.1)": not found on
+                               the host nor in the image */
+    unsigned glibc_need;    /* highest glibc any bound file needs, 0 none */
+    char *glibc_need_by;    /* which one */
 };
 
-/* How the planner reads host files: an ELF description for a host path. */
+/* How the planner reads host files: an ELF description for a host path
+ * (0, or -1 if it is no readable ELF object). */
 typedef int (*hr_elf_fn)(void *ctx, const char *path, struct hr_elf *out);
 
 struct hr_libset_input {
     const struct hr_ldcache *host_cache;
     const struct hr_ldcache *image_cache; /* the image's /etc/ld.so.cache or NULL */
-    hr_elf_fn elf;                        /* hr_elf_read_path in real use */
+    hr_elf_fn elf;                        /* NULL: hr_elf_read_path */
     void *elf_ctx;
-    const char *const *tool_dirs;     /* where host tools are looked for */
-    bool (*exists)(const char *path); /* for tools and dirs */
+    const char *const *tool_dirs;       /* where host tools are looked for */
+    bool (*exists)(const char *path);   /* for tools, dirs, libraries; NULL: access(2) */
+    char *(*resolve)(const char *path); /* symlinks resolved (heap); NULL: realpath(3) */
+    void (*glob)(const char *pattern, struct hr_strv *out); /* NULL: glob(3) */
 };
 
-/* Add one set (its libraries, their dependency closure minus glibc's own
- * libraries and minus what the image already provides, its tools, dirs and
- * env) to out. A library named in the list but absent on the host is skipped
- * (drivers differ between nodes); returns the number of libraries found for
- * the set, or -1 with err set on an unreadable ELF file. */
+/* Add one set to out: its libraries, then their dependency closure through
+ * DT_NEEDED (breadth-first), resolved in the host's cache or, failing that,
+ * next to the library that needs them (vendor trees that use $ORIGIN), minus
+ * glibc's own libraries and minus what the image's cache already provides
+ * (libraries the list names are bound even so); its tools (and their
+ * dependencies), dirs and env. Nothing already in out is added twice (by
+ * name inside). glibc_need is raised over every file added. Returns the
+ * number of the list's libraries found on the host (0: none, the driver is
+ * not installed), or -1 with err set on an unreadable ELF library. */
 int hr_libset_add(struct hr_libset *out, const struct hr_libset_input *in,
                   const struct hr_liblist *list, char *err, size_t errlen);
 void hr_libset_free(struct hr_libset *s);
@@ -127,19 +104,27 @@ void hr_libset_free(struct hr_libset *s);
 enum hr_mpi_flavour { HR_MPI_NONE, HR_MPI_MPICH, HR_MPI_OPENMPI };
 
 struct hr_mpi_info {
-    enum hr_mpi_flavour
-        flavour; /* from the soname: libmpi.so.12 (MPICH ABI), libmpi.so.40 */
+    /* MPICH ABI: libmpi.so.12, libmpich.so.12, Cray's libmpi_*.so.12 (MPICH,
+     * Intel MPI, MVAPICH, Cray MPICH); Open MPI: libmpi.so.40 (and .20), or
+     * any libmpi exporting ompi_version_string (Open MPI 1.10 was .so.12) */
+    enum hr_mpi_flavour flavour;
     char *soname;
-    char *version; /* "4.0.2", "4.1.4" if found in the library, else NULL */
+    char *version; /* "4.0.2", "4.1.4": the string the library exports, else NULL */
 };
 
-/* Identify an MPI library: its ELF facts plus its contents (read through rd)
- * for the version string. */
+/* Identify an MPI library: its soname, and its version from the string its
+ * dynamic symbol table exports (MPICH: MPII_Version_string, older
+ * MPIR_Version_string; Open MPI: ompi_version_string), read through rd.
+ * Returns 0 (flavour HR_MPI_NONE for another library), or -1 with err set if
+ * it is no readable ELF object. */
 int hr_mpi_identify(hr_pread_fn rd, void *ctx, struct hr_mpi_info *out, char *err,
                     size_t errlen);
 void hr_mpi_info_free(struct hr_mpi_info *m);
-/* 0 if a host MPI may replace the image's, else -1 with err naming both
- * versions (MPICH ABI: any libmpi.so.12; Open MPI: same major version). */
+/* 0 if a host MPI may replace the image's, else -1 with err naming both ("host
+ * MPI is Open MPI 4.1.4 (libmpi.so.40), the image's is MPICH 4.0.2
+ * (libmpi.so.12): not ABI-compatible"). MPICH ABI: any two libraries of the
+ * family, whatever their versions; Open MPI: the same soname and the same
+ * major version (both must be known). */
 int hr_mpi_compatible(const struct hr_mpi_info *host, const struct hr_mpi_info *image,
                       char *err, size_t errlen);
 

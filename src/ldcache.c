@@ -1,0 +1,231 @@
+/* ld.so.cache parsing. The layout (glibc's sysdeps/generic/dl-cache.h):
+ *
+ *   old format (optional): "ld.so-1.7.0", u32 nlibs, then nlibs entries of
+ *     {i32 flags, u32 key, u32 value}, strings relative to the end of them;
+ *   new format: "glibc-ld.so.cache" "1.1", u32 nlibs, u32 len_strings,
+ *     u8 flags (endianness), 3 bytes, u32 extension_offset, 3 x u32, then
+ *     nlibs entries of {i32 flags, u32 key, u32 value, u32 osversion,
+ *     u64 hwcap}; key and value are offsets from the start of this header.
+ *     When both are present the new header follows the old entries, aligned
+ *     to 8 bytes.
+ *
+ * An image's cache is untrusted: every offset is checked against the buffer
+ * and every string must end inside it; the entry count is bounded by the
+ * buffer's size, so no loop runs longer than the input. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ldcache.h"
+#include "util.h"
+
+#define OLD_MAGIC "ld.so-1.7.0"
+#define NEW_MAGIC "glibc-ld.so.cache1.1"
+#define OLD_HEADER 16u /* magic, padding to 4, u32 nlibs */
+#define OLD_ENTRY 12u
+#define NEW_HEADER 48u
+#define NEW_ENTRY 24u
+#define MAX_ENTRIES (1u << 20)
+#define MAX_FILE (64u << 20)
+
+/* dl-cache.h: cache_file_new.flags, the low two bits */
+#define ENDIAN_MASK 3u
+#define ENDIAN_UNSET 0u
+#define ENDIAN_LITTLE 2u
+#define ENDIAN_BIG 3u
+
+/* ldconfig.h: FLAG_ELF_LIBC6 plus the ABI's FLAG_*_LIB64 bits. ld.so takes an
+ * entry only if its flags are exactly these (_dl_cache_check_flags). */
+#define FLAG_ELF_LIBC6 0x0003u
+#if defined(__x86_64__) && defined(__ILP32__)
+#define NATIVE_ABI 0x0800u /* FLAG_X8664_LIBX32 */
+#elif defined(__x86_64__)
+#define NATIVE_ABI 0x0300u /* FLAG_X8664_LIB64 */
+#elif defined(__aarch64__)
+#define NATIVE_ABI 0x0a00u /* FLAG_AARCH64_LIB64 */
+#elif defined(__powerpc64__)
+#define NATIVE_ABI 0x0500u /* FLAG_POWERPC_LIB64 */
+#elif defined(__s390x__)
+#define NATIVE_ABI 0x0400u /* FLAG_S390_LIB64 */
+#elif defined(__riscv) && defined(__riscv_float_abi_double)
+#define NATIVE_ABI 0x1000u /* FLAG_RISCV_FLOAT_ABI_DOUBLE */
+#else
+#define NATIVE_ABI 0x0000u /* i386 and others: libc6 alone */
+#endif
+
+const unsigned hr_ldcache_native_flags = FLAG_ELF_LIBC6 | NATIVE_ABI;
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* The NUL-terminated string at base + off, if it ends inside the buffer. */
+static const char *cache_string(const unsigned char *buf, size_t len, size_t base,
+                                uint32_t off)
+{
+    size_t at;
+
+    if (base > len || off >= len - base)
+        return NULL;
+    at = base + off;
+    return memchr(buf + at, '\0', len - at) ? (const char *)buf + at : NULL;
+}
+
+static struct hr_ldcache_entry entry(const char *name, const char *path, unsigned flags,
+                                     uint64_t hwcap)
+{
+    return (struct hr_ldcache_entry){.name = hr_xstrdup(name),
+                                     .path = hr_xstrdup(path),
+                                     .flags = flags,
+                                     .hwcap = hwcap};
+}
+
+/* Entries of either format: nlibs records of `size` bytes at `at`, string
+ * offsets relative to `base`. */
+static int parse_entries(const unsigned char *buf, size_t len, size_t at, uint32_t nlibs,
+                         size_t size, size_t base, struct hr_ldcache *out, char *err,
+                         size_t errlen)
+{
+    if (nlibs > MAX_ENTRIES)
+        return hr_fail(err, errlen, "ld.so.cache: %u entries, more than %u", nlibs,
+                       MAX_ENTRIES);
+    if (at > len || nlibs > (len - at) / size)
+        return hr_fail(err, errlen, "ld.so.cache: truncated (%u entries in %zu bytes)",
+                       nlibs, len);
+    out->e = hr_xmalloc((nlibs ? nlibs : 1) * sizeof(*out->e));
+    for (uint32_t i = 0; i < nlibs; i++, at += size) {
+        const char *key = cache_string(buf, len, base, get_u32(buf + at + 4));
+        const char *value = cache_string(buf, len, base, get_u32(buf + at + 8));
+        uint64_t hwcap = size == NEW_ENTRY ? get_u64(buf + at + 16) : 0;
+
+        if (!key || !value) {
+            hr_ldcache_free(out);
+            return hr_fail(err, errlen,
+                           "ld.so.cache: entry %u: string offset out of range", i);
+        }
+        out->e[out->n++] = entry(key, value, get_u32(buf + at), hwcap);
+    }
+    return 0;
+}
+
+static int parse_new(const unsigned char *buf, size_t len, size_t base,
+                     struct hr_ldcache *out, char *err, size_t errlen)
+{
+    unsigned endian = buf[base + 28] & ENDIAN_MASK;
+    unsigned native = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? ENDIAN_BIG : ENDIAN_LITTLE;
+
+    if (endian != ENDIAN_UNSET && endian != native)
+        return hr_fail(err, errlen, "ld.so.cache: written for the other byte order");
+    return parse_entries(buf, len, base + NEW_HEADER, get_u32(buf + base + 20), NEW_ENTRY,
+                         base, out, err, errlen);
+}
+
+int hr_ldcache_parse(const void *data, size_t len, struct hr_ldcache *out, char *err,
+                     size_t errlen)
+{
+    const unsigned char *buf = data;
+    uint32_t nold;
+    size_t new_at;
+
+    memset(out, 0, sizeof(*out));
+    if (len >= NEW_HEADER && memcmp(buf, NEW_MAGIC, strlen(NEW_MAGIC)) == 0)
+        return parse_new(buf, len, 0, out, err, errlen);
+    if (len < OLD_HEADER || memcmp(buf, OLD_MAGIC, strlen(OLD_MAGIC)) != 0)
+        return hr_fail(err, errlen, "not an ld.so.cache file (bad magic)");
+    nold = get_u32(buf + 12);
+    if (nold > (len - OLD_HEADER) / OLD_ENTRY)
+        return hr_fail(err, errlen, "ld.so.cache: truncated (%u entries in %zu bytes)",
+                       nold, len);
+    /* The new format follows the old table, aligned as struct cache_file_new
+     * (8 bytes: it holds a uint64_t). */
+    new_at = (OLD_HEADER + (size_t)nold * OLD_ENTRY + 7) & ~(size_t)7;
+    if (new_at <= len && len - new_at >= NEW_HEADER &&
+        memcmp(buf + new_at, NEW_MAGIC, strlen(NEW_MAGIC)) == 0)
+        return parse_new(buf, len, new_at, out, err, errlen);
+    /* The old format alone: strings follow the entries. */
+    return parse_entries(buf, len, OLD_HEADER, nold, OLD_ENTRY,
+                         OLD_HEADER + (size_t)nold * OLD_ENTRY, out, err, errlen);
+}
+
+int hr_ldcache_load(const char *path, struct hr_ldcache *out, char *err, size_t errlen)
+{
+    size_t len;
+    hr_autofree char *buf = hr_read_file(path, MAX_FILE, &len);
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!buf)
+        return hr_fail(err, errlen, "%s: %s", path, strerror(errno));
+    rc = hr_ldcache_parse(buf, len, out, err, errlen);
+    if (rc < 0) {
+        /* name the file: "PATH: ld.so.cache: truncated ..." */
+        hr_autofree char *why = hr_xstrdup(err);
+        hr_fail(err, errlen, "%s: %s", path, why);
+    }
+    return rc;
+}
+
+void hr_ldcache_free(struct hr_ldcache *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->e[i].name);
+        free(c->e[i].path);
+    }
+    free(c->e);
+    c->e = NULL;
+    c->n = 0;
+}
+
+void hr_ldcache_add(struct hr_ldcache *c, const char *name, const char *path, bool first)
+{
+    size_t at = first ? 0 : c->n;
+
+    c->e = hr_xrealloc(c->e, (c->n + 1) * sizeof(*c->e));
+    memmove(c->e + at + 1, c->e + at, (c->n - at) * sizeof(*c->e));
+    c->e[at] = entry(name, path, hr_ldcache_native_flags, 0);
+    c->n++;
+}
+
+static bool name_matches(const char *key, const char *name, size_t namelen, bool exact)
+{
+    if (strncmp(key, name, namelen) != 0)
+        return false;
+    return key[namelen] == '\0' || (!exact && key[namelen] == '.');
+}
+
+const struct hr_ldcache_entry *hr_ldcache_lookup(const struct hr_ldcache *c,
+                                                 const char *name, bool exact)
+{
+    size_t namelen = strlen(name);
+
+    if (!c)
+        return NULL;
+    /* glibc-hwcaps entries (tuned copies in subdirectories) only when no
+     * plain one exists: the plain library is what every CPU can run. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < c->n; i++) {
+            const struct hr_ldcache_entry *e = &c->e[i];
+            if (e->flags == hr_ldcache_native_flags && (pass || e->hwcap == 0) &&
+                name_matches(e->name, name, namelen, exact))
+                return e;
+        }
+    return NULL;
+}
+
+const char *hr_ldcache_find(const struct hr_ldcache *c, const char *name)
+{
+    const struct hr_ldcache_entry *e = hr_ldcache_lookup(c, name, false);
+    return e ? e->path : NULL;
+}

@@ -1,0 +1,344 @@
+/* ELF reading: this machine's libc and /bin/ls, the fake host's libraries
+ * (mkfakehost.sh), version-name parsing, and hostile input (an image's libc
+ * is untrusted): truncations, mutations and crafted tables must give an
+ * error or a well-formed result, quickly, never a read out of bounds. */
+#include "autoconfig.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elfread.h"
+#include "ldcache.h"
+#include "unit.h"
+#include "util.h"
+
+#define LIB HR_FAKEHOST "/host/fake/lib"
+#define MPI HR_FAKEHOST "/host/fake/mpi"
+
+static uint32_t rng_state = 4242;
+static uint32_t rnd(void)
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return rng_state >> 8;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    unsigned char *buf = (unsigned char *)hr_read_file(path, 64u << 20, len);
+    if (!buf)
+        printf("FAIL: cannot read %s\n", path);
+    return buf;
+}
+
+static bool strv_has(const struct hr_strv *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+static void test_versions(void)
+{
+    hr_autofree char *a = hr_glibc_version_str(2034);
+    hr_autofree char *b = hr_glibc_version_str(2002);
+
+    CHECK_STR(a, "2.34");
+    CHECK_STR(b, "2.2");
+    CHECK(hr_glibc_version_parse("GLIBC_2.34") == 2034);
+    CHECK(hr_glibc_version_parse("GLIBC_2.2.5") == 2002);
+    CHECK(hr_glibc_version_parse("GLIBC_2.3.4") == 2003);
+    CHECK(hr_glibc_version_parse("GLIBC_ABI_DT_RELR") == 2036);
+    CHECK(hr_glibc_version_parse("GLIBC_PRIVATE") == 0);
+    CHECK(hr_glibc_version_parse("GLIBCXX_3.4.30") == 0);
+    CHECK(hr_glibc_version_parse("GLIBC_2") == 0);
+    CHECK(hr_glibc_version_parse("GLIBC_2.34x") == 0);
+    CHECK(hr_glibc_version_parse("GLIBC_2.3.4.5") == 0);
+    CHECK(hr_glibc_version_parse("GLIBC_2.1234") == 0);
+    CHECK(hr_glibc_version_parse("GLIBC_") == 0);
+    CHECK(hr_glibc_version_parse("") == 0);
+    CHECK(hr_soname_is_glibc("libc.so.6"));
+    CHECK(hr_soname_is_glibc("libpthread.so.0"));
+    CHECK(hr_soname_is_glibc("ld-linux-x86-64.so.2"));
+    CHECK(hr_soname_is_glibc("ld-linux-aarch64.so.1"));
+    CHECK(hr_soname_is_glibc("ld64.so.2"));
+    CHECK(hr_soname_is_glibc("libnsl.so.1"));
+    CHECK(!hr_soname_is_glibc("libcrypt.so.1")); /* libxcrypt's */
+    CHECK(!hr_soname_is_glibc("libstdc++.so.6"));
+    CHECK(!hr_soname_is_glibc("libc.so"));
+}
+
+/* This machine's libc defines its own version; /bin/ls needs one. */
+static void test_host_files(void)
+{
+    struct hr_ldcache c;
+    struct hr_elf e;
+    char err[256];
+    const char *libc;
+
+    CHECK(hr_ldcache_load("/etc/ld.so.cache", &c, err, sizeof(err)) == 0);
+    libc = hr_ldcache_find(&c, "libc.so.6");
+    CHECK(libc != NULL);
+    if (libc) {
+        hr_autofree char *running = hr_xasprintf("GLIBC_%s", gnu_get_libc_version());
+        CHECK(hr_elf_read_path(libc, &e, err, sizeof(err)) == 0);
+        CHECK_STR(e.soname, "libc.so.6");
+        /* the glibc this test runs with: 2036 on Debian 12 */
+        CHECK(e.glibc_have == hr_glibc_version_parse(running));
+        CHECK(e.glibc_have >= 2017);
+        hr_elf_free(&e);
+    }
+    hr_ldcache_free(&c);
+
+    CHECK(hr_elf_read_path("/bin/ls", &e, err, sizeof(err)) == 0);
+    CHECK(e.soname == NULL);
+    CHECK(strv_has(&e.needed, "libc.so.6"));
+    CHECK(e.glibc_need >= 2002 && e.glibc_have == 0);
+    hr_elf_free(&e);
+
+    CHECK(hr_elf_read_path("/nonexistent/libx.so", &e, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "/nonexistent/libx.so"));
+    CHECK(hr_elf_read_path("/etc/ld.so.cache", &e, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "not an ELF object"));
+}
+
+static void test_fake_libs(void)
+{
+    struct hr_elf e;
+    char err[256];
+
+    CHECK(hr_elf_read_path(LIB "/libfakecuda.so.1.0", &e, err, sizeof(err)) == 0);
+    CHECK_STR(e.soname, "libfakecuda.so.1");
+    CHECK(e.needed.n == 4);
+    CHECK_STR(e.needed.v[0], "libfakedep.so.2");
+    CHECK_STR(e.needed.v[1], "libfakegone.so.7");
+    CHECK_STR(e.needed.v[2], "libm.so.6");
+    CHECK_STR(e.needed.v[3], "libc.so.6");
+    CHECK(e.glibc_need >= 2002 && e.glibc_need < 2026);
+    CHECK(e.glibc_have == 0);
+    hr_elf_free(&e);
+
+    CHECK(hr_elf_read_path(LIB "/libfakedep.so.2", &e, err, sizeof(err)) == 0);
+    CHECK_STR(e.soname, "libfakedep.so.2");
+    CHECK(e.glibc_need == 2026); /* reallocarray@GLIBC_2.26 */
+    hr_elf_free(&e);
+
+    CHECK(hr_elf_read_path(LIB "/libibverbs/libfakeprov-rdmav34.so", &e, err,
+                           sizeof(err)) == 0);
+    CHECK(e.soname == NULL);
+    CHECK(strv_has(&e.needed, "libfakeorigin.so.3"));
+    hr_elf_free(&e);
+
+    CHECK(hr_elf_read_path(HR_FAKEHOST "/host/fake/bin/fake-smi", &e, err, sizeof(err)) ==
+          0);
+    CHECK(strv_has(&e.needed, "libfakecuda.so.1"));
+    hr_elf_free(&e);
+
+    CHECK(hr_elf_read_path(HR_FAKEHOST "/host/fake/bin/fake-script", &e, err,
+                           sizeof(err)) < 0);
+}
+
+static int symbol_of(const char *path, const char *symbol, char **out)
+{
+    hr_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char err[256];
+    return hr_elf_symbol_string(hr_pread_fd, &fd, symbol, out, err, sizeof(err));
+}
+
+static void test_symbols(void)
+{
+    char *v = NULL;
+
+    CHECK(symbol_of(MPI "/mpich.so", "MPII_Version_string", &v) == 1);
+    CHECK_STR(v, "4.1.0");
+    free(v);
+    /* DT_HASH instead of DT_GNU_HASH */
+    CHECK(symbol_of(MPI "/mvapich.so", "MPIR_Version_string", &v) == 1);
+    CHECK_STR(v, "3.2.1");
+    free(v);
+    CHECK(symbol_of(MPI "/mpich.so", "MPIR_Version_string", &v) == 0 && v == NULL);
+    /* a function is no string */
+    CHECK(symbol_of(MPI "/mpich.so", "MPI_Init", &v) == 0 && v == NULL);
+    /* a prefix of a name is not the name */
+    CHECK(symbol_of(MPI "/mpich.so", "MPII_Version", &v) == 0 && v == NULL);
+    CHECK(symbol_of(HR_FAKEHOST "/host/ld.so.cache", "x", &v) < 0);
+    if (access("/usr/lib/x86_64-linux-gnu/libmpich.so.12", R_OK) == 0) {
+        CHECK(symbol_of("/usr/lib/x86_64-linux-gnu/libmpich.so.12", "MPII_Version_string",
+                        &v) == 1);
+        CHECK(v && strchr(v, '.'));
+        free(v);
+    }
+}
+
+static void test_not_elf64le(void)
+{
+    unsigned char buf[128];
+    struct hr_membuf m = {buf, sizeof(buf)};
+    struct hr_elf e;
+    char err[256];
+
+    memset(buf, 0, sizeof(buf));
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "not an ELF object"));
+    memcpy(buf, ELFMAG, SELFMAG);
+    buf[EI_CLASS] = ELFCLASS32;
+    buf[EI_DATA] = ELFDATA2LSB;
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "not a 64-bit little-endian ELF object"));
+    buf[EI_CLASS] = ELFCLASS64;
+    buf[EI_DATA] = ELFDATA2MSB;
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "not a 64-bit little-endian ELF object"));
+    /* no program headers at all: nothing to say, and no error */
+    buf[EI_DATA] = ELFDATA2LSB;
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) == 0);
+    CHECK(e.soname == NULL && e.needed.n == 0);
+    hr_elf_free(&e);
+    m.len = 10;
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+}
+
+/* A hand-made object: one PT_LOAD over the whole buffer at vaddr 0, a
+ * PT_DYNAMIC, a string table "\0libc.so.6\0GLIBC_2.99\0", and a chain of
+ * Elf64_Verneed records from `verneed` to the end of the buffer. */
+#define CRAFT_DYN 0x200
+#define CRAFT_STR 0x400
+#define CRAFT_VN 0x1000
+static void craft(unsigned char *buf, size_t len, uint64_t verneednum, uint64_t strsz)
+{
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)buf;
+    Elf64_Phdr *ph = (Elf64_Phdr *)(buf + sizeof(*eh));
+    Elf64_Dyn *d = (Elf64_Dyn *)(buf + CRAFT_DYN);
+
+    memset(buf, 0, len);
+    memcpy(eh->e_ident, ELFMAG, SELFMAG);
+    eh->e_ident[EI_CLASS] = ELFCLASS64;
+    eh->e_ident[EI_DATA] = ELFDATA2LSB;
+    eh->e_phoff = sizeof(*eh);
+    eh->e_phentsize = sizeof(*ph);
+    eh->e_phnum = 2;
+    ph[0] = (Elf64_Phdr){.p_type = PT_LOAD, .p_filesz = len, .p_memsz = len};
+    ph[1] = (Elf64_Phdr){.p_type = PT_DYNAMIC,
+                         .p_offset = CRAFT_DYN,
+                         .p_vaddr = CRAFT_DYN,
+                         .p_filesz = 6 * 16};
+    d[0] = (Elf64_Dyn){.d_tag = DT_STRTAB, .d_un.d_val = CRAFT_STR};
+    d[1] = (Elf64_Dyn){.d_tag = DT_STRSZ, .d_un.d_val = strsz};
+    d[2] = (Elf64_Dyn){.d_tag = DT_VERNEED, .d_un.d_val = CRAFT_VN};
+    d[3] = (Elf64_Dyn){.d_tag = DT_VERNEEDNUM, .d_un.d_val = verneednum};
+    d[4] = (Elf64_Dyn){.d_tag = DT_NEEDED, .d_un.d_val = 1};
+    memcpy(buf + CRAFT_STR, "\0libc.so.6\0GLIBC_2.99", 22);
+    for (size_t off = CRAFT_VN; off + 32 <= len; off += 32) {
+        Elf64_Verneed vn = {
+            .vn_version = 1, .vn_cnt = 1, .vn_file = 1, .vn_aux = 16, .vn_next = 32};
+        Elf64_Vernaux va = {.vna_name = 11};
+        memcpy(buf + off, &vn, sizeof(vn));
+        memcpy(buf + off + 16, &va, sizeof(va));
+    }
+}
+
+static void test_crafted(void)
+{
+    size_t len = 1u << 20; /* 32k version records: more than the reader walks */
+    unsigned char *buf = hr_xmalloc(len);
+    struct hr_membuf m = {buf, len};
+    struct hr_elf e;
+    char err[256];
+
+    craft(buf, len, 3, 22);
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) == 0);
+    CHECK(e.glibc_need == 2099);
+    CHECK(e.needed.n == 1 && strcmp(e.needed.v[0], "libc.so.6") == 0);
+    hr_elf_free(&e);
+    /* a chain that claims to go on for ever stops at the reader's budget */
+    craft(buf, len, UINT64_MAX, 22);
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "version needs"));
+    /* a string table larger than the file */
+    craft(buf, len, 3, UINT64_MAX - 8);
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "string table"));
+    /* a string that does not end inside the table */
+    craft(buf, len, 3, 5);
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+    /* too many program headers */
+    craft(buf, len, 3, 22);
+    ((Elf64_Ehdr *)buf)->e_phnum = 0xffff;
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "program header"));
+    free(buf);
+}
+
+static void fuzz_file(const char *path, int rounds)
+{
+    size_t len;
+    unsigned char *orig = slurp(path, &len), *buf;
+    struct hr_elf e;
+    char err[256], *v;
+    int ok = 0, silent = 0;
+
+    if (!orig) {
+        CHECK(0);
+        return;
+    }
+    /* every truncation, in a buffer of exactly that size */
+    for (size_t n = 0; n <= len; n++) {
+        unsigned char *cut = hr_xmalloc(n);
+        struct hr_membuf m = {cut, n};
+        memcpy(cut, orig, n);
+        err[0] = '\0';
+        if (hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) == 0) {
+            ok++;
+            hr_elf_free(&e);
+        } else {
+            silent += err[0] == '\0';
+        }
+        free(cut);
+    }
+    CHECK(ok > 0 && silent == 0);
+    /* random byte changes, half of them in the headers */
+    buf = hr_xmalloc(len);
+    for (int r = 0; r < rounds; r++) {
+        struct hr_membuf m = {buf, len};
+        memcpy(buf, orig, len);
+        for (uint32_t k = 0, nk = 1 + rnd() % 4; k < nk; k++) {
+            size_t at = rnd() % 2 ? rnd() % 512 : rnd() % len;
+            buf[at] = rnd() % 3 == 0 ? 0xff : (unsigned char)rnd();
+        }
+        err[0] = '\0';
+        if (hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) == 0)
+            hr_elf_free(&e);
+        else
+            silent += err[0] == '\0';
+        if (r % 8 == 0 && hr_elf_symbol_string(hr_pread_mem, &m, "MPII_Version_string",
+                                               &v, err, sizeof(err)) == 1)
+            free(v);
+    }
+    CHECK(silent == 0);
+    free(buf);
+    free(orig);
+}
+
+static void test_fuzz(void)
+{
+    fuzz_file(LIB "/libfakecuda.so.1.0", 20000);
+    fuzz_file(MPI "/mpich.so", 10000);
+    fuzz_file(MPI "/mvapich.so", 10000);
+}
+
+int main(void)
+{
+    test_versions();
+    test_host_files();
+    test_fake_libs();
+    test_symbols();
+    test_not_elf64le();
+    test_crafted();
+    test_fuzz();
+    return unit_done();
+}
