@@ -386,9 +386,9 @@ int hr_devhost_collect(struct hr_devhost *host)
 
 bool hr_dev_host_has_any(void)
 {
-    static const char *const paths[] = {"/dev/nvidiactl", "/dev/nvidia0",    "/dev/kfd",
-                                        "/dev/dri",       "/dev/infiniband", "/dev/cxi0",
-                                        "/dev/hfi1_0"};
+    static const char *const paths[] = {
+        "/dev/nvidiactl",  "/dev/nvidia0", "/dev/kfd",   "/dev/dri/renderD128",
+        "/dev/infiniband", "/dev/cxi0",    "/dev/hfi1_0"};
     struct stat st;
 
     for (size_t i = 0; i < HR_ARRAY_LEN(paths); i++)

@@ -4,10 +4,13 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "checks.h"
 #include "config.h"
+#include "doctor.h"
 #include "exitcodes.h"
+#include "inject.h"
 #include "launch.h"
 #include "log.h"
 
@@ -17,6 +20,7 @@ static void usage(FILE *out)
 {
     fputs(
         "Usage: hpcrun [OPTIONS] IMAGE [--] [CMD [ARG...]]\n"
+        "       hpcrun doctor [IMAGE]\n"
         "Run CMD inside the SquashFS image IMAGE, as yourself, with the host's network\n"
         "and processes. Without CMD, run the image's entrypoint and cmd\n"
         "(/.hpcrun/config.json), or /bin/sh.\n"
@@ -37,6 +41,16 @@ static void usage(FILE *out)
         "                                this Slurm job step on this node (the default\n"
         "                                under Slurm), or with those naming KEY\n"
         "      --no-join                 a container of its own, even under Slurm\n"
+        "      --gpu=auto|none|nvidia|amd|intel\n"
+        "                                the job's GPUs and the host's driver libraries\n"
+        "                                (default auto: what is found and allocated)\n"
+        "      --fabric=auto|none        fast-network devices (InfiniBand, Omni-Path,\n"
+        "                                Slingshot) and their host libraries\n"
+        "      --mpi=image|host          the image's own MPI (default), or the host's\n"
+        "                                MPI bound over an ABI-compatible one\n"
+        "      --topology FILE.xml       a saved hwloc topology instead of this node's\n"
+        "      --devices                 print the devices found and what would be\n"
+        "                                bound (IMAGE optional), run nothing\n"
         "      --dry-run                 print the launch plan, mount nothing\n"
         "  -v, --verbose                 more messages; repeat for debugging\n"
         "  -q, --quiet                   errors only\n"
@@ -47,6 +61,8 @@ static void usage(FILE *out)
         "Exit status: the command's own; if it is killed by a signal, hpcrun dies by\n"
         "that signal. 125: hpcrun failed (bad option, bad image, setup error);\n"
         "126: CMD cannot be executed; 127: CMD not found in the image.\n"
+        "hpcrun doctor checks this node (and IMAGE) and says how to fix what it\n"
+        "finds; it exits 1 if something would break a launch.\n"
         "\n"
         "Environment: HPCRUN_BIND (comma-separated --bind specs), HPCRUN_CONFIG (site\n"
         "config file). See hpcrun(1) for the environment rules.\n",
@@ -64,6 +80,8 @@ int main(int argc, char **argv)
      * installed setuid, that would read it with privileges. */
     if (hr_check_privileges() < 0)
         return HR_EXIT_FAIL;
+    if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
+        return hr_doctor(argc - 1, argv + 1, environ);
     if (hr_config_load(&cfg, argc, argv, environ, err, sizeof(err)) < 0) {
         hr_err("%s", err);
         return HR_EXIT_FAIL;
@@ -83,6 +101,11 @@ int main(int argc, char **argv)
                cfg.kernel_mount_dirs ? cfg.kernel_mount_dirs : "");
         hr_config_free(&cfg);
         return HR_EXIT_OK;
+    }
+    if (cfg.show_devices) {
+        rc = hr_inject_show(&cfg, environ);
+        hr_config_free(&cfg);
+        return rc;
     }
     rc = hr_launch(&cfg, environ);
     fflush(stdout);

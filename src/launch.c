@@ -108,6 +108,7 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     char err[1024];
     int devnull_fd;
     struct hr_join join = {.listen_fd = -1, .ready_rd = -1, .ready_wr = -1};
+    struct hr_inject inject;
     bool is_join_leader = false;
     char *kmount;
 
@@ -118,8 +119,13 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     if (hr_image_open(&img, cfg->image, cfg->offset) < 0)
         return HR_EXIT_FAIL;
     step_done("checks", &t0);
+    /* 3. plan: the host's devices and libraries first (they read the host
+     * and a few files of the image), then the plan itself */
+    if (hr_inject_collect(cfg, envp, &img, &inject) < 0)
+        return HR_EXIT_FAIL;
+    host.inject = &inject;
+    step_done("devices", &t0);
 
-    /* 3. plan */
     view = (struct hr_image_view){.lookup = hr_image_lookup,
                                   .ctx = &img,
                                   .path = img.path,
@@ -135,6 +141,7 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     if (cfg->is_dry_run) {
         kmount = image_kernel_mount(cfg, &plan, &img, envp);
         hr_plan_print(&plan, img.path, stdout);
+        hr_inject_print(&inject, stdout);
         if (kmount)
             printf("mount    kernel squashfs %s (prolog)\n", kmount);
         else

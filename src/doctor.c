@@ -1,0 +1,297 @@
+/* hpcrun doctor [IMAGE]: what a user or an admin runs on a compute node when
+ * a launch fails, or before the first one. Each check prints one line (ok,
+ * warn, FAIL) and, for a problem, the concrete fix. Exit 0 when a launch
+ * would work, 1 when something would break it. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "doctor.h"
+#include "env.h"
+#include "exitcodes.h"
+#include "hostlibs.h"
+#include "image.h"
+#include "inject.h"
+#include "log.h"
+#include "ns.h"
+#include "root.h"
+
+#define SLURM_PLUGIN_DIRS                                                                \
+    "/usr/lib/x86_64-linux-gnu/slurm-wlm:/usr/lib64/slurm:/usr/lib/slurm"
+
+struct doctor {
+    int problems;
+    int warnings;
+};
+
+static void say(struct doctor *d, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* what: "ok", "warn", "FAIL" or "info" */
+static void say(struct doctor *d, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (strcmp(what, "FAIL") == 0)
+        d->problems++;
+    else if (strcmp(what, "warn") == 0)
+        d->warnings++;
+    printf("%-5s ", what);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+static long read_sysctl(const char *path)
+{
+    hr_autofree char *text = hr_read_file(path, 64, NULL);
+    return text ? strtol(text, NULL, 10) : -1;
+}
+
+/* Why unprivileged user namespaces are refused, with the fix. */
+static void userns_why(struct doctor *d, int err)
+{
+    if (read_sysctl("/proc/sys/user/max_user_namespaces") == 0)
+        say(d, "FAIL",
+            "user namespaces: user.max_user_namespaces is 0; fix (root): "
+            "sysctl -w user.max_user_namespaces=63000");
+    else if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == 0)
+        say(d, "FAIL",
+            "user namespaces: kernel.unprivileged_userns_clone is 0; fix (root): "
+            "sysctl -w kernel.unprivileged_userns_clone=1");
+    else if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1)
+        say(d, "FAIL",
+            "user namespaces: AppArmor restricts them "
+            "(kernel.apparmor_restrict_unprivileged_userns=1); fix (root): an AppArmor "
+            "profile granting 'userns' to hpcrun, or set that sysctl to 0");
+    else
+        say(d, "FAIL",
+            "user namespaces: unshare failed (%s); a seccomp filter or a "
+            "container runtime around this shell may forbid them",
+            strerror(err));
+}
+
+/* In a child: a user + mount namespace with our ids mapped, and a mount in
+ * it, exactly as a launch makes them. Reports through the exit status. */
+static int check_userns_child(void)
+{
+    if (hr_ns_enter(getuid(), getgid(), getuid(), getgid()) < 0)
+        return 1;
+    if (hr_mount("tmpfs", "/tmp", "tmpfs", 0, "size=64k") < 0)
+        return 2;
+    return 0;
+}
+
+static void check_userns(struct doctor *d)
+{
+    int status = 0, saved;
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        hr_log_init("hpcrun doctor", HR_LOG_QUIET);
+        _exit(check_userns_child());
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+        say(d, "FAIL", "user namespaces: cannot fork: %s", strerror(errno));
+        return;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        say(d, "ok", "user and mount namespaces: allowed");
+        return;
+    }
+    /* the same unshare here, to get errno for the explanation */
+    saved = 0;
+    pid = fork();
+    if (pid == 0)
+        _exit(unshare(CLONE_NEWUSER) < 0 ? errno : 0);
+    if (pid > 0 && waitpid(pid, &status, 0) > 0 && WIFEXITED(status))
+        saved = WEXITSTATUS(status);
+    if (saved)
+        userns_why(d, saved);
+    else
+        say(d, "FAIL",
+            "mount namespace: a mount inside the user namespace failed; the "
+            "kernel or a security module forbids it");
+}
+
+static void check_fuse(struct doctor *d)
+{
+    struct stat st;
+    int fd;
+
+    if (stat("/dev/fuse", &st) < 0) {
+        say(d, "FAIL", "/dev/fuse: missing; fix (root): modprobe fuse");
+        return;
+    }
+    fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        say(d, "FAIL",
+            "/dev/fuse: %s (mode %04o); fix (root): chmod 0666 /dev/fuse, "
+            "as distributions ship it",
+            strerror(errno), (unsigned)(st.st_mode & 07777));
+        return;
+    }
+    close(fd);
+    say(d, "ok", "/dev/fuse: usable");
+}
+
+static char *find_in_dirs(const char *dirs, const char *name)
+{
+    char *copy = hr_xstrdup(dirs), *save = NULL, *found = NULL;
+
+    for (char *dir = strtok_r(copy, ":", &save); dir && !found;
+         dir = strtok_r(NULL, ":", &save)) {
+        char *p = hr_path_join(dir, name);
+        if (access(p, F_OK) == 0)
+            found = p;
+        else
+            free(p);
+    }
+    free(copy);
+    return found;
+}
+
+static void check_slurm(struct doctor *d, char **envp)
+{
+    const char *job = hr_env_get(envp, "SLURM_JOB_ID");
+    const char *step = hr_env_get(envp, "SLURM_STEP_ID");
+    const char *mpi = hr_env_get(envp, "SLURM_MPI_TYPE");
+    hr_autofree char *pmix = find_in_dirs(SLURM_PLUGIN_DIRS, "mpi_pmix.so");
+    hr_autofree char *pmi2 = find_in_dirs(SLURM_PLUGIN_DIRS, "mpi_pmi2.so");
+
+    if (job)
+        say(d, "info",
+            "Slurm: job %s%s%s, MPI plugin %s (ranks of a step share one "
+            "container: --join)",
+            job, step ? " step " : "", step ? step : "", mpi ? mpi : "none");
+    else
+        say(d, "info", "Slurm: not inside a job");
+    say(d, "info", "Slurm MPI plugins on this node: %s%s%s", pmix ? "pmix " : "",
+        pmi2 ? "pmi2" : "", !pmix && !pmi2 ? "none found" : "");
+}
+
+/* The image's MPI and PMIx, against what Slurm offers here. */
+static void check_image_mpi(struct doctor *d, struct hr_image *img)
+{
+    size_t len;
+    hr_autofree char *text = hr_image_read_file(img, "/etc/ld.so.cache", 64u << 20, &len);
+    struct hr_ldcache c = {0};
+    char err[256];
+    const char *mpi;
+    bool has_pmix;
+    hr_autofree char *plugin = find_in_dirs(SLURM_PLUGIN_DIRS, "mpi_pmix.so");
+
+    if (!text || hr_ldcache_parse(text, len, &c, err, sizeof(err)) < 0) {
+        say(d, "info", "image MPI: not checked (%s has no readable /etc/ld.so.cache)",
+            img->path);
+        return;
+    }
+    has_pmix = hr_ldcache_find(&c, "libpmix.so") != NULL;
+    if ((mpi = hr_ldcache_find(&c, "libmpi.so.40")))
+        say(d, has_pmix && !plugin ? "warn" : "info", "image MPI: Open MPI (%s)%s%s", mpi,
+            has_pmix ? ", PMIx" : "",
+            has_pmix && !plugin ? "; this node's Slurm has no mpi_pmix plugin: ask the "
+                                  "admin to install it (slurm-wlm's mpi_pmix)"
+                                : "; run it with srun --mpi=pmix");
+    else if ((mpi = hr_ldcache_find(&c, "libmpi.so.12")) ||
+             (mpi = hr_ldcache_find(&c, "libmpich.so.12")))
+        say(d, "info",
+            "image MPI: MPICH ABI (%s); run it with srun --mpi=pmi2, or "
+            "--mpi=host to use the host's MPICH-ABI library",
+            mpi);
+    else
+        say(d, "info", "image MPI: none found in its ld.so.cache");
+    hr_ldcache_free(&c);
+}
+
+static void check_image_and_devices(struct doctor *d, const struct hr_config *cfg,
+                                    char **envp)
+{
+    struct hr_image img;
+    struct hr_inject in;
+    bool has_image = cfg->image != NULL;
+
+    if (has_image) {
+        if (hr_image_open(&img, cfg->image, 0) < 0) {
+            say(d, "FAIL", "image %s: cannot be used (the message above says why)",
+                cfg->image);
+            has_image = false;
+        } else {
+            say(d, "ok", "image %s: a valid SquashFS image (%s)", img.path,
+                img.compression);
+        }
+    }
+    fflush(stdout);
+    if (hr_inject_collect(cfg, envp, has_image ? &img : NULL, &in) < 0) {
+        say(d, "FAIL", "devices and host libraries: a launch would fail (above)");
+    } else {
+        for (size_t i = 0; i < in.dev.report.n; i++)
+            say(d, "info", "device %s", in.dev.report.v[i]);
+        if (!in.dev.report.n)
+            say(d, "info", "devices: no GPU or fast-network device on this node");
+        for (size_t i = 0; i < in.notes.n; i++)
+            say(d, strstr(in.notes.v[i], "refused") ? "warn" : "info", "%s",
+                in.notes.v[i]);
+        if (in.libs.glibc_need) {
+            hr_autofree char *need = hr_glibc_version_str(in.libs.glibc_need);
+            hr_autofree char *have =
+                in.image_glibc ? hr_glibc_version_str(in.image_glibc) : NULL;
+            say(d, "ok", "glibc: host libraries need %s, image has %s", need,
+                have ? have : "(no image given)");
+        }
+        hr_inject_free(&in);
+    }
+    if (has_image) {
+        check_image_mpi(d, &img);
+        hr_image_close(&img);
+    }
+}
+
+int hr_doctor(int argc, char **argv, char **envp)
+{
+    struct hr_config cfg;
+    struct doctor d = {0};
+    char err[1024];
+    /* the configuration a launch would use (site file, HPCRUN_*, options such
+     * as --topology or --gpu); "--devices" makes the image optional */
+    char **args = hr_xmalloc(((size_t)argc + 2) * sizeof(*args));
+    int rc;
+
+    args[0] = argv[0];
+    args[1] = "--devices";
+    for (int i = 1; i < argc; i++)
+        args[i + 1] = argv[i];
+    args[argc + 1] = NULL;
+    rc = hr_config_load(&cfg, argc + 1, args, envp, err, sizeof(err));
+    free(args);
+    if (rc < 0) {
+        hr_err("doctor: %s", err);
+        hr_config_free(&cfg);
+        return HR_EXIT_FAIL;
+    }
+    printf("hpcrun %s doctor, uid %u\n", PACKAGE_VERSION, (unsigned)getuid());
+    if (getuid() == 0)
+        say(&d, "warn", "running as root: run doctor as the user who launches jobs");
+    check_userns(&d);
+    check_fuse(&d);
+    check_slurm(&d, envp);
+    check_image_and_devices(&d, &cfg, envp);
+    printf("doctor: %d problem%s, %d warning%s\n", d.problems, d.problems == 1 ? "" : "s",
+           d.warnings, d.warnings == 1 ? "" : "s");
+    hr_config_free(&cfg);
+    return d.problems ? 1 : 0;
+}

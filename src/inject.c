@@ -1,0 +1,515 @@
+/* What of the host goes into the container: devices and host libraries.
+ *
+ * Order: the job's devices first (hwloc discovery only on nodes that have a
+ * GPU or fabric device node at all, so plain launches pay a few stat calls);
+ * the vendors found choose the library sets; each set is checked against the
+ * image's glibc as a whole, since half a driver is worse than none. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "env.h"
+#include "exitcodes.h"
+#include "inject.h"
+#include "log.h"
+#include "pathres.h"
+
+#define HOST_LDCACHE "/etc/ld.so.cache"
+#define LDCACHE_MAX (64u << 20)
+
+static const char *const default_tool_dirs[] = {"/usr/bin", "/usr/sbin", "/usr/local/bin",
+                                                "/bin",     "/sbin",     NULL};
+
+/* Where an image keeps its libraries when it has no ld.so.cache (images
+ * assembled by hand): the dynamic loader's own default directories. */
+static const char *const image_lib_dirs[] = {
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+};
+
+static const unsigned set_vendor[HR_N_SETS] = {
+    HR_VENDOR_NVIDIA, HR_VENDOR_AMD, HR_VENDOR_INTEL, HR_VENDOR_VERBS, HR_VENDOR_CXI};
+
+/* Sonames of the two MPI ABI families, the library itself first. */
+static const char *const mpich_names[] = {"libmpi.so.12",     "libmpich.so.12",
+                                          "libmpifort.so.12", "libmpichfort.so.12",
+                                          "libmpicxx.so.12",  "libmpichcxx.so.12"};
+static const char *const ompi_names[] = {
+    "libmpi.so.40",           "libmpi_mpifh.so.40",
+    "libmpi_usempif08.so.40", "libmpi_usempi_ignore_tkr.so.40",
+    "libmpi_cxx.so.40",       "libopen-pal.so.40",
+    "libopen-rte.so.40"};
+
+struct inject_ctx {
+    const struct hr_config *cfg;
+    struct hr_image *img;
+    struct hr_ldcache host_cache;
+    struct hr_ldcache image_cache;
+    bool has_image_cache;
+    struct hr_strv tool_dirs; /* host-tool-path, split; empty: the defaults */
+};
+
+static bool path_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+static int elf_of_host_file(void *ctx, const char *path, struct hr_elf *out)
+{
+    char err[256];
+    (void)ctx;
+    if (hr_elf_read_path(path, out, err, sizeof(err)) < 0) {
+        hr_debug("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static ssize_t fd_pread(void *ctx, void *buf, size_t n, off_t off)
+{
+    ssize_t r = pread(*(int *)ctx, buf, n, off);
+    return r < 0 ? -errno : r;
+}
+
+/* An ELF file of the image, read piecewise through the image (never the
+ * host: the path is resolved inside the image). */
+static int image_elf(struct hr_image *img, const char *path, struct hr_elf *out)
+{
+    struct hr_image_file *f = hr_image_file_open(img, path);
+    char err[256];
+    int rc;
+
+    if (!f)
+        return -1;
+    rc = hr_elf_read(hr_image_file_pread, f, out, err, sizeof(err));
+    hr_image_file_close(f);
+    if (rc < 0)
+        hr_debug("%s: %s: %s", img->path, path, err);
+    return rc;
+}
+
+/* Where the image's dynamic loader would find soname: its ld.so.cache,
+ * else its default directories (malloc'd image path, or NULL). */
+static char *image_find_lib(struct inject_ctx *c, const char *soname)
+{
+    const char *p = c->has_image_cache ? hr_ldcache_find(&c->image_cache, soname) : NULL;
+    struct hr_resolved r;
+
+    if (p)
+        return hr_xstrdup(p);
+    for (size_t i = 0; i < HR_ARRAY_LEN(image_lib_dirs); i++) {
+        char *path = hr_path_join(image_lib_dirs[i], soname);
+        if (hr_resolve_in_root(path, hr_image_lookup, c->img, &r) == 0 && !r.n_missing &&
+            r.last == HR_NODE_OTHER) {
+            free(r.path);
+            return path;
+        }
+        free(r.path);
+        free(path);
+    }
+    return NULL;
+}
+
+/* The image's glibc version, from its libc.so.6's version definitions. */
+static unsigned image_glibc(struct inject_ctx *c)
+{
+    struct hr_elf e = {0};
+    hr_autofree char *p = image_find_lib(c, "libc.so.6");
+    unsigned v = 0;
+
+    if (p && image_elf(c->img, p, &e) == 0)
+        v = e.glibc_have;
+    hr_elf_free(&e);
+    return v;
+}
+
+static bool libset_has(const struct hr_libset *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->libs[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static bool strv_has(const struct hr_strv *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* Move what src has that dst lacks into dst. */
+static void libset_merge(struct hr_libset *dst, struct hr_libset *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        struct hr_hostlib *l = &src->libs[i];
+        if (libset_has(dst, l->name))
+            continue;
+        dst->libs = hr_xrealloc(dst->libs, (dst->n + 1) * sizeof(*dst->libs));
+        dst->libs[dst->n++] = *l;
+        *l = (struct hr_hostlib){0};
+    }
+    for (size_t i = 0; i < src->tools.n; i++)
+        if (!strv_has(&dst->tools, src->tools.v[i]))
+            hr_strv_push(&dst->tools, src->tools.v[i]);
+    for (size_t i = 0; i < src->dirs.n; i++)
+        if (!strv_has(&dst->dirs, src->dirs.v[i]))
+            hr_strv_push(&dst->dirs, src->dirs.v[i]);
+    for (size_t i = 0; i < src->env.n; i++)
+        if (!strv_has(&dst->env, src->env.v[i]))
+            hr_strv_push(&dst->env, src->env.v[i]);
+    if (src->glibc_need > dst->glibc_need) {
+        dst->glibc_need = src->glibc_need;
+        free(dst->glibc_need_by);
+        dst->glibc_need_by = src->glibc_need_by ? hr_xstrdup(src->glibc_need_by) : NULL;
+    }
+}
+
+/* Can the image's glibc run what set needs? Returns 0, or -1 with err. */
+static int glibc_check(const char *set, const struct hr_libset *s, unsigned have,
+                       const char *image, char *err, size_t errlen)
+{
+    hr_autofree char *need = NULL, *got = NULL;
+
+    if (!s->glibc_need || (have && have >= s->glibc_need))
+        return 0;
+    need = hr_glibc_version_str(s->glibc_need);
+    if (!have)
+        return hr_fail(err, errlen,
+                       "host %s libraries need glibc %s (%s), and %s has no glibc "
+                       "(libc.so.6)",
+                       set, need, s->glibc_need_by ? s->glibc_need_by : "?", image);
+    got = hr_glibc_version_str(have);
+    return hr_fail(err, errlen, "host %s libraries need glibc %s (%s), %s has glibc %s",
+                   set, need, s->glibc_need_by ? s->glibc_need_by : "?", image, got);
+}
+
+static struct hr_libset_input libset_input(struct inject_ctx *c)
+{
+    return (struct hr_libset_input){
+        .host_cache = &c->host_cache,
+        .image_cache = c->has_image_cache ? &c->image_cache : NULL,
+        .elf = elf_of_host_file,
+        .tool_dirs =
+            c->tool_dirs.n ? (const char *const *)c->tool_dirs.v : default_tool_dirs,
+        .exists = path_exists,
+    };
+}
+
+/* One vendor set: found, checked against the image's glibc, merged. An
+ * explicit --gpu=VENDOR makes a refusal an error; otherwise a warning. */
+static int inject_set(struct inject_ctx *c, size_t set, bool is_explicit,
+                      struct hr_inject *out)
+{
+    const struct hr_set_override *o = &c->cfg->sets[set];
+    const struct hr_liblist *def = hr_liblist_default(hr_set_names[set]);
+    struct hr_liblist list = {
+        .set = hr_set_names[set],
+        .libs = o->libs ? o->libs
+                : def   ? def->libs
+                        : NULL,
+        .tools = o->tools ? o->tools
+                 : def    ? def->tools
+                          : NULL,
+        .dirs = o->dirs ? o->dirs
+                : def   ? def->dirs
+                        : NULL,
+    };
+    struct hr_libset_input in = libset_input(c);
+    struct hr_libset s = {0};
+    char err[512];
+    int n = hr_libset_add(&s, &in, &list, err, sizeof(err));
+
+    if (n < 0) {
+        hr_err("%s", err);
+        hr_libset_free(&s);
+        return -1;
+    }
+    if (c->img &&
+        glibc_check(list.set, &s, out->image_glibc, c->img->path, err, sizeof(err)) < 0) {
+        hr_libset_free(&s);
+        if (is_explicit) {
+            hr_err("%s", err);
+            return -1;
+        }
+        hr_warn("%s: not binding them", err);
+        hr_strv_push_owned(&out->notes,
+                           hr_xasprintf("libs %s refused: %s", list.set, err));
+        return 0;
+    }
+    hr_strv_push_owned(&out->notes,
+                       hr_xasprintf("libs %s: %zu libraries, %zu tools%s", list.set, s.n,
+                                    s.tools.n,
+                                    n == 0 ? " (no driver libraries found)" : ""));
+    libset_merge(&out->libs, &s);
+    hr_libset_free(&s);
+    return 0;
+}
+
+static int inject_devices(struct inject_ctx *c, char **envp, struct hr_inject *out)
+{
+    const struct hr_config *cfg = c->cfg;
+    struct hr_hwtopo topo = {0};
+    struct hr_devhost host = {0};
+    struct hr_devreq req = {.gpu = cfg->gpu, .fabric = cfg->fabric};
+    const char *xml = cfg->topology ? cfg->topology : hr_env_get(envp, "HWLOC_XMLFILE");
+    char err[512];
+    int rc = 0;
+
+    if (xml || hr_dev_host_has_any()) {
+        if (hr_hw_discover(xml, &topo, err, sizeof(err)) < 0) {
+            hr_err("%s", err);
+            return -1;
+        }
+        hr_devhost_collect(&host);
+    }
+    if (hr_dev_plan(&topo, &host, &req, envp, &out->dev, err, sizeof(err)) < 0) {
+        hr_err("%s", err);
+        rc = -1;
+    }
+    hr_hw_free(&topo);
+    hr_devhost_free(&host);
+    return rc;
+}
+
+/* The host MPI's library for a flavour: in the host-mpi directory (or next to
+ * the host-mpi file), else in the host's ld.so.cache. */
+static char *host_mpi_lib(struct inject_ctx *c, const char *name)
+{
+    struct stat st;
+    const char *hm = c->cfg->host_mpi;
+    char *dir, *p;
+
+    if (stat(hm, &st) < 0)
+        return NULL;
+    dir = S_ISDIR(st.st_mode) ? hr_xstrdup(hm) : hr_xstrndup(hm, strrchr(hm, '/') - hm);
+    for (int i = 0; i < 2; i++) {
+        p = hr_xasprintf("%s%s/%s", dir, i ? "/lib" : "", name);
+        if (path_exists(p)) {
+            free(dir);
+            return p;
+        }
+        free(p);
+    }
+    free(dir);
+    p = (char *)hr_ldcache_find(&c->host_cache, name);
+    return p ? hr_xstrdup(p) : NULL;
+}
+
+static int mpi_identify_path(const char *path, struct hr_mpi_info *out, char *err,
+                             size_t errlen)
+{
+    hr_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return hr_fail(err, errlen, "%s: %s", path, strerror(errno));
+    return hr_mpi_identify(fd_pread, &fd, out, err, errlen);
+}
+
+/* --mpi=host: the image's MPI family decides which host libraries replace
+ * which of its sonames. */
+static int inject_mpi(struct inject_ctx *c, struct hr_inject *out)
+{
+    const char *const *names = NULL;
+    size_t n_names = 0;
+    hr_autofree char *image_lib = NULL;
+    struct hr_mpi_info host = {0}, image = {0};
+    struct hr_image_file *f;
+    hr_autofree char *host_lib = NULL, *libs = NULL;
+    struct hr_liblist list = {.set = "mpi"};
+    struct hr_libset s = {0};
+    struct hr_libset_input in = libset_input(c);
+    char err[512];
+    int rc = -1;
+
+    if (!c->cfg->host_mpi) {
+        hr_err("--mpi=host: the site config names no host MPI (host-mpi = PATH)");
+        return -1;
+    }
+    if (!c->img) {
+        hr_err("--mpi=host: an image is needed to check the MPI ABI");
+        return -1;
+    }
+    if ((image_lib = image_find_lib(c, "libmpi.so.12")) ||
+        (image_lib = image_find_lib(c, "libmpich.so.12"))) {
+        names = mpich_names;
+        n_names = HR_ARRAY_LEN(mpich_names);
+    } else if ((image_lib = image_find_lib(c, "libmpi.so.40"))) {
+        names = ompi_names;
+        n_names = HR_ARRAY_LEN(ompi_names);
+    } else {
+        hr_err("--mpi=host: %s has no MPI library (libmpi.so.12 or libmpi.so.40)",
+               c->img->path);
+        return -1;
+    }
+    for (size_t i = 0; i < n_names && !host_lib; i++)
+        host_lib = host_mpi_lib(c, names[i]);
+    if (!host_lib) {
+        hr_err("--mpi=host: %s: no %s library of the image's MPI family",
+               c->cfg->host_mpi, names[0]);
+        return -1;
+    }
+    if (mpi_identify_path(host_lib, &host, err, sizeof(err)) < 0 ||
+        !(f = hr_image_file_open(c->img, image_lib))) {
+        hr_err("--mpi=host: %s", host.flavour ? image_lib : err);
+        goto out;
+    }
+    rc = hr_mpi_identify(hr_image_file_pread, f, &image, err, sizeof(err));
+    hr_image_file_close(f);
+    if (rc < 0 || (rc = hr_mpi_compatible(&host, &image, err, sizeof(err))) < 0) {
+        hr_err("--mpi=host: %s", err);
+        goto out;
+    }
+    /* Every soname of the family that the image has, from the host. */
+    libs = hr_xstrdup("");
+    for (size_t i = 0; i < n_names; i++) {
+        hr_autofree char *in_image = image_find_lib(c, names[i]);
+        char *p;
+        if (!in_image || !(p = host_mpi_lib(c, names[i])))
+            continue;
+        hr_ldcache_add(&c->host_cache, names[i], p, true);
+        free(p);
+        p = hr_xasprintf("%s%s%s", libs, *libs ? " " : "", names[i]);
+        free(libs);
+        libs = p;
+    }
+    list.libs = libs;
+    rc = hr_libset_add(&s, &in, &list, err, sizeof(err)) < 0 ? -1 : 0;
+    if (rc < 0 || (rc = glibc_check("MPI", &s, out->image_glibc, c->img->path, err,
+                                    sizeof(err))) < 0) {
+        hr_err("--mpi=host: %s", err);
+        goto out;
+    }
+    hr_strv_push_owned(
+        &out->notes, hr_xasprintf("mpi host %s %s (%s) over the image's %s",
+                                  host.soname ? host.soname : "?",
+                                  host.version ? host.version : "", host_lib, image_lib));
+    libset_merge(&out->libs, &s);
+out:
+    hr_libset_free(&s);
+    hr_mpi_info_free(&host);
+    hr_mpi_info_free(&image);
+    return rc;
+}
+
+static void split_path(const char *s, struct hr_strv *out)
+{
+    char *copy = hr_xstrdup(s), *save = NULL;
+
+    for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save))
+        hr_strv_push(out, d);
+    free(copy);
+}
+
+static int inject_libraries(struct inject_ctx *c, struct hr_inject *out)
+{
+    const struct hr_config *cfg = c->cfg;
+    const char *path = cfg->ld_so_cache ? cfg->ld_so_cache : HOST_LDCACHE;
+    char err[512];
+
+    if (!out->dev.vendors && cfg->mpi != HR_MPI_HOST)
+        return 0;
+    if (hr_ldcache_load(path, &c->host_cache, err, sizeof(err)) < 0) {
+        hr_warn("%s: no host libraries bound", err);
+        return cfg->mpi == HR_MPI_HOST ? -1 : 0;
+    }
+    if (c->img) {
+        size_t len;
+        char *text = hr_image_read_file(c->img, "/etc/ld.so.cache", LDCACHE_MAX, &len);
+        if (text && hr_ldcache_parse(text, len, &c->image_cache, err, sizeof(err)) == 0)
+            c->has_image_cache = true;
+        else if (text)
+            hr_debug("%s: /etc/ld.so.cache: %s", c->img->path, err);
+        free(text);
+        out->image_glibc = image_glibc(c);
+    }
+    if (cfg->host_tool_path)
+        split_path(cfg->host_tool_path, &c->tool_dirs);
+    for (size_t i = 0; i < HR_N_SETS; i++) {
+        bool is_explicit = (cfg->gpu == HR_GPU_NVIDIA && i == HR_SET_NVIDIA) ||
+                           (cfg->gpu == HR_GPU_AMD && i == HR_SET_AMD) ||
+                           (cfg->gpu == HR_GPU_INTEL && i == HR_SET_INTEL);
+        if ((out->dev.vendors & set_vendor[i]) && inject_set(c, i, is_explicit, out) < 0)
+            return -1;
+    }
+    return cfg->mpi == HR_MPI_HOST ? inject_mpi(c, out) : 0;
+}
+
+int hr_inject_collect(const struct hr_config *cfg, char **envp, struct hr_image *img,
+                      struct hr_inject *out)
+{
+    struct inject_ctx c = {.cfg = cfg, .img = img};
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (cfg->gpu == HR_GPU_NONE && cfg->fabric == HR_FABRIC_NONE &&
+        cfg->mpi != HR_MPI_HOST)
+        return 0;
+    if (inject_devices(&c, envp, out) < 0)
+        return -1;
+    rc = inject_libraries(&c, out);
+    hr_ldcache_free(&c.host_cache);
+    hr_ldcache_free(&c.image_cache);
+    hr_strv_free(&c.tool_dirs);
+    return rc;
+}
+
+void hr_inject_print(const struct hr_inject *in, FILE *out)
+{
+    for (size_t i = 0; i < in->dev.report.n; i++)
+        fprintf(out, "device   %s\n", in->dev.report.v[i]);
+    for (size_t i = 0; i < in->notes.n; i++)
+        fprintf(out, "host     %s\n", in->notes.v[i]);
+    for (size_t i = 0; i < in->libs.n; i++)
+        fprintf(out, "hostlib  %s/%s <- %s (%s)\n", HR_HOSTLIB_DIR, in->libs.libs[i].name,
+                in->libs.libs[i].src, in->libs.libs[i].why);
+    for (size_t i = 0; i < in->libs.tools.n; i++)
+        fprintf(out, "hosttool %s\n", in->libs.tools.v[i]);
+    if (in->libs.glibc_need) {
+        hr_autofree char *need = hr_glibc_version_str(in->libs.glibc_need);
+        hr_autofree char *have =
+            in->image_glibc ? hr_glibc_version_str(in->image_glibc) : NULL;
+        fprintf(out, "glibc    host libraries need %s, image has %s\n", need,
+                have ? have : "(not checked)");
+    }
+}
+
+void hr_inject_free(struct hr_inject *in)
+{
+    hr_devplan_free(&in->dev);
+    hr_libset_free(&in->libs);
+    hr_strv_free(&in->notes);
+    memset(in, 0, sizeof(*in));
+}
+
+int hr_inject_show(const struct hr_config *cfg, char **envp)
+{
+    struct hr_image img;
+    struct hr_inject in;
+    bool has_image = cfg->image != NULL;
+    int rc;
+
+    if (has_image && hr_image_open(&img, cfg->image, cfg->offset) < 0)
+        return HR_EXIT_FAIL;
+    rc = hr_inject_collect(cfg, envp, has_image ? &img : NULL, &in);
+    if (rc == 0) {
+        if (!in.dev.report.n)
+            printf("device   none found (no GPU or fabric device on this node)\n");
+        hr_inject_print(&in, stdout);
+        hr_inject_free(&in);
+    }
+    if (has_image)
+        hr_image_close(&img);
+    return rc == 0 ? HR_EXIT_OK : HR_EXIT_FAIL;
+}

@@ -1,0 +1,36 @@
+/* Step 3 (plan), what of the host goes in: the job's GPUs and fast-network
+ * devices (devices.h) and the host's matching user-space driver libraries,
+ * tools and, with --mpi=host, MPI (hostlibs.h), after checking that the
+ * image's glibc can run them. Gathered before the plan (it reads the host's
+ * /dev, sysfs, ld.so.cache and ELF files, and a few files of the image); the
+ * plan turns it into mounts and variables. */
+#ifndef HR_INJECT_H
+#define HR_INJECT_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "devices.h"
+#include "hostlibs.h"
+#include "image.h"
+
+struct hr_inject {
+    struct hr_devplan dev;
+    struct hr_libset libs;
+    struct hr_strv notes; /* lines for --devices and --dry-run */
+    unsigned image_glibc; /* the image's glibc (x*1000+y), 0: none found */
+};
+
+/* Decide what to inject for this launch. img may be NULL (--devices without
+ * an image: no glibc check). Returns 0, or -1 after logging one line (an
+ * explicit --gpu=VENDOR or --mpi=host that cannot be honoured). */
+int hr_inject_collect(const struct hr_config *cfg, char **envp, struct hr_image *img,
+                      struct hr_inject *out);
+void hr_inject_print(const struct hr_inject *in, FILE *out);
+void hr_inject_free(struct hr_inject *in);
+
+/* hpcrun --devices [IMAGE]: print what was found and what would be bound.
+ * Returns the exit code. */
+int hr_inject_show(const struct hr_config *cfg, char **envp);
+
+#endif
