@@ -330,6 +330,7 @@ static int inject_mpi(struct inject_ctx *c, struct hr_inject *out)
     struct hr_liblist list = {.set = "mpi"};
     struct hr_libset s = {0};
     struct hr_libset_input in = libset_input(c);
+    struct stat st;
     char err[512];
     int rc = -1;
 
@@ -353,6 +354,9 @@ static int inject_mpi(struct inject_ctx *c, struct hr_inject *out)
                c->img->path);
         return -1;
     }
+    /* host-mpi names the library itself, or a directory to find it in */
+    if (stat(c->cfg->host_mpi, &st) == 0 && S_ISREG(st.st_mode))
+        host_lib = hr_xstrdup(c->cfg->host_mpi);
     for (size_t i = 0; i < n_names && !host_lib; i++)
         host_lib = host_mpi_lib(c, names[i]);
     if (!host_lib) {

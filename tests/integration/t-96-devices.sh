@@ -14,12 +14,15 @@ cat > "$DEVW/fakedev.sh" <<'EOF'
 #!/bin/sh
 set -e
 mount --make-rprivate /
+orig=$(mktemp -d /tmp/hpcrun-fakedev.XXXXXX)
+mount --bind /dev "$orig"
 mount -t tmpfs -o mode=0755 fakedev /dev
-for n in null zero full random urandom tty ptmx fuse; do cp -a "/proc/1/root/dev/$n" /dev/ 2>/dev/null ||
+for n in null zero full random urandom tty ptmx fuse; do cp -a "$orig/$n" /dev/ ||
     { echo "fakedev: cannot copy /dev/$n" >&2; exit 1; }; done
 mkdir -p /dev/pts /dev/shm /dev/infiniband /dev/dri
-mount --bind /proc/1/root/dev/pts /dev/pts
-mount --bind /proc/1/root/dev/shm /dev/shm
+mount --bind "$orig/pts" /dev/pts
+mount --bind "$orig/shm" /dev/shm
+umount "$orig" && rmdir "$orig"
 chmod 0666 /dev/fuse
 for i in 0 1 2 3; do mknod -m 0666 /dev/nvidia$i c 195 $i; done
 mknod -m 0666 /dev/nvidiactl c 195 255
@@ -65,7 +68,7 @@ EOF
         gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$h/lib/libcuda.so.1.550.54" "$h/src/cuda.c" \
             "$h/lib/libfakedep.so.1" &&
         ln -sf libcuda.so.1.550.54 "$h/lib/libcuda.so.1" &&
-        gcc -o "$h/src/usecuda" "$h/src/usecuda.c" "$h/lib/libcuda.so.1" &&
+        gcc -o "$h/src/usecuda" "$h/src/usecuda.c" "$h/lib/libcuda.so.1" -Wl,-rpath-link,"$h/lib" &&
         gcc -shared -fPIC -nostdlib -Wl,-soname,libc.so.6 -Wl,--version-script="$h/src/libc.map" \
             -o "$h/fakelibc/libc.so.6" "$h/src/libc.c" &&
         gcc -shared -fPIC -nostdlib -Wl,-soname,libnvidia-ml.so.1 -o "$h/old/libnvidia-ml.so.1" \
@@ -139,8 +142,8 @@ else
     check_grep '^libcuda.so.1 libfakedep.so.1 $' \
         "hostlibs: the driver and its dependency, not glibc's own libraries" \
         dev_hpcrun $T "$G" sh -c 'cd /.hpcrun/host/lib && ls | grep -E "^(libcuda|libfakedep|libc\.|libm\.|ld-)" | tr "\n" " "'
-    check_grep '^/$' "hostlibs: host tools (nvidia-smi) are on PATH" \
-        dev_hpcrun $T "$G" nvidia-smi cwd
+    check_grep '^/.hpcrun/host/bin/nvidia-smi cwd=' "hostlibs: host tools (nvidia-smi) are on PATH" \
+        dev_hpcrun $T "$G" sh -c 'echo $(command -v nvidia-smi) $(nvidia-smi cwd)'
     check_grep 'read-only' "hostlibs: host libraries are read-only inside" \
         dev_hpcrun $T "$G" sh -c 'echo x > /.hpcrun/host/lib/libcuda.so.1 2>&1 || echo read-only'
     check_rc 1 "hostlibs: --gpu=none binds no driver library" \

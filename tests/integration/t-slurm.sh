@@ -322,6 +322,28 @@ slurm_tests() {
     USER_ENV="$mpich" check_grep '^ +4194304 +[0-9.]+ +[0-9.]+$' \
         "slurm: MPICH ping-pong between 2 containers" \
         as_user srun -n 2 --mpi=pmi2 "$HPCRUN" "$IMG/mpich.sqfs" mpi_pingpong 20
+    # --mpi=host: the host's MPICH (site key host-mpi) bound over the image's
+    local hm="$mpich HPCRUN_CONFIG=$WORK/host-mpich.conf"
+    echo "host-mpi = $(readlink -f /usr/lib/x86_64-linux-gnu/libmpich.so.12)" > "$WORK/host-mpich.conf"
+    echo "host-mpi = $(readlink -f /usr/lib/x86_64-linux-gnu/libmpi.so.40)" > "$WORK/host-ompi.conf"
+    chmod 0644 "$WORK"/host-*.conf
+    USER_ENV="$hm" check_grep 'libmpich\.so\.12 => /\.hpcrun/host/lib/libmpich\.so\.12' \
+        "host MPI: ldd inside resolves libmpich.so.12 to the host's library (--mpi=host)" \
+        as_user "$HPCRUN" --mpi=host "$IMG/mpich.sqfs" /lib64/ld-linux-x86-64.so.2 --list \
+        /usr/bin/mpi_hello
+    USER_ENV="$hm" check_ranks 2 "host MPI: srun -n 2 with the host's MPICH in the containers" \
+        as_user srun -n 2 --mpi=pmi2 "$HPCRUN" --mpi=host "$IMG/mpich.sqfs" mpi_hello 2
+    USER_ENV="$base HPCRUN_CONFIG=$WORK/host-ompi.conf" check_grep \
+        'Open MPI 4\.1\.[0-9]+.*MPICH 4\.0\.[0-9]+' \
+        "host MPI: a host Open MPI over the image's MPICH is refused, both versions named" \
+        as_user "$HPCRUN" --mpi=host "$IMG/mpich.sqfs" true
+    USER_ENV="$base HPCRUN_CONFIG=$WORK/host-ompi.conf" check_rc "$HR_EXIT_FAIL" \
+        "host MPI: the refusal fails the launch" \
+        as_user "$HPCRUN" --mpi=host "$IMG/mpich.sqfs" true
+    USER_ENV="$base" check_grep 'names no host MPI' \
+        "host MPI: --mpi=host without host-mpi in the site config says so" \
+        as_user "$HPCRUN" --mpi=host "$IMG/mpich.sqfs" true
+
     # MPICH under pmix starts singletons that exit 0: mpi_hello must notice
     USER_ENV="$mpich" check_rc 1 "slurm: mpi_hello fails when ranks are singletons" \
         as_user srun -n 2 --mpi=pmix "$HPCRUN" "$IMG/mpich.sqfs" mpi_hello 2
