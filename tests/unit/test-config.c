@@ -164,8 +164,63 @@ static void test_site_policy(void)
     hr_config_free(&cfg);
 }
 
+static void test_devices_and_libs(void)
+{
+    struct hr_config cfg;
+    char err[512];
+
+    CHECK(parse(&cfg, err, "i", NULL) == 0);
+    CHECK(cfg.gpu == HR_GPU_AUTO && cfg.fabric == HR_FABRIC_AUTO &&
+          cfg.mpi == HR_MPI_IMAGE);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--gpu=nvidia", "--fabric=none", "--mpi=host", "--topology",
+                "t.xml", "i", NULL) == 0);
+    CHECK(cfg.gpu == HR_GPU_NVIDIA && cfg.fabric == HR_FABRIC_NONE &&
+          cfg.mpi == HR_MPI_HOST);
+    CHECK_STR(cfg.topology, "t.xml");
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--gpu=cuda", "i", NULL) < 0);
+    CHECK(strstr(err, "--gpu 'cuda': expected auto, none, nvidia, amd or intel") != NULL);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--mpi=pmix", "i", NULL) < 0);
+    CHECK(strstr(err, "--mpi 'pmix': expected 'image' or 'host'") != NULL);
+    hr_config_free(&cfg);
+    /* --devices: the image is optional */
+    CHECK(parse(&cfg, err, "--devices", NULL) == 0 && cfg.show_devices && !cfg.image);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--devices", "i", NULL) == 0 && cfg.show_devices);
+    CHECK_STR(cfg.image, "i");
+    hr_config_free(&cfg);
+
+    memset(&cfg, 0, sizeof(cfg));
+    CHECK(hr_config_apply_site(&cfg, "s",
+                               "gpu = none\nfabric = none\n"
+                               "ld-so-cache = /opt/ld.so.cache\n"
+                               "host-mpi = /opt/mpich/lib\n"
+                               "host-tool-path = /opt/bin:/usr/bin\n"
+                               "host-libs-nvidia = libcuda.so.1 libx.so\n"
+                               "host-tools-amd =\n"
+                               "host-dirs-verbs = /etc/libibverbs.d=IBV_CONFIG_DIR\n",
+                               err, sizeof(err)) == 0);
+    CHECK(cfg.gpu == HR_GPU_NONE && cfg.fabric == HR_FABRIC_NONE);
+    CHECK_STR(cfg.ld_so_cache, "/opt/ld.so.cache");
+    CHECK_STR(cfg.host_mpi, "/opt/mpich/lib");
+    CHECK_STR(cfg.host_tool_path, "/opt/bin:/usr/bin");
+    CHECK_STR(cfg.sets[HR_SET_NVIDIA].libs, "libcuda.so.1 libx.so");
+    CHECK_STR(cfg.sets[HR_SET_AMD].tools, "");
+    CHECK(cfg.sets[HR_SET_AMD].libs == NULL); /* unset: the shipped list */
+    CHECK_STR(cfg.sets[HR_SET_VERBS].dirs, "/etc/libibverbs.d=IBV_CONFIG_DIR");
+    CHECK(hr_config_apply_site(&cfg, "s", "host-libs-cuda = x\n", err, sizeof(err)) < 0);
+    CHECK(strstr(err, "s:1: host-libs-cuda: unknown library set 'cuda'") != NULL);
+    CHECK(hr_config_apply_site(&cfg, "s", "host-mpi = mpich\n", err, sizeof(err)) < 0);
+    CHECK(strstr(err, "host-mpi: 'mpich' is not an absolute path") != NULL);
+    CHECK(hr_config_apply_site(&cfg, "s", "gpu = all\n", err, sizeof(err)) < 0);
+    hr_config_free(&cfg);
+}
+
 int main(void)
 {
+    test_devices_and_libs();
     test_binds();
     test_args();
     test_site_and_env();
