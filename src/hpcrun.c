@@ -69,6 +69,27 @@ static void usage(FILE *out)
         out);
 }
 
+/* --site-config: the device and host library keys as they apply, shipped
+ * defaults included, so an admin sees what a launch would look for. */
+static void print_host_policy(const struct hr_config *cfg)
+{
+    static const char *const gpu[] = {"auto", "none", "nvidia", "amd", "intel"};
+
+    printf("gpu=%s\nfabric=%s\n", gpu[cfg->gpu],
+           cfg->fabric == HR_FABRIC_NONE ? "none" : "auto");
+    printf("ld-so-cache=%s\nhost-mpi=%s\nhost-tool-path=%s\n",
+           cfg->ld_so_cache ? cfg->ld_so_cache : "/etc/ld.so.cache",
+           cfg->host_mpi ? cfg->host_mpi : "",
+           cfg->host_tool_path ? cfg->host_tool_path : HR_DEFAULT_TOOL_PATH);
+    for (size_t i = 0; i < HR_N_SETS; i++) {
+        const struct hr_set_override *o = &cfg->sets[i];
+        const struct hr_liblist *d = hr_liblist_default(hr_set_names[i]);
+        printf("host-libs-%s=%s\n", hr_set_names[i], o->libs ? o->libs : d->libs);
+        printf("host-tools-%s=%s\n", hr_set_names[i], o->tools ? o->tools : d->tools);
+        printf("host-dirs-%s=%s\n", hr_set_names[i], o->dirs ? o->dirs : d->dirs);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct hr_config cfg;
@@ -99,6 +120,7 @@ int main(int argc, char **argv)
         /* read by the Slurm prolog (batch/slurm/prolog): one parser for both */
         printf("stage-dir=%s\nkernel-mount-dirs=%s\n", cfg.stage_dir ? cfg.stage_dir : "",
                cfg.kernel_mount_dirs ? cfg.kernel_mount_dirs : "");
+        print_host_policy(&cfg);
         hr_config_free(&cfg);
         return HR_EXIT_OK;
     }

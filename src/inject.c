@@ -22,9 +22,6 @@
 #define HOST_LDCACHE "/etc/ld.so.cache"
 #define LDCACHE_MAX (64u << 20)
 
-static const char *const default_tool_dirs[] = {"/usr/bin", "/usr/sbin", "/usr/local/bin",
-                                                "/bin",     "/sbin",     NULL};
-
 /* Where an image keeps its libraries when it has no ld.so.cache (images
  * assembled by hand): the dynamic loader's own default directories. */
 static const char *const image_lib_dirs[] = {
@@ -57,7 +54,7 @@ struct inject_ctx {
     struct hr_ldcache host_cache;
     struct hr_ldcache image_cache;
     bool has_image_cache;
-    struct hr_strv tool_dirs; /* host-tool-path, split; empty: the defaults */
+    struct hr_strv tool_dirs; /* host-tool-path (or the default), split */
 };
 
 static bool path_exists(const char *path)
@@ -202,8 +199,7 @@ static struct hr_libset_input libset_input(struct inject_ctx *c)
         .host_cache = &c->host_cache,
         .image_cache = c->has_image_cache ? &c->image_cache : NULL,
         .elf = elf_of_host_file,
-        .tool_dirs =
-            c->tool_dirs.n ? (const char *const *)c->tool_dirs.v : default_tool_dirs,
+        .tool_dirs = (const char *const *)c->tool_dirs.v,
         .exists = path_exists,
     };
 }
@@ -438,8 +434,8 @@ static int inject_libraries(struct inject_ctx *c, struct hr_inject *out)
         free(text);
         out->image_glibc = image_glibc(c);
     }
-    if (cfg->host_tool_path)
-        split_path(cfg->host_tool_path, &c->tool_dirs);
+    split_path(cfg->host_tool_path ? cfg->host_tool_path : HR_DEFAULT_TOOL_PATH,
+               &c->tool_dirs);
     for (size_t i = 0; i < HR_N_SETS; i++) {
         bool is_explicit = (cfg->gpu == HR_GPU_NVIDIA && i == HR_SET_NVIDIA) ||
                            (cfg->gpu == HR_GPU_AMD && i == HR_SET_AMD) ||

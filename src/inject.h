@@ -14,6 +14,9 @@
 #include "hostlibs.h"
 #include "image.h"
 
+/* Where host tools are found unless the site's host-tool-path says. */
+#define HR_DEFAULT_TOOL_PATH "/usr/bin:/usr/sbin:/usr/local/bin:/bin:/sbin"
+
 struct hr_inject {
     struct hr_devplan dev;
     struct hr_libset libs;
