@@ -4,6 +4,7 @@
  * would work, 1 when something would break it. */
 #include "autoconfig.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -184,6 +185,81 @@ static void check_slurm(struct doctor *d, char **envp)
         pmi2 ? "pmi2" : "", !pmix && !pmi2 ? "none found" : "");
 }
 
+/* "OpenPMIx 4.2.2 (PMIx Standard: ...)": the version a PMIx library prints
+ * for PMIx_Get_version, found by a bounded scan (the string is not an
+ * exported symbol). Returns the version (heap) or NULL. */
+static char *pmix_version(hr_pread_fn rd, void *ctx)
+{
+    static const char marker[] = "OpenPMIx ";
+    enum { CHUNK = 1 << 16, MAX = 32 << 20 };
+    hr_autofree char *buf = hr_xmalloc(CHUNK + 64);
+    off_t off = 0;
+
+    while (off < MAX) {
+        ssize_t n = rd(ctx, buf, CHUNK + 64, off);
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i + (ssize_t)sizeof(marker) + 4 < n; i++) {
+            size_t len = 0;
+            if (memcmp(buf + i, marker, sizeof(marker) - 1) != 0)
+                continue;
+            i += sizeof(marker) - 1;
+            while (i + (ssize_t)len < n && len < 32 &&
+                   (isalnum((unsigned char)buf[i + len]) || buf[i + len] == '.'))
+                len++;
+            if (len && isdigit((unsigned char)buf[i]))
+                return hr_xstrndup(buf + i, len);
+        }
+        off += CHUNK;
+    }
+    return NULL;
+}
+
+static ssize_t fd_pread(void *ctx, void *buf, size_t n, off_t off)
+{
+    ssize_t r = pread(*(int *)ctx, buf, n, off);
+    return r < 0 ? -errno : r;
+}
+
+/* The image's PMIx against the host's, which Slurm's mpi_pmix plugin loads. */
+static void check_pmix(struct doctor *d, struct hr_image *img, const char *image_lib,
+                       const char *plugin)
+{
+    struct hr_image_file *f = hr_image_file_open(img, image_lib);
+    hr_autofree char *iv = f ? pmix_version(hr_image_file_pread, f) : NULL;
+    hr_autofree char *hv = NULL;
+    struct hr_ldcache hc = {0};
+    char err[256];
+    const char *host_lib;
+
+    if (f)
+        hr_image_file_close(f);
+    if (hr_ldcache_load("/etc/ld.so.cache", &hc, err, sizeof(err)) == 0 &&
+        (host_lib = hr_ldcache_find(&hc, "libpmix.so.2"))) {
+        int fd = open(host_lib, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            hv = pmix_version(fd_pread, &fd);
+            close(fd);
+        }
+    }
+    hr_ldcache_free(&hc);
+    if (!plugin)
+        say(d, "warn",
+            "PMIx: the image has PMIx %s, this node's Slurm has no mpi_pmix "
+            "plugin; fix: install slurm-wlm's mpi_pmix plugin (admin)",
+            iv ? iv : "(version unknown)");
+    else if (iv && hv && atoi(iv) < 3 && atoi(hv) >= 3)
+        say(d, "warn",
+            "PMIx: the image has PMIx %s, Slurm's plugin uses PMIx %s; "
+            "PMIx before v3 may not talk to it: rebuild the image with PMIx >= 3",
+            iv, hv);
+    else
+        say(d, "ok",
+            "PMIx: the image has PMIx %s, Slurm's mpi_pmix plugin uses PMIx %s "
+            "(compatible across versions since v3)",
+            iv ? iv : "(version unknown)", hv ? hv : "(version unknown)");
+}
+
 /* The image's MPI and PMIx, against what Slurm offers here. */
 static void check_image_mpi(struct doctor *d, struct hr_image *img)
 {
@@ -191,8 +267,7 @@ static void check_image_mpi(struct doctor *d, struct hr_image *img)
     hr_autofree char *text = hr_image_read_file(img, "/etc/ld.so.cache", 64u << 20, &len);
     struct hr_ldcache c = {0};
     char err[256];
-    const char *mpi;
-    bool has_pmix;
+    const char *mpi, *pmix;
     hr_autofree char *plugin = find_in_dirs(SLURM_PLUGIN_DIRS, "mpi_pmix.so");
 
     if (!text || hr_ldcache_parse(text, len, &c, err, sizeof(err)) < 0) {
@@ -200,21 +275,29 @@ static void check_image_mpi(struct doctor *d, struct hr_image *img)
             img->path);
         return;
     }
-    has_pmix = hr_ldcache_find(&c, "libpmix.so") != NULL;
-    if ((mpi = hr_ldcache_find(&c, "libmpi.so.40")))
-        say(d, has_pmix && !plugin ? "warn" : "info", "image MPI: Open MPI (%s)%s%s", mpi,
-            has_pmix ? ", PMIx" : "",
-            has_pmix && !plugin ? "; this node's Slurm has no mpi_pmix plugin: ask the "
-                                  "admin to install it (slurm-wlm's mpi_pmix)"
-                                : "; run it with srun --mpi=pmix");
-    else if ((mpi = hr_ldcache_find(&c, "libmpi.so.12")) ||
-             (mpi = hr_ldcache_find(&c, "libmpich.so.12")))
-        say(d, "info",
-            "image MPI: MPICH ABI (%s); run it with srun --mpi=pmi2, or "
-            "--mpi=host to use the host's MPICH-ABI library",
-            mpi);
-    else
+    if ((pmix = hr_ldcache_find(&c, "libpmix.so.2")))
+        check_pmix(d, img, pmix, plugin);
+    if ((mpi = hr_ldcache_find(&c, "libmpi.so.40")) ||
+        (mpi = hr_ldcache_find(&c, "libmpi.so.12")) ||
+        (mpi = hr_ldcache_find(&c, "libmpich.so.12"))) {
+        struct hr_image_file *f = hr_image_file_open(img, mpi);
+        struct hr_mpi_info info = {0};
+        if (!f || hr_mpi_identify(hr_image_file_pread, f, &info, err, sizeof(err)) < 0)
+            info.flavour = HR_MPI_NONE;
+        if (f)
+            hr_image_file_close(f);
+        say(d, "info", "image MPI: %s %s (%s); run it with srun --mpi=%s%s",
+            info.flavour == HR_MPI_OPENMPI ? "Open MPI"
+            : info.flavour == HR_MPI_MPICH ? "MPICH ABI"
+                                           : "unknown MPI",
+            info.version ? info.version : "", mpi,
+            info.flavour == HR_MPI_OPENMPI ? "pmix" : "pmi2",
+            info.flavour == HR_MPI_MPICH ? ", or --mpi=host for the host's MPICH-ABI MPI"
+                                         : "");
+        hr_mpi_info_free(&info);
+    } else {
         say(d, "info", "image MPI: none found in its ld.so.cache");
+    }
     hr_ldcache_free(&c);
 }
 

@@ -23,7 +23,7 @@ mkdir -p /dev/pts /dev/shm /dev/infiniband /dev/dri
 mount --bind "$orig/pts" /dev/pts
 mount --bind "$orig/shm" /dev/shm
 umount "$orig" && rmdir "$orig"
-chmod 0666 /dev/fuse
+chmod "${FAKEDEV_FUSE_MODE:-0666}" /dev/fuse
 for i in 0 1 2 3; do mknod -m 0666 /dev/nvidia$i c 195 $i; done
 mknod -m 0666 /dev/nvidiactl c 195 255
 mknod -m 0666 /dev/nvidia-uvm c 511 0
@@ -177,6 +177,11 @@ else
     check_grep 'doctor: 0 problems' "doctor: a working node and image have no problem" \
         dev_user "$HPCRUN" doctor $T "$G"
     check_rc 1 "doctor: exits 1 for a broken image" dev_user "$HPCRUN" doctor "$WORK/config.json"
+    export FAKEDEV_FUSE_MODE=0600
+    check_grep 'FAIL +/dev/fuse: Permission denied.*fix \(root\): chmod 0666 /dev/fuse' \
+        "doctor: an unusable /dev/fuse is a problem, with its fix" dev_user "$HPCRUN" doctor
+    check_rc 1 "doctor: exits 1 when /dev/fuse is unusable" dev_user "$HPCRUN" doctor
+    unset FAKEDEV_FUSE_MODE
     swap_site site-old.conf
     check_grep 'warn .*need glibc 2\.99' "doctor: reports the glibc mismatch" \
         dev_user "$HPCRUN" doctor $T "$G"

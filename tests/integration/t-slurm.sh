@@ -344,6 +344,15 @@ slurm_tests() {
         "host MPI: --mpi=host without host-mpi in the site config says so" \
         as_user "$HPCRUN" --mpi=host "$IMG/mpich.sqfs" true
 
+    USER_ENV="$base" check_grep 'ok +PMIx: the image has PMIx 4\.' \
+        "doctor: the image's PMIx against Slurm's mpi_pmix plugin" \
+        as_user "$HPCRUN" doctor "$IMG/ompi.sqfs"
+    USER_ENV="$base" check_grep 'image MPI: Open MPI 4\.1' "doctor: names the image's Open MPI" \
+        as_user "$HPCRUN" doctor "$IMG/ompi.sqfs"
+    USER_ENV="$base" check_grep 'image MPI: MPICH ABI 4\.0.*--mpi=pmi2' \
+        "doctor: names the image's MPICH and how to run it" \
+        as_user "$HPCRUN" doctor "$IMG/mpich.sqfs"
+
     # MPICH under pmix starts singletons that exit 0: mpi_hello must notice
     USER_ENV="$mpich" check_rc 1 "slurm: mpi_hello fails when ranks are singletons" \
         as_user srun -n 2 --mpi=pmix "$HPCRUN" "$IMG/mpich.sqfs" mpi_hello 2
