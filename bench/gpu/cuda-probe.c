@@ -18,40 +18,40 @@ typedef void *CUmodule;
 typedef void *CUfunction;
 typedef unsigned long long CUdeviceptr;
 
-static const char ptx[] =
-    ".version 7.0\n"
-    ".target sm_50\n"
-    ".address_size 64\n"
-    ".visible .entry add(.param .u64 pa, .param .u64 pb, .param .u64 pc, .param .u32 pn)\n"
-    "{\n"
-    "  .reg .pred %p<2>;\n"
-    "  .reg .b32 %r<6>;\n"
-    "  .reg .f32 %f<4>;\n"
-    "  .reg .b64 %rd<11>;\n"
-    "  ld.param.u64 %rd1, [pa];\n"
-    "  ld.param.u64 %rd2, [pb];\n"
-    "  ld.param.u64 %rd3, [pc];\n"
-    "  ld.param.u32 %r2, [pn];\n"
-    "  mov.u32 %r3, %ctaid.x;\n"
-    "  mov.u32 %r4, %ntid.x;\n"
-    "  mov.u32 %r5, %tid.x;\n"
-    "  mad.lo.s32 %r1, %r3, %r4, %r5;\n"
-    "  setp.ge.s32 %p1, %r1, %r2;\n"
-    "  @%p1 bra DONE;\n"
-    "  cvta.to.global.u64 %rd4, %rd1;\n"
-    "  cvta.to.global.u64 %rd5, %rd2;\n"
-    "  cvta.to.global.u64 %rd6, %rd3;\n"
-    "  mul.wide.s32 %rd7, %r1, 4;\n"
-    "  add.s64 %rd8, %rd4, %rd7;\n"
-    "  add.s64 %rd9, %rd5, %rd7;\n"
-    "  add.s64 %rd10, %rd6, %rd7;\n"
-    "  ld.global.f32 %f1, [%rd8];\n"
-    "  ld.global.f32 %f2, [%rd9];\n"
-    "  add.f32 %f3, %f1, %f2;\n"
-    "  st.global.f32 [%rd10], %f3;\n"
-    "DONE:\n"
-    "  ret;\n"
-    "}\n";
+static const char ptx[] = ".version 7.0\n"
+                          ".target sm_50\n"
+                          ".address_size 64\n"
+                          ".visible .entry add(.param .u64 pa, .param .u64 pb, .param "
+                          ".u64 pc, .param .u32 pn)\n"
+                          "{\n"
+                          "  .reg .pred %p<2>;\n"
+                          "  .reg .b32 %r<6>;\n"
+                          "  .reg .f32 %f<4>;\n"
+                          "  .reg .b64 %rd<11>;\n"
+                          "  ld.param.u64 %rd1, [pa];\n"
+                          "  ld.param.u64 %rd2, [pb];\n"
+                          "  ld.param.u64 %rd3, [pc];\n"
+                          "  ld.param.u32 %r2, [pn];\n"
+                          "  mov.u32 %r3, %ctaid.x;\n"
+                          "  mov.u32 %r4, %ntid.x;\n"
+                          "  mov.u32 %r5, %tid.x;\n"
+                          "  mad.lo.s32 %r1, %r3, %r4, %r5;\n"
+                          "  setp.ge.s32 %p1, %r1, %r2;\n"
+                          "  @%p1 bra DONE;\n"
+                          "  cvta.to.global.u64 %rd4, %rd1;\n"
+                          "  cvta.to.global.u64 %rd5, %rd2;\n"
+                          "  cvta.to.global.u64 %rd6, %rd3;\n"
+                          "  mul.wide.s32 %rd7, %r1, 4;\n"
+                          "  add.s64 %rd8, %rd4, %rd7;\n"
+                          "  add.s64 %rd9, %rd5, %rd7;\n"
+                          "  add.s64 %rd10, %rd6, %rd7;\n"
+                          "  ld.global.f32 %f1, [%rd8];\n"
+                          "  ld.global.f32 %f2, [%rd9];\n"
+                          "  add.f32 %f3, %f1, %f2;\n"
+                          "  st.global.f32 [%rd10], %f3;\n"
+                          "DONE:\n"
+                          "  ret;\n"
+                          "}\n";
 
 static void *lib;
 
@@ -65,26 +65,28 @@ static void *sym(const char *name)
     return p;
 }
 
-#define CALL(fn, args)                                                               \
-    do {                                                                             \
-        CUresult rc_ = fn args;                                                      \
-        if (rc_ != 0) {                                                              \
-            fprintf(stderr, "cuda-probe: %s failed: CUDA error %d\n", #fn, rc_);     \
-            return 2;                                                                \
-        }                                                                            \
+#define CALL(fn, args)                                                                   \
+    do {                                                                                 \
+        CUresult rc_ = fn args;                                                          \
+        if (rc_ != 0) {                                                                  \
+            fprintf(stderr, "cuda-probe: %s failed: CUDA error %d\n", #fn, rc_);         \
+            return 2;                                                                    \
+        }                                                                                \
     } while (0)
 
 int main(void)
 {
     enum { N = 1 << 20 };
-    CUresult (*cuInit)(unsigned), (*cuDeviceGetCount)(int *), (*cuDeviceGet)(CUdevice *, int),
-        (*cuDeviceGetName)(char *, int, CUdevice), (*cuDriverGetVersion)(int *),
-        (*cuCtxCreate)(CUcontext *, unsigned, CUdevice), (*cuModuleLoadData)(CUmodule *, const void *),
+    CUresult (*cuInit)(unsigned), (*cuDeviceGetCount)(int *),
+        (*cuDeviceGet)(CUdevice *, int), (*cuDeviceGetName)(char *, int, CUdevice),
+        (*cuDriverGetVersion)(int *), (*cuCtxCreate)(CUcontext *, unsigned, CUdevice),
+        (*cuModuleLoadData)(CUmodule *, const void *),
         (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *),
-        (*cuMemAlloc)(CUdeviceptr *, size_t), (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t),
+        (*cuMemAlloc)(CUdeviceptr *, size_t),
+        (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t),
         (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t),
-        (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
-                          unsigned, void *, void **, void **),
+        (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
+                          unsigned, unsigned, void *, void **, void **),
         (*cuCtxSynchronize)(void);
     int n = 0, version = 0, count = N;
     CUdevice dev;
