@@ -3,7 +3,8 @@
  * one parses the tar from the outer one's output. That way the stored bytes
  * and the uncompressed tar stream are both hashed as they pass, so the blob
  * digest and the config's diff_id are checked without a second read and
- * without unpacking anything to disk. */
+ * without unpacking anything to disk. The blob is a range of a file, or a
+ * member of a compressed docker-archive that tarfile.c decompresses. */
 #include "autoconfig.h"
 
 #include <archive.h>
@@ -20,6 +21,7 @@
 #include "digest.h"
 #include "layer.h"
 #include "log.h"
+#include "tarfile.h"
 #include "util.h"
 
 #define IO_BUF (256u * 1024u)
@@ -35,8 +37,9 @@ struct layer_ctx {
     int layer;
     const char *name;  /* for messages */
     const char *strip; /* dir source: prefix to drop from paths */
-    /* the blob */
+    /* the blob: in a file, or a member of a compressed archive */
     int fd;
+    struct hr_tarfile *archive;
     off_t left; /* bytes of the blob not yet read; -1: to EOF */
     off_t total, done;
     int percent_shown;
@@ -100,9 +103,17 @@ static la_ssize_t blob_read(struct archive *a, void *data, const void **buf)
         want = (size_t)c->left;
     if (!want)
         return 0;
-    do
-        n = read(c->fd, c->inbuf, want);
-    while (n < 0 && errno == EINTR);
+    if (c->archive) {
+        n = hr_tarfile_read(c->archive, c->inbuf, want);
+        if (n < 0) {
+            archive_set_error(a, EIO, "%s", hr_tarfile_error(c->archive));
+            return -1;
+        }
+    } else {
+        do
+            n = read(c->fd, c->inbuf, want);
+        while (n < 0 && errno == EINTR);
+    }
     if (n < 0) {
         c->io_errno = errno;
         archive_set_error(a, errno, "read: %s", strerror(errno));
@@ -383,7 +394,10 @@ static int blob_pass(struct layer_ctx *c, const struct hr_layer_src *src)
     int rc = -1, r;
 
     c->left = src->size;
-    if (lseek(c->fd, src->offset, SEEK_SET) < 0) {
+    if (c->archive) {
+        if (hr_tarfile_begin(c->archive, src->member) < 0)
+            return -1;
+    } else if (lseek(c->fd, src->offset, SEEK_SET) < 0) {
         hr_err("%s: %s", src->path, strerror(errno));
         return -1;
     }
@@ -467,8 +481,9 @@ int hr_layer_read(struct hr_fstree *t, struct hr_sqfs_writer *w, int layer,
     int rc = -1;
 
     ctx_init(&c, t, w, layer, src->name ? src->name : src->path);
-    c.fd = open(src->path, O_RDONLY | O_CLOEXEC);
-    if (c.fd < 0) {
+    if (src->member) {
+        c.archive = src->archive;
+    } else if ((c.fd = open(src->path, O_RDONLY | O_CLOEXEC)) < 0) {
         hr_err("%s: %s", src->path, strerror(errno));
         goto out;
     }

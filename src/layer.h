@@ -8,6 +8,9 @@
 #include "fstree.h"
 #include "sqfswriter.h"
 
+struct hr_tarfile;
+struct hr_tar_member;
+
 struct hr_layer_src {
     const char *path;        /* the blob, or the archive that holds it */
     off_t offset;            /* where the blob starts in path */
@@ -16,6 +19,10 @@ struct hr_layer_src {
     const char *blob_digest; /* checked against the bytes as stored, or NULL */
     const char *diff_id;     /* checked against the uncompressed tar, or NULL */
     const char *progress;    /* label of a progress line on a terminal, or NULL */
+    /* or, instead of path and offset: the blob is this member of a
+     * compressed archive, and streams from it */
+    struct hr_tarfile *archive;
+    const struct hr_tar_member *member;
 };
 
 /* Add layer number `layer` (0 = top) to the tree. Both digests are checked

@@ -18,6 +18,7 @@
 #include "digest.h"
 #include "log.h"
 #include "oci.h"
+#include "tarfile.h"
 #include "util.h"
 
 #define JSON_MAX (8u << 20)
@@ -402,136 +403,6 @@ out:
 /* ---- docker save archives
  * ------------------------------------------------------------------ */
 
-struct tar_member {
-    char *name;
-    off_t offset, size;
-};
-
-static off_t tar_number(const char *f, size_t len)
-{
-    off_t v = 0;
-
-    if ((unsigned char)f[0] & 0x80) { /* base-256, for sizes >= 8 GiB */
-        for (size_t i = 1; i < len; i++)
-            v = (v << 8) | (unsigned char)f[i];
-        return v;
-    }
-    for (size_t i = 0; i < len && f[i]; i++) {
-        if (f[i] == ' ')
-            continue;
-        if (f[i] < '0' || f[i] > '7')
-            break;
-        v = v * 8 + (f[i] - '0');
-    }
-    return v;
-}
-
-/* A tar header's checksum: the byte sum with the checksum field as spaces. */
-static bool tar_checksum_ok(const char *h)
-{
-    unsigned long sum = 0;
-
-    for (size_t i = 0; i < 512; i++)
-        sum += (i >= 148 && i < 156) ? ' ' : (unsigned char)h[i];
-    return sum == (unsigned long)tar_number(h + 148, 8);
-}
-
-/* The "path" record of a PAX extended header, or NULL. */
-static char *pax_path(const char *rec, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        char *end;
-        unsigned long n = strtoul(rec + i, &end, 10);
-        const char *kv = end + 1;
-        if (n == 0 || i + n > len || *end != ' ')
-            break;
-        if (strncmp(kv, "path=", 5) == 0)
-            return hr_xstrndup(kv + 5, (size_t)(rec + i + n - 1 - (kv + 5)));
-        i += n;
-    }
-    return NULL;
-}
-
-/* Index the regular files of an uncompressed tar (what `docker save`
- * writes) without extracting it: name -> offset and size. */
-static int tar_index(const char *file, struct tar_member **out, size_t *n_out)
-{
-    hr_autoclose int fd = open(file, O_RDONLY | O_CLOEXEC);
-    struct tar_member *m = NULL;
-    char h[512], *longname = NULL;
-    size_t n = 0;
-    off_t pos = 0;
-
-    if (fd < 0) {
-        hr_err("%s: %s", file, strerror(errno));
-        return -1;
-    }
-    for (;;) {
-        off_t size;
-        char type;
-        if (pread(fd, h, sizeof(h), pos) != (ssize_t)sizeof(h) || !h[0] ||
-            !tar_checksum_ok(h))
-            break;
-        size = tar_number(h + 124, 12);
-        type = h[156];
-        if (type == 'L' || type == 'x') {
-            char *rec = read_range(file, pos + 512, size, file);
-            if (!rec)
-                goto fail;
-            free(longname);
-            longname = type == 'L' ? hr_xstrndup(rec, (size_t)size)
-                                   : pax_path(rec, (size_t)size);
-            free(rec);
-        } else if (type == '0' || type == '\0' || type == '7') {
-            char *name;
-            if (longname) {
-                name = longname;
-                longname = NULL;
-            } else if (memcmp(h + 257, "ustar", 5) == 0 && h[345]) {
-                name = hr_xasprintf("%.155s/%.100s", h + 345, h);
-            } else {
-                name = hr_xstrndup(h, 100);
-            }
-            m = hr_xrealloc(m, (n + 1) * sizeof(*m));
-            m[n].name = name;
-            m[n].offset = pos + 512;
-            m[n].size = size;
-            n++;
-        } else {
-            free(longname);
-            longname = NULL;
-        }
-        pos += 512 + ((size + 511) / 512) * 512;
-    }
-    free(longname);
-    *out = m;
-    *n_out = n;
-    return 0;
-fail:
-    free(longname);
-    for (size_t i = 0; i < n; i++)
-        free(m[i].name);
-    free(m);
-    return -1;
-}
-
-static const struct tar_member *tar_find(const struct tar_member *m, size_t n,
-                                         const char *name)
-{
-    while (name[0] == '.' && name[1] == '/')
-        name += 2;
-    for (size_t i = 0; i < n; i++) {
-        const char *mn = m[i].name;
-        while (mn[0] == '.' && mn[1] == '/')
-            mn += 2;
-        if (strcmp(mn, name) == 0)
-            return &m[i];
-    }
-    return NULL;
-}
-
 /* Docker names blobs by digest ("<hex>.json", "blobs/sha256/<hex>"); when a
  * name has that form, the digest is checked too. */
 static char *digest_from_name(const char *name)
@@ -549,10 +420,13 @@ static char *digest_from_name(const char *name)
     return d;
 }
 
+/* The layers: read in place from an uncompressed archive; a compressed one
+ * stays open in img->archive and the layers stream from it. */
 static int docker_layers(struct hr_oci_image *img, const char *file, json_t *entry,
-                         const struct tar_member *m, size_t n)
+                         struct hr_tarfile *tf)
 {
     json_t *layers = json_object_get(entry, "Layers"), *l;
+    bool is_streamed = hr_tarfile_is_compressed(tf);
     size_t i;
 
     if (!json_is_array(layers)) {
@@ -565,14 +439,15 @@ static int docker_layers(struct hr_oci_image *img, const char *file, json_t *ent
     json_array_foreach(layers, i, l)
     {
         const char *name = json_string_value(l);
-        const struct tar_member *tm = name ? tar_find(m, n, name) : NULL;
+        const struct hr_tar_member *tm = name ? hr_tarfile_find(tf, name) : NULL;
         if (!tm) {
             hr_err("%s: layer %s is not in the archive", file, name ? name : "?");
             return -1;
         }
         img->layers[i].path = hr_xstrdup(file);
-        img->layers[i].offset = tm->offset;
+        img->layers[i].offset = is_streamed ? 0 : tm->offset;
         img->layers[i].size = tm->size;
+        img->layers[i].member = is_streamed ? tm : NULL;
         img->layers[i].digest =
             strstr(name, "blobs/sha256/") ? digest_from_name(name) : NULL;
     }
@@ -581,23 +456,21 @@ static int docker_layers(struct hr_oci_image *img, const char *file, json_t *ent
 
 int hr_docker_archive_open(struct hr_oci_image *img, const char *file)
 {
-    struct tar_member *m = NULL;
-    size_t n = 0;
-    const struct tar_member *tm;
+    struct hr_tarfile *tf = hr_tarfile_open(file);
+    const struct hr_tar_member *tm;
     hr_autofree char *text = NULL, *ctext = NULL, *cdigest = NULL;
     json_t *manifest = NULL, *entry;
     json_error_t jerr;
     const char *cname;
     int rc = -1;
 
-    if (tar_index(file, &m, &n) < 0)
+    if (!tf)
         return -1;
-    if (!(tm = tar_find(m, n, "manifest.json"))) {
-        hr_err("%s: not a docker save archive (no manifest.json%s)", file,
-               n ? "" : "; a compressed archive must be decompressed first");
+    if (!(tm = hr_tarfile_find(tf, "manifest.json"))) {
+        hr_err("%s: not a docker save archive (no manifest.json)", file);
         goto out;
     }
-    if (!(text = read_range(file, tm->offset, tm->size, "manifest.json")))
+    if (!(text = hr_tarfile_read_all(tf, tm, JSON_MAX)))
         goto out;
     manifest = json_loads(text, 0, &jerr);
     if (!json_is_array(manifest) || json_array_size(manifest) == 0) {
@@ -610,13 +483,13 @@ int hr_docker_archive_open(struct hr_oci_image *img, const char *file)
                 json_array_size(manifest));
     entry = json_array_get(manifest, 0);
     cname = jstr(entry, "Config");
-    if (!cname || !(tm = tar_find(m, n, cname))) {
+    if (!cname || !(tm = hr_tarfile_find(tf, cname))) {
         hr_err("%s: image config %s is not in the archive", file, cname ? cname : "?");
         goto out;
     }
-    if (!(ctext = read_range(file, tm->offset, tm->size, cname)))
+    if (!(ctext = hr_tarfile_read_all(tf, tm, JSON_MAX)))
         goto out;
-    if (docker_layers(img, file, entry, m, n) < 0)
+    if (docker_layers(img, file, entry, tf) < 0)
         goto out;
     cdigest = digest_from_name(cname);
     if (!cdigest)
@@ -624,9 +497,10 @@ int hr_docker_archive_open(struct hr_oci_image *img, const char *file)
     rc = config_load(img, ctext, cdigest);
 out:
     json_decref(manifest);
-    for (size_t i = 0; i < n; i++)
-        free(m[i].name);
-    free(m);
+    if (rc == 0 && hr_tarfile_is_compressed(tf))
+        img->archive = tf;
+    else
+        hr_tarfile_close(tf);
     return rc;
 }
 
@@ -643,5 +517,6 @@ void hr_oci_image_free(struct hr_oci_image *img)
     free(img->config_digest);
     free(img->platform);
     json_decref(img->config);
+    hr_tarfile_close(img->archive);
     memset(img, 0, sizeof(*img));
 }

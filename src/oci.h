@@ -10,12 +10,18 @@
 
 #include <jansson.h>
 
+struct hr_tarfile;
+struct hr_tar_member;
+
 struct hr_oci_layer {
     char *path;    /* file holding the blob */
     off_t offset;  /* where the blob starts in it */
     off_t size;    /* its length, -1: to the end */
     char *digest;  /* digest of the stored blob, or NULL (not known) */
     char *diff_id; /* digest of the uncompressed tar, from the config */
+    /* the blob is this member of the image's compressed archive, streamed
+     * from it (offset does not apply), or NULL */
+    const struct hr_tar_member *member;
 };
 
 struct hr_oci_image {
@@ -27,6 +33,7 @@ struct hr_oci_image {
     json_t *config;  /* the config's "config" object (may be NULL) */
     struct hr_oci_layer *layers; /* bottom layer first, as in the manifest */
     size_t n_layers;
+    struct hr_tarfile *archive; /* a compressed docker-archive, kept open */
 };
 
 /* "oci:" source: DIR with an optional TAG (org.opencontainers.image.ref.name).
@@ -51,7 +58,9 @@ int hr_oci_manifest_open(struct hr_oci_image *img, const char *dir, const char *
 json_t *hr_oci_index_pick(const char *text, const char *platform, const char *what);
 
 /* "docker-archive:" source: the tar written by `docker save` (the classic
- * manifest.json layout, which newer Docker versions still write). */
+ * manifest.json layout, which newer Docker versions still write), as it is
+ * or compressed (`docker save IMG | gzip`, zstd, xz, ...: see tarfile.h
+ * for what reading a compressed one costs). */
 int hr_docker_archive_open(struct hr_oci_image *img, const char *file);
 
 void hr_oci_image_free(struct hr_oci_image *img);

@@ -6,6 +6,8 @@ nodes, owners, setuid bits, xattrs and hostile names need no privileges.
   mkoci.py stack OUT          an OCI layout: three layers (gzip, zstd, plain)
                               with whiteouts, opaque dirs, hardlinks, ...
   mkoci.py stack-docker FILE  the same image as a `docker save` archive
+  mkoci.py stack-docker-big FILE  ... with Docker 25's names and two layers
+                              of over 1 MiB
   mkoci.py runnable OUT BUSYBOX  a runnable image around a static busybox
   mkoci.py multi OUT           a multi-platform index (arm64, amd64)
   mkoci.py hostile OUT        entries that try to leave the image tree
@@ -199,25 +201,40 @@ def write_runnable(out, busybox, how="gzip"):
     image_config = base
 
 
-def write_docker_archive(path, layers):
+def write_docker_archive(path, layers, blob_names=False):
+    """Classic `docker save` names (<hex>.json, <id>/layer.tar), config
+    first; with blob_names those of Docker 25 and later (blobs/sha256/<hex>),
+    layers first, bottom first."""
     tars = [make_tar(e) for e, _ in layers]
     diff_ids = [sha(t) for t in tars]
     config = image_config(diff_ids)
     config["config"]["User"] = ""  # Docker's "not set"
     cfg = json.dumps(config, sort_keys=True).encode()
-    members = [(sha(cfg)[7:] + ".json", cfg)]
-    names = []
-    for t in tars:
-        name = sha(t)[7:19] + "/layer.tar"
-        names.append(name)
-        members.append((name, t))
-    manifest = [{"Config": members[0][0], "RepoTags": ["stack:latest"], "Layers": names}]
+    if blob_names:
+        names = ["blobs/sha256/" + sha(t)[7:] for t in tars]
+        cname = "blobs/sha256/" + sha(cfg)[7:]
+        members = list(zip(names, tars)) + [(cname, cfg)]
+    else:
+        names = [sha(t)[7:19] + "/layer.tar" for t in tars]
+        cname = sha(cfg)[7:] + ".json"
+        members = [(cname, cfg)] + list(zip(names, tars))
+    manifest = [{"Config": cname, "RepoTags": ["stack:latest"], "Layers": names}]
     members.append(("manifest.json", json.dumps(manifest).encode()))
     with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tf:
         for name, data in members:
             ti = tarfile.TarInfo(name)
             ti.size, ti.mtime = len(data), MTIME
             tf.addfile(ti, io.BytesIO(data))
+
+
+def stack_big_layers():
+    """The stack with 1.5 MiB of random bytes in the lower and middle layers:
+    too big for the index pass of a compressed archive to keep in memory."""
+    layers = stack_layers()
+    for i, (entries, how) in enumerate(layers[:2]):
+        data = random.Random(i).randbytes(3 << 19)
+        entries.append(entry("pad%d.bin" % i, data=data))
+    return layers
 
 
 LONG = "d" * 100 + "/" + "n" * 150 + "/" + "f" * 200
@@ -313,6 +330,8 @@ def main():
         write_layout(out, stack_layers())
     elif what == "stack-docker":
         write_docker_archive(out, stack_layers())
+    elif what == "stack-docker-big":
+        write_docker_archive(out, stack_big_layers(), blob_names=True)
     elif what == "runnable":
         write_runnable(out, sys.argv[3])
     elif what == "runnable-zstd":

@@ -15,6 +15,15 @@ hi_has() { hi_ls "$1" | grep -qE -- "$2"; }
 hi_lacks() { ! hi_ls "$1" | grep -qE -- "$2"; }
 hi_cat() { unsquashfs -cat "$1" "$2" 2>/dev/null; }
 hi_clean_dir() { [ "$(ls -A "$1")" = "$2" ]; }
+# CMD fails with exit $HR_EXIT_FAIL and one line of output that matches PATTERN.
+hi_one_error() {
+    local pat=$1 out rc
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    [ "$rc" = "$HR_EXIT_FAIL" ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] &&
+        printf '%s\n' "$out" | grep -qE -- "$pat"
+}
 
 # ---- the command line -------------------------------------------------------------
 check "hpcimg --help" "$HPCIMG" --help
@@ -149,11 +158,58 @@ check "docker-archive gives the same tree as the OCI layout" sh -c \
     "[ \"\$(unsquashfs -lln '$D' | grep -v hpcrun)\" = \"\$(unsquashfs -lln '$S' | grep -v hpcrun)\" ]"
 check_grep '"reference": "docker-archive:' "docker-archive source.json" "$HPCIMG" inspect "$D"
 
-gzip -c "$HI_DIR/stack-docker.tar" >"$HI_DIR/stack-docker.tar.gz"
-check_grep "not a docker save archive .*decompressed first" "compressed docker-archive: clear error" \
-    "$HPCIMG" convert "docker-archive:$HI_DIR/stack-docker.tar.gz" "$HI_DIR/dz.sqfs"
 check "docker-archive: an empty User is not written" sh -c \
     "! unsquashfs -cat '$D' .hpcrun/config.json | grep -q User"
+
+# Compressed `docker save` output (| gzip, | zstd, | xz) gives the very bytes
+# of the uncompressed archive. Each copy has the same name in a directory of
+# its own, so the reference in source.json is the same too. stack-docker's
+# members are small (kept in memory by the index pass); stack-docker-big has
+# two layers of over 1 MiB, stored bottom first, that stream from the
+# archive, one of them twice (hardlinks to a file an upper layer replaced).
+hi_mk stack-docker-big "$HI_DIR/stack-docker-big.tar"
+for hi_tar in stack-docker stack-docker-big; do
+    hi_dz=$HI_DIR/dz-$hi_tar
+    mkdir -p "$hi_dz/none"
+    cp "$HI_DIR/$hi_tar.tar" "$hi_dz/none/img"
+    check "$hi_tar: convert the uncompressed archive" sh -c \
+        "cd '$hi_dz/none' && '$HPCIMG' -q convert docker-archive:img out.sqfs"
+    for c in gzip zstd xz; do
+        if ! command -v "$c" >/dev/null; then
+            fail "$hi_tar | $c: same bytes as uncompressed" "$c missing (install it)"
+            continue
+        fi
+        mkdir -p "$hi_dz/$c"
+        "$c" -c "$HI_DIR/$hi_tar.tar" >"$hi_dz/$c/img"
+        check "$hi_tar | $c: same bytes as uncompressed" sh -c \
+            "cd '$hi_dz/$c' && '$HPCIMG' -q convert docker-archive:img out.sqfs && \
+             cmp out.sqfs ../none/out.sqfs"
+    done
+done
+hi_dz=$HI_DIR/dz-stack-docker-big
+check "compressed docker-archive: the tree of the OCI layout, plus the large files" test \
+    "$(hi_ls "$hi_dz/gzip/out.sqfs" | grep -v -e hpcrun -e pad)" = "$(hi_ls "$S" | grep -v hpcrun)"
+check "compressed docker-archive: a large streamed file" test \
+    "$(hi_cat "$hi_dz/zstd/out.sqfs" pad1.bin | sha256sum)" = \
+    "$(python3 -c 'import random,sys; sys.stdout.buffer.write(random.Random(1).randbytes(3 << 19))' | sha256sum)"
+check "compressed docker-archive: hardlinks from the second pass" \
+    test "$(hi_cat "$hi_dz/xz/out.sqfs" hl2/c)" = "lower a"
+check_grep "img: decompressing from the start for blobs/sha256/[0-9a-f]{64} \(pass 4\)" \
+    "compressed docker-archive: layers behind the stream decompress it again" \
+    sh -c "cd '$hi_dz/gzip' && '$HPCIMG' -v convert docker-archive:img '$HI_DIR/v.sqfs'"
+mkdir -p "$HI_DIR/out-dz"
+echo previous >"$HI_DIR/out-dz/img.sqfs"
+head -c 1000000 "$hi_dz/gzip/img" >"$HI_DIR/truncated.tar.gz"
+check "truncated compressed docker-archive: one line naming the file" hi_one_error \
+    "^hpcimg: $HI_DIR/truncated.tar.gz: corrupt archive: " \
+    "$HPCIMG" convert "docker-archive:$HI_DIR/truncated.tar.gz" "$HI_DIR/out-dz/img.sqfs"
+echo '[]' | gzip >"$HI_DIR/notar.gz"
+check "compressed file that is not a tar: one line naming the file" hi_one_error \
+    "^hpcimg: $HI_DIR/notar.gz: not a tar archive, plain or compressed: " \
+    "$HPCIMG" convert "docker-archive:$HI_DIR/notar.gz" "$HI_DIR/out-dz/img.sqfs"
+check "compressed docker-archive errors: existing FILE untouched, no temp file" sh -c \
+    "[ \"\$(cat '$HI_DIR/out-dz/img.sqfs')\" = previous ] && \
+     [ \"\$(ls -A '$HI_DIR/out-dz')\" = img.sqfs ]"
 
 # ---- run a converted image with hpcrun: the config applies -----------------------------
 hi_busybox=$(command -v busybox || true)
