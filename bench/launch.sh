@@ -128,7 +128,7 @@ mkdir -p "$(dirname "$report")"
     echo "| part | ms |"
     echo "| --- | ---: |"
     echo "| process start and exit (\`hpcrun --version\`) | $(ms "$st") |"
-    for s in checks plan namespaces image root; do
+    for s in checks devices plan namespaces image root; do
         v=$(part $s)
         steps=$((steps + ${v%.*}))
         echo "| step: $s | $(ms "$v") |"
