@@ -313,43 +313,146 @@ static int mpi_identify_path(const char *path, struct hr_mpi_info *out, char *er
     return hr_mpi_identify(fd_pread, &fd, out, err, errlen);
 }
 
+/* The fabric libraries a host MPI was built against come from the host too,
+ * even where the image has the same sonames: the image's copies may lack the
+ * node's providers (a vendor libfabric with CXI, a UCX built for its HCAs).
+ * Their plugin directories (beside the library) follow, named by the
+ * variable each library reads. */
+static const struct {
+    const char *soname;
+    const char *plugin_dir;
+    const char *var;
+} mpi_fabric[] = {
+    {"libfabric.so.1", "libfabric", "FI_PROVIDER_PATH"},
+    {"libucs.so.0", "ucx", "UCX_MODULE_DIR"},
+    {"libucp.so.0", NULL, NULL},
+    {"libuct.so.0", NULL, NULL},
+    {"libucm.so.0", NULL, NULL},
+    {"libpsm2.so.2", NULL, NULL},
+    {"libibverbs.so.1", NULL, NULL},
+    {"librdmacm.so.1", NULL, NULL},
+};
+
+static void words_add(char **list, const char *word)
+{
+    char *p = hr_xasprintf("%s%s%s", *list ? *list : "", *list ? " " : "", word);
+    free(*list);
+    *list = p;
+}
+
+/* The image's MPI family: its sonames, and where the image keeps its libmpi.
+ * Returns the family's names, or NULL (logged). */
+static const char *const *mpi_family(struct inject_ctx *c, size_t *n, char **image_lib)
+{
+    if ((*image_lib = image_find_lib(c, "libmpi.so.12")) ||
+        (*image_lib = image_find_lib(c, "libmpich.so.12"))) {
+        *n = HR_ARRAY_LEN(mpich_names);
+        return mpich_names;
+    }
+    if ((*image_lib = image_find_lib(c, "libmpi.so.40"))) {
+        *n = HR_ARRAY_LEN(ompi_names);
+        return ompi_names;
+    }
+    hr_err("--mpi=host: %s has no MPI library (libmpi.so.12 or libmpi.so.40)",
+           c->img->path);
+    return NULL;
+}
+
+/* Identify both MPIs and refuse an ABI mismatch. Returns 0 or -1 (logged). */
+static int mpi_check_abi(struct inject_ctx *c, const char *host_lib,
+                         const char *image_lib, struct hr_mpi_info *host)
+{
+    struct hr_mpi_info image = {0};
+    struct hr_image_file *f;
+    char err[512];
+    int rc = mpi_identify_path(host_lib, host, err, sizeof(err));
+
+    if (rc == 0 && !(f = hr_image_file_open(c->img, image_lib))) {
+        snprintf(err, sizeof(err), "%s: %s: %s", c->img->path, image_lib,
+                 strerror(errno));
+        rc = -1;
+    } else if (rc == 0) {
+        rc = hr_mpi_identify(hr_image_file_pread, f, &image, err, sizeof(err));
+        hr_image_file_close(f);
+        if (rc == 0)
+            rc = hr_mpi_compatible(host, &image, err, sizeof(err));
+    }
+    if (rc < 0)
+        hr_err("--mpi=host: %s", err);
+    hr_mpi_info_free(&image);
+    return rc;
+}
+
+/* What to bind: every soname of the family that the image has, from the host
+ * MPI, and the fabric libraries among the host MPI's dependencies (found
+ * with the image's own libraries not subtracted) with their plugin dirs. */
+static int mpi_list(struct inject_ctx *c, const char *const *names, size_t n_names,
+                    char **libs, char **dirs)
+{
+    struct hr_libset_input in = libset_input(c);
+    struct hr_libset closure = {0};
+    struct hr_liblist list = {.set = "mpi"};
+    char err[512];
+
+    for (size_t i = 0; i < n_names; i++) {
+        hr_autofree char *in_image = image_find_lib(c, names[i]);
+        hr_autofree char *p = in_image ? host_mpi_lib(c, names[i]) : NULL;
+        if (!p)
+            continue;
+        hr_ldcache_add(&c->host_cache, names[i], p, true);
+        words_add(libs, names[i]);
+    }
+    list.libs = *libs;
+    in.image_cache = NULL;
+    if (!*libs || hr_libset_add(&closure, &in, &list, err, sizeof(err)) < 0) {
+        hr_err("--mpi=host: %s",
+               *libs ? err : "no library of the image's MPI on the host");
+        hr_libset_free(&closure);
+        return -1;
+    }
+    for (size_t i = 0; i < HR_ARRAY_LEN(mpi_fabric); i++)
+        for (size_t j = 0; j < closure.n; j++) {
+            const struct hr_hostlib *l = &closure.libs[j];
+            hr_autofree char *dir = NULL;
+            if (strcmp(l->name, mpi_fabric[i].soname) != 0)
+                continue;
+            words_add(libs, l->name);
+            if (!mpi_fabric[i].plugin_dir)
+                continue;
+            dir = hr_xasprintf("%.*s/%s", (int)(strrchr(l->src, '/') - l->src), l->src,
+                               mpi_fabric[i].plugin_dir);
+            if (path_exists(dir)) {
+                hr_autofree char *word = hr_xasprintf("%s=%s", dir, mpi_fabric[i].var);
+                words_add(dirs, word);
+            }
+        }
+    hr_libset_free(&closure);
+    return 0;
+}
+
 /* --mpi=host: the image's MPI family decides which host libraries replace
  * which of its sonames. */
 static int inject_mpi(struct inject_ctx *c, struct hr_inject *out)
 {
-    const char *const *names = NULL;
+    const char *const *names;
     size_t n_names = 0;
-    hr_autofree char *image_lib = NULL;
-    struct hr_mpi_info host = {0}, image = {0};
-    struct hr_image_file *f;
-    hr_autofree char *host_lib = NULL, *libs = NULL;
-    struct hr_liblist list = {.set = "mpi"};
+    hr_autofree char *image_lib = NULL, *host_lib = NULL, *libs = NULL, *dirs = NULL;
+    struct hr_mpi_info host = {0};
     struct hr_libset s = {0};
     struct hr_libset_input in = libset_input(c);
+    struct hr_liblist list = {.set = "mpi"};
     struct stat st;
     char err[512];
     int rc = -1;
 
-    if (!c->cfg->host_mpi) {
-        hr_err("--mpi=host: the site config names no host MPI (host-mpi = PATH)");
+    if (!c->cfg->host_mpi || !c->img) {
+        hr_err("--mpi=host: %s", !c->img ? "an image is needed to check the MPI ABI"
+                                         : "the site config names no host MPI "
+                                           "(host-mpi = PATH)");
         return -1;
     }
-    if (!c->img) {
-        hr_err("--mpi=host: an image is needed to check the MPI ABI");
+    if (!(names = mpi_family(c, &n_names, &image_lib)))
         return -1;
-    }
-    if ((image_lib = image_find_lib(c, "libmpi.so.12")) ||
-        (image_lib = image_find_lib(c, "libmpich.so.12"))) {
-        names = mpich_names;
-        n_names = HR_ARRAY_LEN(mpich_names);
-    } else if ((image_lib = image_find_lib(c, "libmpi.so.40"))) {
-        names = ompi_names;
-        n_names = HR_ARRAY_LEN(ompi_names);
-    } else {
-        hr_err("--mpi=host: %s has no MPI library (libmpi.so.12 or libmpi.so.40)",
-               c->img->path);
-        return -1;
-    }
     /* host-mpi names the library itself, or a directory to find it in */
     if (stat(c->cfg->host_mpi, &st) == 0 && S_ISREG(st.st_mode))
         host_lib = hr_xstrdup(c->cfg->host_mpi);
@@ -360,31 +463,11 @@ static int inject_mpi(struct inject_ctx *c, struct hr_inject *out)
                c->cfg->host_mpi, names[0]);
         return -1;
     }
-    if (mpi_identify_path(host_lib, &host, err, sizeof(err)) < 0 ||
-        !(f = hr_image_file_open(c->img, image_lib))) {
-        hr_err("--mpi=host: %s", host.flavour ? image_lib : err);
+    if (mpi_check_abi(c, host_lib, image_lib, &host) < 0 ||
+        mpi_list(c, names, n_names, &libs, &dirs) < 0)
         goto out;
-    }
-    rc = hr_mpi_identify(hr_image_file_pread, f, &image, err, sizeof(err));
-    hr_image_file_close(f);
-    if (rc < 0 || (rc = hr_mpi_compatible(&host, &image, err, sizeof(err))) < 0) {
-        hr_err("--mpi=host: %s", err);
-        goto out;
-    }
-    /* Every soname of the family that the image has, from the host. */
-    libs = hr_xstrdup("");
-    for (size_t i = 0; i < n_names; i++) {
-        hr_autofree char *in_image = image_find_lib(c, names[i]);
-        char *p;
-        if (!in_image || !(p = host_mpi_lib(c, names[i])))
-            continue;
-        hr_ldcache_add(&c->host_cache, names[i], p, true);
-        free(p);
-        p = hr_xasprintf("%s%s%s", libs, *libs ? " " : "", names[i]);
-        free(libs);
-        libs = p;
-    }
     list.libs = libs;
+    list.dirs = dirs;
     rc = hr_libset_add(&s, &in, &list, err, sizeof(err)) < 0 ? -1 : 0;
     if (rc < 0 || (rc = glibc_check("MPI", &s, out->image_glibc, c->img->path, err,
                                     sizeof(err))) < 0) {
@@ -399,7 +482,6 @@ static int inject_mpi(struct inject_ctx *c, struct hr_inject *out)
 out:
     hr_libset_free(&s);
     hr_mpi_info_free(&host);
-    hr_mpi_info_free(&image);
     return rc;
 }
 
@@ -476,6 +558,12 @@ void hr_inject_print(const struct hr_inject *in, FILE *out)
                 in->libs.libs[i].src, in->libs.libs[i].why);
     for (size_t i = 0; i < in->libs.tools.n; i++)
         fprintf(out, "hosttool %s\n", in->libs.tools.v[i]);
+    for (size_t i = 0; i < in->libs.dirs.n; i++)
+        fprintf(out, "hostdir  %s\n", in->libs.dirs.v[i]);
+    for (size_t i = 0; i < in->libs.env.n; i++)
+        fprintf(out, "hostenv  %s\n", in->libs.env.v[i]);
+    for (size_t i = 0; i < in->libs.missing.n; i++)
+        fprintf(out, "missing  %s\n", in->libs.missing.v[i]);
     if (in->libs.glibc_need) {
         hr_autofree char *need = hr_glibc_version_str(in->libs.glibc_need);
         hr_autofree char *have =

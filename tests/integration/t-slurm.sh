@@ -331,6 +331,10 @@ slurm_tests() {
         "host MPI: ldd inside resolves libmpich.so.12 to the host's library (--mpi=host)" \
         as_user "$HPCRUN" --mpi=host "$IMG/mpich.sqfs" /lib64/ld-linux-x86-64.so.2 --list \
         /usr/bin/mpi_hello
+    USER_ENV="$hm" check_grep '^/\.hpcrun/host/etc/ucx libucp\.so\.0 => /\.hpcrun/host/lib/libucp\.so\.0' \
+        "host MPI: the host MPI's fabric (UCX) and its module directory come from the host" \
+        as_user "$HPCRUN" --mpi=host "$IMG/mpich.sqfs" sh -c \
+        'echo $UCX_MODULE_DIR $(/lib64/ld-linux-x86-64.so.2 --list /usr/bin/mpi_hello | grep -o "libucp.so.0 => [^ ]*")'
     USER_ENV="$hm" check_ranks 2 "host MPI: srun -n 2 with the host's MPICH in the containers" \
         as_user srun -n 2 --mpi=pmi2 "$HPCRUN" --mpi=host "$IMG/mpich.sqfs" mpi_hello 2
     USER_ENV="$base HPCRUN_CONFIG=$WORK/host-ompi.conf" check_grep \
