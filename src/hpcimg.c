@@ -307,7 +307,11 @@ static int cmd_pull(const struct cli *c)
         .platform = c->platform,
         .parallel = c->parallel,
         .reg = {.creds = c->creds, .ca_cert = c->ca_cert, .is_insecure = c->is_insecure},
-        .conv = {.comp = c->comp, .threads = c->threads, .platform = c->platform},
+        .conv = {.comp = c->comp,
+                 .level = c->level,
+                 .block_size = c->block_size,
+                 .threads = c->threads,
+                 .platform = c->platform},
     };
     return hr_pull(c->argv[1], c->output, &o);
 #else

@@ -376,3 +376,18 @@ check "--comp zstd:19 converts" "$HPCIMG" -q --comp zstd:19 convert "dir:$WORK/l
 check_rc "$HR_EXIT_FAIL" "an out-of-range level is refused" "$HPCIMG" --comp zstd:23 convert "dir:$WORK/lvl" "$WORK/bad.sqfs"
 check_rc "$HR_EXIT_FAIL" "a block size that is not a power of two is refused" "$HPCIMG" --block-size 100K convert "dir:$WORK/lvl" "$WORK/bad.sqfs"
 [ ! -e "$WORK/bad.sqfs" ] && ok "refused options leave no output" || fail "refused options leave no output"
+
+# pull takes the same conversion options: a pull by digest whose blobs are all
+# in the cache (copied from the OCI layout) needs no registry at all
+if "$HPCIMG" --version | grep -q libcurl; then
+    mkdir -p "$WORK/pullcache/hpcrun/blobs/sha256"
+    cp "$HI_DIR/stack/blobs/sha256/"* "$WORK/pullcache/hpcrun/blobs/sha256/"
+    hi_mdigest=$(python3 -c "import json; print(json.load(open('$HI_DIR/stack/index.json'))['manifests'][0]['digest'])")
+    check "pull from the blob cache with --comp zstd:3 --block-size 64K" env \
+        XDG_CACHE_HOME="$WORK/pullcache" "$HPCIMG" -q --comp zstd:3 --block-size 64K \
+        pull "localhost:1/stack@$hi_mdigest" -o "$WORK/pulled.sqfs"
+    check_grep 'Block size 65536' "pull: --block-size sets the image's block size" \
+        unsquashfs -s "$WORK/pulled.sqfs"
+    check_grep 'compression-level 3' "pull: --comp ALG:LEVEL sets the level" \
+        unsquashfs -s "$WORK/pulled.sqfs"
+fi
