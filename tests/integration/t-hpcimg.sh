@@ -38,6 +38,32 @@ check_grep '^hpcimg: --comp brotli: not supported' "unknown compressor" \
     "$HPCIMG" --comp brotli convert dir:/ "$HI_DIR/x.sqfs"
 check_rc "$HR_EXIT_FAIL" "-j 0 refused" "$HPCIMG" -j 0 convert dir:/ "$HI_DIR/x.sqfs"
 
+# hpcimg(1): every long option of the help texts, every exit code of the
+# program, and a page that renders without warnings
+hi_top=$(dirname "${BASH_SOURCE[0]}")/../..
+hi_man=$hi_top/doc/hpcimg.1
+hi_missing=""
+for hi_opt in $(for hi_cmd in "" convert pull inspect; do "$HPCIMG" $hi_cmd --help; done |
+    grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+    grep -qF -- "$(printf '%s' "$hi_opt" | sed 's/-/\\-/g')" "$hi_man" ||
+        hi_missing="$hi_missing $hi_opt"
+done
+if [ -z "$hi_missing" ]; then ok "hpcimg(1) documents every option in the help texts"; else
+    fail "hpcimg(1) documents every option in the help texts" "missing:$hi_missing"; fi
+for hi_code in $(grep -oE 'HR_EXIT_[A-Z_]+' "$hi_top/src/hpcimg.c" | sort -u); do
+    check "hpcimg(1) documents exit code ${!hi_code} ($hi_code)" \
+        grep -q "^\.B ${!hi_code}\$" "$hi_man"
+done
+if man --help 2>&1 | grep -q -- --warnings; then
+    check_rc 0 "hpcimg(1) renders without warnings (man --warnings)" sh -c \
+        "out=\$(man --warnings -l '$hi_man' 2>&1 >/dev/null); printf '%s' \"\$out\"; [ -z \"\$out\" ]"
+elif command -v groff >/dev/null; then
+    check_rc 0 "hpcimg(1) renders without warnings (groff -ww)" sh -c \
+        "out=\$(groff -ww -man -z '$hi_man' 2>&1); printf '%s' \"\$out\"; [ -z \"\$out\" ]"
+else
+    echo "SKIP: hpcimg(1) rendering (needs man-db or groff)"
+fi
+
 # ---- an OCI layout with three layers -------------------------------------------------
 hi_mk stack "$HI_DIR/stack"
 S=$HI_DIR/stack.sqfs
