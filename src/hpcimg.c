@@ -40,7 +40,8 @@ static const char usage[] =
     "Options:\n"
     "  --comp ALG[:LEVEL]\n"
     "               compression: zstd (default, level 6), gzip, xz, lz4; LEVEL as the\n"
-    "               compressor knows it (zstd 1-22, gzip 1-9, xz 0-9)\n"
+    "               compressor knows it (zstd 1-22, gzip 1-9, xz 1-9; lz4 takes\n"
+    "               none; 0: the compressor's default)\n"
     "  --block-size SIZE\n"
     "               data block size, a power of two from 4K to 1M (default 128K)\n"
     "  --platform OS/ARCH[/VARIANT]\n"
@@ -58,8 +59,9 @@ static const char usage[] =
     "  --ca-cert FILE  pull: trust the CA certificates in FILE\n"
     "  --insecure   pull: allow plain HTTP and TLS without verification\n"
     "  --parallel N pull: blobs downloaded at a time (default 4)\n"
-    "  -q           quiet: errors only\n"
-    "  -v           more detail (-vv: debug)\n"
+    "  -q, --quiet  errors only\n"
+    "  -v, --verbose\n"
+    "               more detail (-vv: debug)\n"
     "  -h, --help   this help\n"
     "  -V, --version\n";
 
@@ -307,7 +309,11 @@ static int cmd_pull(const struct cli *c)
         .platform = c->platform,
         .parallel = c->parallel,
         .reg = {.creds = c->creds, .ca_cert = c->ca_cert, .is_insecure = c->is_insecure},
-        .conv = {.comp = c->comp, .threads = c->threads, .platform = c->platform},
+        .conv = {.comp = c->comp,
+                 .level = c->level,
+                 .block_size = c->block_size,
+                 .threads = c->threads,
+                 .platform = c->platform},
     };
     return hr_pull(c->argv[1], c->output, &o);
 #else

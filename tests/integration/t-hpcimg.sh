@@ -38,6 +38,32 @@ check_grep '^hpcimg: --comp brotli: not supported' "unknown compressor" \
     "$HPCIMG" --comp brotli convert dir:/ "$HI_DIR/x.sqfs"
 check_rc "$HR_EXIT_FAIL" "-j 0 refused" "$HPCIMG" -j 0 convert dir:/ "$HI_DIR/x.sqfs"
 
+# hpcimg(1): every long option of the help texts, every exit code of the
+# program, and a page that renders without warnings
+hi_top=$(dirname "${BASH_SOURCE[0]}")/../..
+hi_man=$hi_top/doc/hpcimg.1
+hi_missing=""
+for hi_opt in $(for hi_cmd in "" convert pull inspect; do "$HPCIMG" $hi_cmd --help; done |
+    grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+    grep -qF -- "$(printf '%s' "$hi_opt" | sed 's/-/\\-/g')" "$hi_man" ||
+        hi_missing="$hi_missing $hi_opt"
+done
+if [ -z "$hi_missing" ]; then ok "hpcimg(1) documents every option in the help texts"; else
+    fail "hpcimg(1) documents every option in the help texts" "missing:$hi_missing"; fi
+for hi_code in $(grep -oE 'HR_EXIT_[A-Z_]+' "$hi_top/src/hpcimg.c" | sort -u); do
+    check "hpcimg(1) documents exit code ${!hi_code} ($hi_code)" \
+        grep -q "^\.B ${!hi_code}\$" "$hi_man"
+done
+if man --help 2>&1 | grep -q -- --warnings; then
+    check_rc 0 "hpcimg(1) renders without warnings (man --warnings)" sh -c \
+        "out=\$(man --warnings -l '$hi_man' 2>&1 >/dev/null); printf '%s' \"\$out\"; [ -z \"\$out\" ]"
+elif command -v groff >/dev/null; then
+    check_rc 0 "hpcimg(1) renders without warnings (groff -ww)" sh -c \
+        "out=\$(groff -ww -man -z '$hi_man' 2>&1); printf '%s' \"\$out\"; [ -z \"\$out\" ]"
+else
+    echo "SKIP: hpcimg(1) rendering (needs man-db or groff)"
+fi
+
 # ---- an OCI layout with three layers -------------------------------------------------
 hi_mk stack "$HI_DIR/stack"
 S=$HI_DIR/stack.sqfs
@@ -376,3 +402,18 @@ check "--comp zstd:19 converts" "$HPCIMG" -q --comp zstd:19 convert "dir:$WORK/l
 check_rc "$HR_EXIT_FAIL" "an out-of-range level is refused" "$HPCIMG" --comp zstd:23 convert "dir:$WORK/lvl" "$WORK/bad.sqfs"
 check_rc "$HR_EXIT_FAIL" "a block size that is not a power of two is refused" "$HPCIMG" --block-size 100K convert "dir:$WORK/lvl" "$WORK/bad.sqfs"
 [ ! -e "$WORK/bad.sqfs" ] && ok "refused options leave no output" || fail "refused options leave no output"
+
+# pull takes the same conversion options: a pull by digest whose blobs are all
+# in the cache (copied from the OCI layout) needs no registry at all
+if "$HPCIMG" --version | grep -q libcurl; then
+    mkdir -p "$WORK/pullcache/hpcrun/blobs/sha256"
+    cp "$HI_DIR/stack/blobs/sha256/"* "$WORK/pullcache/hpcrun/blobs/sha256/"
+    hi_mdigest=$(python3 -c "import json; print(json.load(open('$HI_DIR/stack/index.json'))['manifests'][0]['digest'])")
+    check "pull from the blob cache with --comp zstd:3 --block-size 64K" env \
+        XDG_CACHE_HOME="$WORK/pullcache" "$HPCIMG" -q --comp zstd:3 --block-size 64K \
+        pull "localhost:1/stack@$hi_mdigest" -o "$WORK/pulled.sqfs"
+    check_grep 'Block size 65536' "pull: --block-size sets the image's block size" \
+        unsquashfs -s "$WORK/pulled.sqfs"
+    check_grep 'compression-level 3' "pull: --comp ALG:LEVEL sets the level" \
+        unsquashfs -s "$WORK/pulled.sqfs"
+fi
