@@ -286,6 +286,10 @@ static int cmd_convert(const struct cli *c)
         hr_err("convert: needs SRC and FILE (see hpcimg --help)");
         return -1;
     }
+    if (c->output) {
+        hr_err("convert: -o is for pull; convert writes the FILE given after SRC");
+        return -1;
+    }
     if (!hr_sqfs_comp_supported(c->comp)) {
         hr_err("--comp %s: not supported (use zstd, gzip, xz or lz4)", c->comp);
         return -1;

@@ -114,19 +114,29 @@ static char *read_creds(const char *host)
     return hr_docker_config_creds(text, host);
 }
 
+const char *hr_registry_api_host(const char *registry)
+{
+    /* Docker Hub's name in references is not where its API answers: Docker
+     * itself maps it (and index.docker.io) to registry-1.docker.io. */
+    if (strcmp(registry, HR_DOCKER_HUB) == 0 || strcmp(registry, "index.docker.io") == 0)
+        return "registry-1.docker.io";
+    return registry;
+}
+
 int hr_registry_init(struct hr_registry *r, const struct hr_ref *ref, const char *refname,
                      const struct hr_registry_opts *o)
 {
     memset(r, 0, sizeof(*r));
     r->ref = refname;
-    r->host = hr_xstrdup(ref->registry);
+    r->host = hr_xstrdup(hr_registry_api_host(ref->registry));
     r->repo = hr_xstrdup(ref->repo);
     r->is_insecure = o->is_insecure;
     r->ca_cert = o->ca_cert;
     r->base = hr_xasprintf("https://%s", r->host);
-    r->creds = o->creds ? hr_xstrdup(o->creds) : read_creds(r->host);
+    /* credentials are stored under the registry's name, not the API host */
+    r->creds = o->creds ? hr_xstrdup(o->creds) : read_creds(ref->registry);
     if (r->creds)
-        hr_debug("%s: credentials for %s found", refname, r->host);
+        hr_debug("%s: credentials for %s found", refname, ref->registry);
     return 0;
 }
 

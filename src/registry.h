@@ -94,6 +94,10 @@ struct hr_response {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+/* The host that answers the registry API for a registry name in a
+ * reference ("docker.io" -> "registry-1.docker.io"). Pure. */
+const char *hr_registry_api_host(const char *registry);
+
 int hr_registry_init(struct hr_registry *r, const struct hr_ref *ref, const char *refname,
                      const struct hr_registry_opts *o);
 void hr_registry_free(struct hr_registry *r);

@@ -37,6 +37,8 @@ check_grep '^hpcimg: nope:x: unknown source' "unknown source type" \
 check_grep '^hpcimg: --comp brotli: not supported' "unknown compressor" \
     "$HPCIMG" --comp brotli convert dir:/ "$HI_DIR/x.sqfs"
 check_rc "$HR_EXIT_FAIL" "-j 0 refused" "$HPCIMG" -j 0 convert dir:/ "$HI_DIR/x.sqfs"
+check_grep '^hpcimg: convert: -o is for pull' "convert refuses -o instead of ignoring it" \
+    "$HPCIMG" convert dir:/nonexistent "$HI_DIR/x.sqfs" -o "$HI_DIR/y.sqfs"
 
 # hpcimg(1): every long option of the help texts, every exit code of the
 # program, and a page that renders without warnings

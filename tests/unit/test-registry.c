@@ -38,6 +38,9 @@ static void test_refs(void)
 
     check_ref("docker://127.0.0.1:5000/app/x:1.0", NULL, "127.0.0.1:5000/app/x:1.0");
     check_ref("127.0.0.1:5000/x", NULL, "127.0.0.1:5000/x:latest");
+    CHECK_STR(hr_registry_api_host("docker.io"), "registry-1.docker.io");
+    CHECK_STR(hr_registry_api_host("index.docker.io"), "registry-1.docker.io");
+    CHECK_STR(hr_registry_api_host("127.0.0.1:5000"), "127.0.0.1:5000");
     check_ref("busybox", NULL, "docker.io/library/busybox:latest");
     check_ref("docker://busybox:1.36", NULL, "docker.io/library/busybox:1.36");
     check_ref("user/app:2", NULL, "docker.io/user/app:2");
