@@ -131,14 +131,6 @@ static int fs_elf(const struct planner *pl, const char *path, struct hr_elf *e)
     return 0;
 }
 
-static bool strv_has(const struct hr_strv *sv, const char *s)
-{
-    for (size_t i = 0; i < sv->n; i++)
-        if (strcmp(sv->v[i], s) == 0)
-            return true;
-    return false;
-}
-
 static const char *base_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -152,7 +144,7 @@ static bool is_file_name(const char *name)
            strcmp(name, "..") != 0;
 }
 
-static bool has_lib(const struct hr_libset *s, const char *name)
+bool hr_libset_has(const struct hr_libset *s, const char *name)
 {
     for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->libs[i].name, name) == 0)
@@ -213,7 +205,7 @@ static int named_lib(struct planner *pl, const char *path, const char *name)
     if (!(src = fs_resolve(pl, path)))
         return 0; /* a stale cache entry or link: absent */
     pl->found++;
-    if (has_lib(pl->out, name)) {
+    if (hr_libset_has(pl->out, name)) {
         free(src);
         return 0;
     }
@@ -245,7 +237,7 @@ static int add_libs(struct planner *pl, const char *word)
     for (size_t i = 0; c && i < c->n && rc == 0; i++) {
         e = &c->e[i];
         if (e->flags == hr_ldcache_native_flags && e->hwcap == 0 &&
-            fnmatch(word, e->name, 0) == 0 && !strv_has(&matches, e->name)) {
+            fnmatch(word, e->name, 0) == 0 && !hr_strv_has(&matches, e->name)) {
             hr_strv_push(&matches, e->name);
             rc = named_lib(pl, e->path, e->name);
         }
@@ -320,7 +312,7 @@ static int add_dir(struct planner *pl, const char *word)
     for (size_t i = 0; i < s->dirs.n; i++)
         if (strcmp(base_name(s->dirs.v[i]), name) == 0 && strcmp(s->dirs.v[i], dir) != 0)
             return 0; /* another directory of that name is bound there already */
-    if (!strv_has(&s->dirs, dir))
+    if (!hr_strv_has(&s->dirs, dir))
         hr_strv_push(&s->dirs, dir);
     if (!var)
         return 0;
@@ -340,7 +332,7 @@ static int add_dep(struct planner *pl, const struct dep *d)
     const char *path = NULL;
     char *src = NULL;
 
-    if (hr_soname_is_glibc(d->name) || has_lib(pl->out, d->name) ||
+    if (hr_soname_is_glibc(d->name) || hr_libset_has(pl->out, d->name) ||
         hr_ldcache_lookup(pl->in->image_cache, d->name, true))
         return 0;
     if (is_file_name(d->name)) {
@@ -351,7 +343,7 @@ static int add_dep(struct planner *pl, const struct dep *d)
     }
     if (!path || !(src = fs_resolve(pl, path))) {
         char *m = hr_xasprintf("%s (needed by %s)", d->name, d->parent);
-        if (strv_has(&pl->out->missing, m))
+        if (hr_strv_has(&pl->out->missing, m))
             free(m);
         else
             hr_strv_push_owned(&pl->out->missing, m);

@@ -98,6 +98,8 @@ struct hr_libset_input {
 int hr_libset_add(struct hr_libset *out, const struct hr_libset_input *in,
                   const struct hr_liblist *list, char *err, size_t errlen);
 void hr_libset_free(struct hr_libset *s);
+/* Whether s binds a library under this name already. */
+bool hr_libset_has(const struct hr_libset *s, const char *name);
 
 /* ---- MPI ABI ------------------------------------------------------------- */
 

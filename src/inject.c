@@ -131,41 +131,25 @@ static unsigned image_glibc(struct inject_ctx *c)
     return v;
 }
 
-static bool libset_has(const struct hr_libset *s, const char *name)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->libs[i].name, name) == 0)
-            return true;
-    return false;
-}
-
-static bool strv_has(const struct hr_strv *sv, const char *s)
-{
-    for (size_t i = 0; i < sv->n; i++)
-        if (strcmp(sv->v[i], s) == 0)
-            return true;
-    return false;
-}
-
 /* Move what src has that dst lacks into dst. */
 static void libset_merge(struct hr_libset *dst, struct hr_libset *src)
 {
     for (size_t i = 0; i < src->n; i++) {
         struct hr_hostlib *l = &src->libs[i];
-        if (libset_has(dst, l->name))
+        if (hr_libset_has(dst, l->name))
             continue;
         dst->libs = hr_xrealloc(dst->libs, (dst->n + 1) * sizeof(*dst->libs));
         dst->libs[dst->n++] = *l;
         *l = (struct hr_hostlib){0};
     }
     for (size_t i = 0; i < src->tools.n; i++)
-        if (!strv_has(&dst->tools, src->tools.v[i]))
+        if (!hr_strv_has(&dst->tools, src->tools.v[i]))
             hr_strv_push(&dst->tools, src->tools.v[i]);
     for (size_t i = 0; i < src->dirs.n; i++)
-        if (!strv_has(&dst->dirs, src->dirs.v[i]))
+        if (!hr_strv_has(&dst->dirs, src->dirs.v[i]))
             hr_strv_push(&dst->dirs, src->dirs.v[i]);
     for (size_t i = 0; i < src->env.n; i++)
-        if (!strv_has(&dst->env, src->env.v[i]))
+        if (!hr_strv_has(&dst->env, src->env.v[i]))
             hr_strv_push(&dst->env, src->env.v[i]);
     if (src->glibc_need > dst->glibc_need) {
         dst->glibc_need = src->glibc_need;

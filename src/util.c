@@ -84,6 +84,14 @@ void hr_strv_push(struct hr_strv *sv, const char *s)
     hr_strv_push_owned(sv, hr_xstrdup(s));
 }
 
+bool hr_strv_has(const struct hr_strv *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return true;
+    return false;
+}
+
 void hr_strv_free(struct hr_strv *sv)
 {
     for (size_t i = 0; i < sv->n; i++)

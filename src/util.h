@@ -22,6 +22,7 @@ struct hr_strv {
 void hr_strv_push(struct hr_strv *sv, const char *s); /* copies s */
 void hr_strv_push_owned(struct hr_strv *sv, char *s); /* takes s */
 void hr_strv_free(struct hr_strv *sv);
+bool hr_strv_has(const struct hr_strv *sv, const char *s);
 
 /* Lexically normalise an absolute path: collapse "//", drop ".", resolve ".."
  * without going above "/", drop a trailing "/". Returns NULL if path is not
