@@ -23,10 +23,8 @@
 
 void hr_join_name(const char *key, uid_t uid, char *out, size_t len)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    uint64_t h = hr_hash_str(HR_HASH_INIT, key);
 
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
     snprintf(out, len, "hpcrun/%u/%016llx", (unsigned)uid, (unsigned long long)h);
 }
 

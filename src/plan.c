@@ -407,6 +407,22 @@ static void plan_argv(struct hr_plan *plan, const struct hr_config *cfg,
  * one node share a container; --join=KEY shares it between launches that name
  * the same key. The key also holds what must be equal for a container to be
  * shared: the image file, its offset, and the options that shape the root. */
+/* What the container is made of: launches that share one must have planned
+ * the same mounts (the same GPUs, host libraries, binds, /dev), or a rank
+ * would run with another rank's devices. */
+static uint64_t plan_mounts_hash(const struct hr_plan *plan)
+{
+    uint64_t h = HR_HASH_INIT;
+
+    for (size_t i = 0; i < plan->n_mounts; i++) {
+        const struct hr_mount *m = &plan->mounts[i];
+        char flags[32];
+        snprintf(flags, sizeof(flags), "|%d%d%d|", (int)m->kind, m->is_ro, m->is_device);
+        h = hr_hash_str(hr_hash_str(hr_hash_str(h, flags), m->src ? m->src : ""), m->dst);
+    }
+    return h;
+}
+
 static int plan_join(struct hr_plan *plan, const struct hr_config *cfg,
                      const struct hr_host *host, const struct hr_image_view *img,
                      char *err, size_t errlen)
@@ -429,13 +445,15 @@ static int plan_join(struct hr_plan *plan, const struct hr_config *cfg,
         return 0;
     if (img->file)
         plan->join_key = hr_xasprintf(
-            "%s|%llu:%llu|%llu|fakeroot=%d|writable=%d|dev=%d", scope,
+            "%s|%llu:%llu|%llu|fakeroot=%d|writable=%d|mounts=%016llx", scope,
             (unsigned long long)img->file->st_dev, (unsigned long long)img->file->st_ino,
-            cfg->offset, cfg->is_fakeroot, cfg->is_writable_tmpfs, (int)cfg->dev);
+            cfg->offset, cfg->is_fakeroot, cfg->is_writable_tmpfs,
+            (unsigned long long)plan_mounts_hash(plan));
     else
-        plan->join_key = hr_xasprintf("%s|%s|%llu|fakeroot=%d|writable=%d|dev=%d", scope,
-                                      img->path, cfg->offset, cfg->is_fakeroot,
-                                      cfg->is_writable_tmpfs, (int)cfg->dev);
+        plan->join_key =
+            hr_xasprintf("%s|%s|%llu|fakeroot=%d|writable=%d|mounts=%016llx", scope,
+                         img->path, cfg->offset, cfg->is_fakeroot, cfg->is_writable_tmpfs,
+                         (unsigned long long)plan_mounts_hash(plan));
     free(scope);
     return 0;
 }

@@ -84,6 +84,13 @@ void hr_strv_push(struct hr_strv *sv, const char *s)
     hr_strv_push_owned(sv, hr_xstrdup(s));
 }
 
+uint64_t hr_hash_str(uint64_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
 bool hr_strv_has(const struct hr_strv *sv, const char *s)
 {
     for (size_t i = 0; i < sv->n; i++)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Out of memory is not recoverable for a launcher: these abort with a message. */
@@ -45,6 +46,11 @@ char *hr_read_file(const char *path, size_t max, size_t *len_out);
 /* Write a string to a file, creating it (0644) if it does not exist; for
  * /proc files and files of hpcrun's own. Returns 0 or a negative errno. */
 int hr_write_file(const char *path, const char *text);
+
+/* FNV-1a over s, continuing from h (start with HR_HASH_INIT): for keys and
+ * names, not for anything an attacker must not collide. */
+#define HR_HASH_INIT 1469598103934665603ull
+uint64_t hr_hash_str(uint64_t h, const char *s);
 
 /* Cleanup helpers for code that can fail half-way. */
 void hr_freep(void *p);

@@ -275,6 +275,28 @@ static void test_join(void)
     CHECK(strstr(err, "--join=KEY") != NULL);
     hr_plan_free(&plan);
 
+    /* ranks that planned different devices never share a container */
+    {
+        struct hr_inject in = {0};
+        char *first;
+        host.environ = slurm_env;
+        cfg.join = HR_JOIN_AUTO;
+        cfg.is_fakeroot = false;
+        CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+        first = hr_xstrdup(plan.join_key);
+        hr_plan_free(&plan);
+        hr_strv_push(&in.dev.nodes, "/dev/nvidia1");
+        host.inject = &in;
+        CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+        CHECK(plan.join_key && strcmp(plan.join_key, first) != 0);
+        CHECK(strncmp(plan.join_key, "slurm:12.0@n1|8:9|", 18) == 0);
+        hr_plan_free(&plan);
+        host.inject = NULL;
+        host.environ = host_env;
+        hr_strv_free(&in.dev.nodes);
+        free(first);
+    }
+
     /* names: per user, stable, different keys differ */
     hr_join_name("key:k", 1000, a, sizeof(a));
     hr_join_name("key:k", 1000, b, sizeof(b));
