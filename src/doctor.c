@@ -215,15 +215,9 @@ static char *pmix_version(hr_pread_fn rd, void *ctx)
     return NULL;
 }
 
-static ssize_t fd_pread(void *ctx, void *buf, size_t n, off_t off)
-{
-    ssize_t r = pread(*(int *)ctx, buf, n, off);
-    return r < 0 ? -errno : r;
-}
-
 /* The image's PMIx against the host's, which Slurm's mpi_pmix plugin loads. */
 static void check_pmix(struct doctor *d, struct hr_image *img, const char *image_lib,
-                       const char *plugin)
+                       const char *plugin, const char *host_cache)
 {
     struct hr_image_file *f = hr_image_file_open(img, image_lib);
     hr_autofree char *iv = f ? pmix_version(hr_image_file_pread, f) : NULL;
@@ -234,11 +228,11 @@ static void check_pmix(struct doctor *d, struct hr_image *img, const char *image
 
     if (f)
         hr_image_file_close(f);
-    if (hr_ldcache_load("/etc/ld.so.cache", &hc, err, sizeof(err)) == 0 &&
+    if (hr_ldcache_load(host_cache, &hc, err, sizeof(err)) == 0 &&
         (host_lib = hr_ldcache_find(&hc, "libpmix.so.2"))) {
         int fd = open(host_lib, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
-            hv = pmix_version(fd_pread, &fd);
+            hv = pmix_version(hr_pread_fd, &fd);
             close(fd);
         }
     }
@@ -261,22 +255,20 @@ static void check_pmix(struct doctor *d, struct hr_image *img, const char *image
 }
 
 /* The image's MPI and PMIx, against what Slurm offers here. */
-static void check_image_mpi(struct doctor *d, struct hr_image *img)
+static void check_image_mpi(struct doctor *d, struct hr_image *img,
+                            const char *host_cache)
 {
-    size_t len;
-    hr_autofree char *text = hr_image_read_file(img, "/etc/ld.so.cache", 64u << 20, &len);
     struct hr_ldcache c = {0};
-    char err[256];
+    char err[512];
     const char *mpi, *pmix;
     hr_autofree char *plugin = find_in_dirs(SLURM_PLUGIN_DIRS, "mpi_pmix.so");
 
-    if (!text || hr_ldcache_parse(text, len, &c, err, sizeof(err)) < 0) {
-        say(d, "info", "image MPI: not checked (%s has no readable /etc/ld.so.cache)",
-            img->path);
+    if (hr_inject_image_ldcache(img, &c, err, sizeof(err)) < 0) {
+        say(d, "info", "image MPI: not checked (%s)", err);
         return;
     }
     if ((pmix = hr_ldcache_find(&c, "libpmix.so.2")))
-        check_pmix(d, img, pmix, plugin);
+        check_pmix(d, img, pmix, plugin, host_cache);
     if ((mpi = hr_ldcache_find(&c, "libmpi.so.40")) ||
         (mpi = hr_ldcache_find(&c, "libmpi.so.12")) ||
         (mpi = hr_ldcache_find(&c, "libmpich.so.12"))) {
@@ -309,7 +301,7 @@ static void check_image_and_devices(struct doctor *d, const struct hr_config *cf
     bool has_image = cfg->image != NULL;
 
     if (has_image) {
-        if (hr_image_open(&img, cfg->image, 0) < 0) {
+        if (hr_image_open(&img, cfg->image, cfg->offset) < 0) {
             say(d, "FAIL", "image %s: cannot be used (the message above says why)",
                 cfg->image);
             has_image = false;
@@ -339,7 +331,7 @@ static void check_image_and_devices(struct doctor *d, const struct hr_config *cf
         hr_inject_free(&in);
     }
     if (has_image) {
-        check_image_mpi(d, &img);
+        check_image_mpi(d, &img, cfg->ld_so_cache ? cfg->ld_so_cache : HR_LDCACHE);
         hr_image_close(&img);
     }
 }

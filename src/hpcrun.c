@@ -78,7 +78,7 @@ static void print_host_policy(const struct hr_config *cfg)
     printf("gpu=%s\nfabric=%s\n", gpu[cfg->gpu],
            cfg->fabric == HR_FABRIC_NONE ? "none" : "auto");
     printf("ld-so-cache=%s\nhost-mpi=%s\nhost-tool-path=%s\n",
-           cfg->ld_so_cache ? cfg->ld_so_cache : "/etc/ld.so.cache",
+           cfg->ld_so_cache ? cfg->ld_so_cache : HR_LDCACHE,
            cfg->host_mpi ? cfg->host_mpi : "",
            cfg->host_tool_path ? cfg->host_tool_path : HR_DEFAULT_TOOL_PATH);
     for (size_t i = 0; i < HR_N_SETS; i++) {

@@ -19,9 +19,6 @@
 #include "log.h"
 #include "pathres.h"
 
-#define HOST_LDCACHE "/etc/ld.so.cache"
-#define LDCACHE_MAX (64u << 20)
-
 /* Where an image keeps its libraries when it has no ld.so.cache (images
  * assembled by hand): the dynamic loader's own default directories. */
 static const char *const image_lib_dirs[] = {
@@ -71,12 +68,6 @@ static int elf_of_host_file(void *ctx, const char *path, struct hr_elf *out)
         return -1;
     }
     return 0;
-}
-
-static ssize_t fd_pread(void *ctx, void *buf, size_t n, off_t off)
-{
-    ssize_t r = pread(*(int *)ctx, buf, n, off);
-    return r < 0 ? -errno : r;
 }
 
 /* An ELF file of the image, read piecewise through the image (never the
@@ -151,6 +142,9 @@ static void libset_merge(struct hr_libset *dst, struct hr_libset *src)
     for (size_t i = 0; i < src->env.n; i++)
         if (!hr_strv_has(&dst->env, src->env.v[i]))
             hr_strv_push(&dst->env, src->env.v[i]);
+    for (size_t i = 0; i < src->missing.n; i++)
+        if (!hr_strv_has(&dst->missing, src->missing.v[i]))
+            hr_strv_push(&dst->missing, src->missing.v[i]);
     if (src->glibc_need > dst->glibc_need) {
         dst->glibc_need = src->glibc_need;
         free(dst->glibc_need_by);
@@ -213,9 +207,15 @@ static int inject_set(struct inject_ctx *c, size_t set, bool is_explicit,
     int n = hr_libset_add(&s, &in, &list, err, sizeof(err));
 
     if (n < 0) {
-        hr_err("%s", err);
         hr_libset_free(&s);
-        return -1;
+        if (is_explicit) {
+            hr_err("%s", err);
+            return -1;
+        }
+        hr_warn("%s: host %s libraries not bound", err, list.set);
+        hr_strv_push_owned(&out->notes,
+                           hr_xasprintf("libs %s refused: %s", list.set, err));
+        return 0;
     }
     if (c->img &&
         glibc_check(list.set, &s, out->image_glibc, c->img->path, err, sizeof(err)) < 0) {
@@ -244,28 +244,45 @@ static int inject_devices(struct inject_ctx *c, char **envp, struct hr_inject *o
     struct hr_hwtopo topo = {0};
     struct hr_devhost host = {0};
     struct hr_devreq req = {.gpu = cfg->gpu, .fabric = cfg->fabric};
-    const char *xml = cfg->topology ? cfg->topology : hr_env_get(envp, "HWLOC_XMLFILE");
     char err[512];
     int rc = 0;
 
-    if (xml || hr_dev_host_has_any()) {
-        if (hr_hw_discover(xml, &topo, err, sizeof(err)) < 0) {
+    /* HWLOC_XMLFILE, which some sites export for MPI start-up, does not
+     * make plain nodes discover: hwloc honours it by itself where discovery
+     * runs. */
+    if (cfg->topology || hr_dev_host_has_any()) {
+        if (hr_hw_discover(cfg->topology, &topo, err, sizeof(err)) < 0) {
             hr_err("%s", err);
             return -1;
         }
         hr_devhost_collect(&host);
     }
-    if (hr_dev_plan(&topo, &host, &req, envp, &out->dev, err, sizeof(err)) < 0) {
-        hr_err("%s", err);
-        rc = -1;
+    rc = hr_dev_plan(&topo, &host, &req, envp, &out->dev, err, sizeof(err));
+    if (rc < 0 && cfg->gpu == HR_GPU_AUTO) {
+        /* a stale allocation variable must not stop a program that may not
+         * even use a GPU: say so, bind none, keep the fabric */
+        hr_warn("%s: no GPU bound", err);
+        hr_devplan_free(&out->dev);
+        req.gpu = HR_GPU_NONE;
+        rc = hr_dev_plan(&topo, &host, &req, envp, &out->dev, err, sizeof(err));
     }
+    if (rc < 0)
+        hr_err("%s", err);
     hr_hw_free(&topo);
     hr_devhost_free(&host);
     return rc;
 }
 
-/* The host MPI's library for a flavour: in the host-mpi directory (or next to
- * the host-mpi file), else in the host's ld.so.cache. */
+static bool is_libmpi(const char *soname)
+{
+    return strncmp(soname, "libmpi.so.", 10) == 0 ||
+           strncmp(soname, "libmpich.so.", 12) == 0;
+}
+
+/* The host MPI's library of a soname: the host-mpi file itself for the MPI
+ * library proper, else in the host-mpi directory (or beside the host-mpi
+ * file, or in its lib/). Never the host's ld.so.cache: that may hold another
+ * MPI than the one the site named and hpcrun checked. */
 static char *host_mpi_lib(struct inject_ctx *c, const char *name)
 {
     struct stat st;
@@ -274,6 +291,8 @@ static char *host_mpi_lib(struct inject_ctx *c, const char *name)
 
     if (stat(hm, &st) < 0)
         return NULL;
+    if (S_ISREG(st.st_mode) && is_libmpi(name))
+        return hr_xstrdup(hm);
     dir = S_ISDIR(st.st_mode) ? hr_xstrdup(hm) : hr_xstrndup(hm, strrchr(hm, '/') - hm);
     for (int i = 0; i < 2; i++) {
         p = hr_xasprintf("%s%s/%s", dir, i ? "/lib" : "", name);
@@ -284,8 +303,7 @@ static char *host_mpi_lib(struct inject_ctx *c, const char *name)
         free(p);
     }
     free(dir);
-    p = (char *)hr_ldcache_find(&c->host_cache, name);
-    return p ? hr_xstrdup(p) : NULL;
+    return NULL;
 }
 
 static int mpi_identify_path(const char *path, struct hr_mpi_info *out, char *err,
@@ -294,7 +312,7 @@ static int mpi_identify_path(const char *path, struct hr_mpi_info *out, char *er
     hr_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return hr_fail(err, errlen, "%s: %s", path, strerror(errno));
-    return hr_mpi_identify(fd_pread, &fd, out, err, errlen);
+    return hr_mpi_identify(hr_pread_fd, &fd, out, err, errlen);
 }
 
 /* The fabric libraries a host MPI was built against come from the host too,
@@ -371,7 +389,7 @@ static int mpi_check_abi(struct inject_ctx *c, const char *host_lib,
  * MPI, and the fabric libraries among the host MPI's dependencies (found
  * with the image's own libraries not subtracted) with their plugin dirs. */
 static int mpi_list(struct inject_ctx *c, const char *const *names, size_t n_names,
-                    char **libs, char **dirs)
+                    char **libs, char **dirs, struct hr_inject *out)
 {
     struct hr_libset_input in = libset_input(c);
     struct hr_libset closure = {0};
@@ -385,6 +403,10 @@ static int mpi_list(struct inject_ctx *c, const char *const *names, size_t n_nam
             continue;
         hr_ldcache_add(&c->host_cache, names[i], p, true);
         words_add(libs, names[i]);
+        /* also over the image's own file, for programs that find it by
+         * RUNPATH or reset LD_LIBRARY_PATH */
+        hr_strv_push(&out->over_src, p);
+        hr_strv_push(&out->over_dst, in_image);
     }
     list.libs = *libs;
     in.image_cache = NULL;
@@ -448,7 +470,7 @@ static int inject_mpi(struct inject_ctx *c, struct hr_inject *out)
         return -1;
     }
     if (mpi_check_abi(c, host_lib, image_lib, &host) < 0 ||
-        mpi_list(c, names, n_names, &libs, &dirs) < 0)
+        mpi_list(c, names, n_names, &libs, &dirs, out) < 0)
         goto out;
     list.libs = libs;
     list.dirs = dirs;
@@ -481,7 +503,7 @@ static void split_path(const char *s, struct hr_strv *out)
 static int inject_libraries(struct inject_ctx *c, struct hr_inject *out)
 {
     const struct hr_config *cfg = c->cfg;
-    const char *path = cfg->ld_so_cache ? cfg->ld_so_cache : HOST_LDCACHE;
+    const char *path = cfg->ld_so_cache ? cfg->ld_so_cache : HR_LDCACHE;
     char err[512];
 
     if (!out->dev.vendors && cfg->mpi != HR_MPI_HOST)
@@ -491,13 +513,10 @@ static int inject_libraries(struct inject_ctx *c, struct hr_inject *out)
         return cfg->mpi == HR_MPI_HOST ? -1 : 0;
     }
     if (c->img) {
-        size_t len;
-        char *text = hr_image_read_file(c->img, "/etc/ld.so.cache", LDCACHE_MAX, &len);
-        if (text && hr_ldcache_parse(text, len, &c->image_cache, err, sizeof(err)) == 0)
+        if (hr_inject_image_ldcache(c->img, &c->image_cache, err, sizeof(err)) == 0)
             c->has_image_cache = true;
-        else if (text)
-            hr_debug("%s: /etc/ld.so.cache: %s", c->img->path, err);
-        free(text);
+        else
+            hr_debug("%s", err);
         out->image_glibc = image_glibc(c);
     }
     split_path(cfg->host_tool_path ? cfg->host_tool_path : HR_DEFAULT_TOOL_PATH,
@@ -512,6 +531,23 @@ static int inject_libraries(struct inject_ctx *c, struct hr_inject *out)
     return cfg->mpi == HR_MPI_HOST ? inject_mpi(c, out) : 0;
 }
 
+int hr_inject_image_ldcache(struct hr_image *img, struct hr_ldcache *out, char *err,
+                            size_t errlen)
+{
+    size_t len;
+    hr_autofree char *text = hr_image_read_file(img, HR_LDCACHE, HR_LDCACHE_MAX, &len);
+    char sub[256];
+
+    memset(out, 0, sizeof(*out));
+    if (!text)
+        return hr_fail(err, errlen, "%s: %s: %s", img->path, HR_LDCACHE, strerror(errno));
+    if (hr_ldcache_parse(text, len, out, sub, sizeof(sub)) < 0) {
+        hr_ldcache_free(out);
+        return hr_fail(err, errlen, "%s: %s: %s", img->path, HR_LDCACHE, sub);
+    }
+    return 0;
+}
+
 int hr_inject_collect(const struct hr_config *cfg, char **envp, struct hr_image *img,
                       struct hr_inject *out)
 {
@@ -522,12 +558,14 @@ int hr_inject_collect(const struct hr_config *cfg, char **envp, struct hr_image 
     if (cfg->gpu == HR_GPU_NONE && cfg->fabric == HR_FABRIC_NONE &&
         cfg->mpi != HR_MPI_HOST)
         return 0;
-    if (inject_devices(&c, envp, out) < 0)
-        return -1;
-    rc = inject_libraries(&c, out);
+    rc = inject_devices(&c, envp, out);
+    if (rc == 0)
+        rc = inject_libraries(&c, out);
     hr_ldcache_free(&c.host_cache);
     hr_ldcache_free(&c.image_cache);
     hr_strv_free(&c.tool_dirs);
+    if (rc < 0)
+        hr_inject_free(out);
     return rc;
 }
 
@@ -542,6 +580,8 @@ void hr_inject_print(const struct hr_inject *in, FILE *out)
                 in->libs.libs[i].src, in->libs.libs[i].why);
     for (size_t i = 0; i < in->libs.tools.n; i++)
         fprintf(out, "hosttool %s\n", in->libs.tools.v[i]);
+    for (size_t i = 0; i < in->over_src.n; i++)
+        fprintf(out, "hostover %s <- %s\n", in->over_dst.v[i], in->over_src.v[i]);
     for (size_t i = 0; i < in->libs.dirs.n; i++)
         fprintf(out, "hostdir  %s\n", in->libs.dirs.v[i]);
     for (size_t i = 0; i < in->libs.env.n; i++)
@@ -562,6 +602,8 @@ void hr_inject_free(struct hr_inject *in)
     hr_devplan_free(&in->dev);
     hr_libset_free(&in->libs);
     hr_strv_free(&in->notes);
+    hr_strv_free(&in->over_src);
+    hr_strv_free(&in->over_dst);
     memset(in, 0, sizeof(*in));
 }
 

@@ -14,6 +14,11 @@
 #include "hostlibs.h"
 #include "image.h"
 
+/* The host's library cache unless the site's ld-so-cache says, and where an
+ * image keeps its own; a cache larger than HR_LDCACHE_MAX is not read. */
+#define HR_LDCACHE "/etc/ld.so.cache"
+#define HR_LDCACHE_MAX (64u << 20)
+
 /* Where host tools are found unless the site's host-tool-path says. */
 #define HR_DEFAULT_TOOL_PATH "/usr/bin:/usr/sbin:/usr/local/bin:/bin:/sbin"
 
@@ -21,6 +26,8 @@ struct hr_inject {
     struct hr_devplan dev;
     struct hr_libset libs;
     struct hr_strv notes; /* lines for --devices and --dry-run */
+    /* --mpi=host: host libraries bound over the image's own files too */
+    struct hr_strv over_src, over_dst;
     unsigned image_glibc; /* the image's glibc (x*1000+y), 0: none found */
 };
 
@@ -31,6 +38,11 @@ int hr_inject_collect(const struct hr_config *cfg, char **envp, struct hr_image 
                       struct hr_inject *out);
 void hr_inject_print(const struct hr_inject *in, FILE *out);
 void hr_inject_free(struct hr_inject *in);
+
+/* The image's own /etc/ld.so.cache, parsed (untrusted input, read through
+ * the image). Returns 0, or -1 if it is absent or unreadable (why, in err). */
+int hr_inject_image_ldcache(struct hr_image *img, struct hr_ldcache *out, char *err,
+                            size_t errlen);
 
 /* hpcrun --devices [IMAGE]: print what was found and what would be bound.
  * Returns the exit code. */

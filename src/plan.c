@@ -325,6 +325,9 @@ static void plan_inject_mounts(struct hr_plan *plan, const struct hr_config *cfg
         for (size_t i = 0; i < in->dev.nodes.n; i++)
             plan_bind(plan, in->dev.nodes.v[i], in->dev.nodes.v[i], false, "device")
                 ->is_device = true;
+    for (size_t i = 0; i < in->over_src.n; i++)
+        plan_bind(plan, in->over_src.v[i], in->over_dst.v[i], false, "host MPI")->is_ro =
+            true;
     if (!libs->n && !libs->tools.n && !libs->dirs.n)
         return;
     plan_add(plan, HR_MNT_TMPFS, NULL, HR_HOSTDIR, "host");

@@ -127,9 +127,12 @@ else
         dev_hpcrun $T --fabric=none "$G" sh -c 'ls /dev/infiniband 2>/dev/null || echo none'
     check_grep 'c 195' "devices: a bound node is the real character device" \
         dev_hpcrun $T "$G" sh -c 'ls -l /dev/nvidia0 | sed "s/^c.* \([0-9]*\), *\([0-9]*\) .*/c \1/"'
+    USER_ENV="CUDA_VISIBLE_DEVICES=7" check_grep 'CUDA_VISIBLE_DEVICES.*no GPU bound' \
+        "devices: an allocation naming a GPU that is not there: a warning, no GPU (--gpu=auto)" \
+        dev_hpcrun $T "$G" sh -c 'ls /dev/nvidia[0-9]* 2>/dev/null; true'
     USER_ENV="CUDA_VISIBLE_DEVICES=7" check_rc "$HR_EXIT_FAIL" \
-        "devices: an allocation naming a GPU that is not there is an error" \
-        dev_hpcrun $T "$G" true
+        "devices: ... and an error with --gpu=nvidia" \
+        dev_hpcrun $T --gpu=nvidia "$G" true
     check_rc "$HR_EXIT_FAIL" "devices: --gpu=amd on an NVIDIA node fails" \
         dev_hpcrun $T --gpu=amd "$G" true
 
@@ -191,3 +194,5 @@ fi
 # a node with no GPU: nothing is discovered, nothing bound, no cost
 check_grep '^device +none found' "--devices on a node without GPUs says so" hpcrun --devices
 check_grep 'doctor: 0 problems' "doctor: this node can launch" hpcrun doctor "$IMG/test.sqfs"
+# the containers above are gone with their FUSE servers (bounded wait)
+check "devices: no FUSE server left" wait_until 50 no_fuse
