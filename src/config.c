@@ -171,6 +171,34 @@ static int parse_fabric_mode(const char *what, const char *arg, enum hr_fabric_m
     return 0;
 }
 
+/* Options for devices and host libraries. */
+static int config_parse_host_option(struct hr_config *cfg, int c, const char *arg,
+                                    char *err, size_t errlen)
+{
+    switch (c) {
+    case OPT_GPU:
+        return parse_gpu_mode("--gpu", arg, &cfg->gpu, err, errlen);
+    case OPT_FABRIC:
+        return parse_fabric_mode("--fabric", arg, &cfg->fabric, err, errlen);
+    case OPT_MPI:
+        if (strcmp(arg, "image") == 0)
+            cfg->mpi = HR_MPI_IMAGE;
+        else if (strcmp(arg, "host") == 0)
+            cfg->mpi = HR_MPI_HOST;
+        else
+            return hr_fail(err, errlen, "--mpi '%s': expected 'image' or 'host'", arg);
+        return 0;
+    case OPT_TOPOLOGY:
+        free(cfg->topology);
+        cfg->topology = hr_xstrdup(arg);
+        return 0;
+    case OPT_DEVICES:
+        cfg->show_devices = true;
+        return 0;
+    }
+    return -1;
+}
+
 static int config_parse_option(struct hr_config *cfg, int c, const char *arg, char *err,
                                size_t errlen)
 {
@@ -246,27 +274,8 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
     case OPT_SITE_CONFIG:
         cfg->show_site_config = true;
         return 0;
-    case OPT_GPU:
-        return parse_gpu_mode("--gpu", arg, &cfg->gpu, err, errlen);
-    case OPT_FABRIC:
-        return parse_fabric_mode("--fabric", arg, &cfg->fabric, err, errlen);
-    case OPT_MPI:
-        if (strcmp(arg, "image") == 0)
-            cfg->mpi = HR_MPI_IMAGE;
-        else if (strcmp(arg, "host") == 0)
-            cfg->mpi = HR_MPI_HOST;
-        else
-            return hr_fail(err, errlen, "--mpi '%s': expected 'image' or 'host'", arg);
-        return 0;
-    case OPT_TOPOLOGY:
-        free(cfg->topology);
-        cfg->topology = hr_xstrdup(arg);
-        return 0;
-    case OPT_DEVICES:
-        cfg->show_devices = true;
-        return 0;
     }
-    return -1;
+    return config_parse_host_option(cfg, c, arg, err, errlen);
 }
 
 int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err,
