@@ -297,8 +297,6 @@ static bool path_is_covered(const struct hr_plan *plan, const char *path)
     return false;
 }
 
-/* The PMIx directories (see pmix_env_dirs), each bound at its own path
- * unless an earlier bind (/tmp, home, a --bind) already shows it. */
 /* Host variables set by the injection (renumbered visible-device lists,
  * provider paths), unless --env names them: the user's word wins. */
 static void plan_inject_env(struct hr_plan *plan, const struct hr_config *cfg,
@@ -362,6 +360,8 @@ static void plan_inject(struct hr_plan *plan, const struct hr_config *cfg,
         hr_env_add_path(&plan->env, "PATH", HR_HOSTBIN_DIR, false);
 }
 
+/* The PMIx directories (see pmix_env_dirs), each bound at its own path
+ * unless an earlier bind (/tmp, home, a --bind) already shows it. */
 static void plan_pmix(struct hr_plan *plan, const struct hr_host *host)
 {
     for (size_t i = 0; host->pmix_dirs && host->pmix_dirs[i]; i++) {
