@@ -1,9 +1,10 @@
-/* ELF reading for host-library planning. The image's libc.so.6 and MPI
- * library are untrusted input, so: every read goes through read_at(), which
- * checks the offset arithmetic; every table is located through the PT_LOAD
- * segments and must lie in the file part of one; every count is capped and
- * every walk of a linked table (the version records) spends one shared
- * budget, so no input makes it loop for long or read out of bounds. */
+/* ELF reading for host-library planning. The image's libraries (its
+ * libc.so.6, its MPI, its copies of the host's driver libraries) are
+ * untrusted input, so: every read goes through read_at(), which checks the
+ * offset arithmetic; every table is located through the PT_LOAD segments and
+ * must lie in the file part of one; every count is capped and every walk of
+ * a linked table (the version records) spends one shared budget, so no input
+ * makes it loop for long, grow without bound or read out of bounds. */
 #include "autoconfig.h"
 
 #include <elf.h>
@@ -20,6 +21,7 @@
 #define MAX_DYN 8192u
 #define MAX_NAME 4096u         /* longest soname or version name read */
 #define MAX_RECORDS 16384u     /* version records walked, all tables together */
+#define MAX_VERSIONS 1024u     /* version names kept, per table */
 #define MAX_SYMS (1u << 20)    /* dynamic symbols scanned */
 #define MAX_BUCKETS (1u << 22) /* GNU hash buckets */
 #define MAX_SYMSTR 127u        /* longest string hr_elf_symbol_string returns */
@@ -206,11 +208,11 @@ static void raise_to(unsigned *max, unsigned v)
         *max = v;
 }
 
-/* Version needs (.gnu.version_r): the highest GLIBC_x.y asked of a glibc
+/* Version needs (.gnu.version_r), and the highest GLIBC_x.y asked of a glibc
  * library. Each Elf64_Verneed names a file and chains its Elf64_Vernaux
  * records through vna_next; the Verneeds chain through vn_next (offsets
  * relative to the record). */
-static int read_verneed(struct elf_file *f, unsigned *need, char *err, size_t errlen)
+static int read_verneed(struct elf_file *f, struct hr_elf *out, char *err, size_t errlen)
 {
     uint64_t addr, count = MAX_RECORDS, off;
 
@@ -232,14 +234,21 @@ static int read_verneed(struct elf_file *f, unsigned *need, char *err, size_t er
         aux = off + vn.vn_aux;
         for (unsigned j = 0; j < vn.vn_cnt; j++) {
             Elf64_Vernaux va;
-            if (!f->budget-- || read_at(f, &va, sizeof(va), aux) < 0)
+            char *name;
+
+            if (!f->budget-- || read_at(f, &va, sizeof(va), aux) < 0 ||
+                !(name = dyn_string(f, va.vna_name)))
                 return hr_fail(err, errlen, "bad version needs table");
-            if (is_glibc) {
-                hr_autofree char *name = dyn_string(f, va.vna_name);
-                if (!name)
-                    return hr_fail(err, errlen, "bad version needs table");
-                raise_to(need, hr_glibc_version_parse(name));
+            if (is_glibc)
+                raise_to(&out->glibc_need, hr_glibc_version_parse(name));
+            if (out->n_verneeds == MAX_VERSIONS) {
+                free(name);
+                return hr_fail(err, errlen, "more than %u version needs", MAX_VERSIONS);
             }
+            out->verneeds = hr_xrealloc(out->verneeds,
+                                        (out->n_verneeds + 1) * sizeof(*out->verneeds));
+            out->verneeds[out->n_verneeds++] =
+                (struct hr_elf_verneed){.file = hr_xstrdup(file), .version = name};
             if (va.vna_next == 0)
                 break;
             aux += va.vna_next;
@@ -251,10 +260,10 @@ static int read_verneed(struct elf_file *f, unsigned *need, char *err, size_t er
     return 0;
 }
 
-/* Version definitions (.gnu.version_d): the highest GLIBC_x.y defined. The
- * first Elf64_Verdaux of each Elf64_Verdef names it; the base definition
- * (VER_FLG_BASE) is the object's own name. */
-static int read_verdef(struct elf_file *f, unsigned *have, char *err, size_t errlen)
+/* Version definitions (.gnu.version_d), and the highest GLIBC_x.y defined.
+ * The first Elf64_Verdaux of each Elf64_Verdef names it (the others name its
+ * parents); the base definition (VER_FLG_BASE) is the object's own name. */
+static int read_verdef(struct elf_file *f, struct hr_elf *out, char *err, size_t errlen)
 {
     uint64_t addr, count = MAX_RECORDS, off;
 
@@ -270,11 +279,17 @@ static int read_verdef(struct elf_file *f, unsigned *have, char *err, size_t err
         if (!f->budget-- || read_at(f, &vd, sizeof(vd), off) < 0)
             return hr_fail(err, errlen, "bad version definitions table");
         if (!(vd.vd_flags & VER_FLG_BASE) && vd.vd_cnt > 0) {
-            hr_autofree char *name = NULL;
+            char *name;
             if (read_at(f, &va, sizeof(va), off + vd.vd_aux) < 0 ||
                 !(name = dyn_string(f, va.vda_name)))
                 return hr_fail(err, errlen, "bad version definitions table");
-            raise_to(have, hr_glibc_version_parse(name));
+            raise_to(&out->glibc_have, hr_glibc_version_parse(name));
+            if (out->verdefs.n == MAX_VERSIONS) {
+                free(name);
+                return hr_fail(err, errlen, "more than %u version definitions",
+                               MAX_VERSIONS);
+            }
+            hr_strv_push_owned(&out->verdefs, name);
         }
         if (vd.vd_next == 0)
             break;
@@ -314,9 +329,9 @@ int hr_elf_read(hr_pread_fn rd, void *ctx, struct hr_elf *out, char *err, size_t
         return -1;
     rc = read_names(&f, out, err, errlen);
     if (rc == 0)
-        rc = read_verneed(&f, &out->glibc_need, err, errlen);
+        rc = read_verneed(&f, out, err, errlen);
     if (rc == 0)
-        rc = read_verdef(&f, &out->glibc_have, err, errlen);
+        rc = read_verdef(&f, out, err, errlen);
     elf_close(&f);
     if (rc < 0)
         hr_elf_free(out);
@@ -340,6 +355,12 @@ void hr_elf_free(struct hr_elf *e)
 {
     free(e->soname);
     hr_strv_free(&e->needed);
+    hr_strv_free(&e->verdefs);
+    for (size_t i = 0; i < e->n_verneeds; i++) {
+        free(e->verneeds[i].file);
+        free(e->verneeds[i].version);
+    }
+    free(e->verneeds);
     memset(e, 0, sizeof(*e));
 }
 

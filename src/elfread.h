@@ -1,10 +1,10 @@
 /* What hpcrun needs to know of an ELF object before binding it into a
- * container: its soname, what it needs (DT_NEEDED), which glibc it needs and,
- * for a libc.so.6, which glibc it is. Read through a pread-like callback so
- * that files of the host and of an image (untrusted input, read through the
- * image) go through the same bounds-checked code; only the headers and the
- * dynamic tables are read, never the whole file. 64-bit little-endian
- * objects only. */
+ * container: its soname, what it needs (DT_NEEDED), the symbol versions it
+ * defines and needs, which glibc it needs and, for a libc.so.6, which glibc
+ * it is. Read through a pread-like callback so that files of the host and of
+ * an image (untrusted input, read through the image) go through the same
+ * bounds-checked code; only the headers and the dynamic tables are read,
+ * never the whole file. 64-bit little-endian objects only. */
 #ifndef HR_ELFREAD_H
 #define HR_ELFREAD_H
 
@@ -26,16 +26,28 @@ struct hr_membuf {
 };
 ssize_t hr_pread_mem(void *ctx, void *buf, size_t n, off_t off);
 
+/* A symbol version an object needs of another (.gnu.version_r). */
+struct hr_elf_verneed {
+    char *file;    /* the soname it is needed of: "libibverbs.so.1" */
+    char *version; /* "IBVERBS_1.1" */
+};
+
 struct hr_elf {
     char *soname;          /* DT_SONAME or NULL */
     struct hr_strv needed; /* DT_NEEDED, in order */
+    /* the version definitions (.gnu.version_d), in order, less the base one
+     * that names the object itself: "IBVERBS_1.0", ..., "IBVERBS_PRIVATE_34" */
+    struct hr_strv verdefs;
+    struct hr_elf_verneed *verneeds; /* the version needs, in order */
+    size_t n_verneeds;
     unsigned glibc_need; /* highest GLIBC_x.y in its version needs (x*1000+y), 0: none */
     unsigned glibc_have; /* highest GLIBC_x.y it defines (libc.so.6 itself), 0: none */
 };
 
 /* Read the dynamic section and version tables of a 64-bit little-endian
  * ELF object through rd. An object without a dynamic section (a static
- * program) gives an empty description. Returns 0 or -1 with err set ("not a
+ * program) gives an empty description; one with more than 1024 version
+ * definitions or needs is refused. Returns 0 or -1 with err set ("not a
  * 64-bit little-endian ELF object", "truncated ELF object", ...). */
 int hr_elf_read(hr_pread_fn rd, void *ctx, struct hr_elf *out, char *err, size_t errlen);
 /* The same for a file; err names the file. */

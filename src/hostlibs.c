@@ -85,10 +85,23 @@ struct dep {
     char *dir;    /* the parent's directory (NULL for a tool) */
 };
 
+/* A library the list names, found on the host: bound unless the image's
+ * copy is kept (settle_named). */
+struct named {
+    char *src;  /* host path, resolved */
+    char *name; /* soname inside */
+    struct hr_elf host;
+    struct hr_elf image; /* the image's copy, when has_image */
+    bool has_image;
+    char *kept; /* why the image's copy stays, or NULL */
+};
+
 struct planner {
     struct hr_libset *out;
     const struct hr_libset_input *in;
     const char *set;
+    struct named *named; /* in the list's order */
+    size_t nnamed;
     struct dep *q; /* breadth-first: deps found, in order */
     size_t nq, next;
     int found;
@@ -172,30 +185,77 @@ static void queue_needed(struct planner *pl, const struct hr_elf *e, const char 
     }
 }
 
-/* Bind src (resolved) as name; its needs join the queue. Takes why. */
-static int add_lib(struct planner *pl, char *src, const char *name, char *why)
+/* Bind src (resolved) as name, described by e; its needs join the queue.
+ * Takes src and why. */
+static void bind_lib(struct planner *pl, char *src, const char *name, char *why,
+                     const struct hr_elf *e)
 {
     struct hr_libset *s = pl->out;
-    struct hr_elf e;
     hr_autofree char *dir = hr_xstrndup(src, (size_t)(base_name(src) - src));
+
+    s->libs = hr_xrealloc(s->libs, (s->n + 1) * sizeof(*s->libs));
+    s->libs[s->n++] =
+        (struct hr_hostlib){.src = src, .name = hr_xstrdup(name), .why = why};
+    raise_glibc(s, e->glibc_need, name);
+    queue_needed(pl, e, name, dir);
+}
+
+/* The same for a file not read yet. */
+static int add_lib(struct planner *pl, char *src, const char *name, char *why)
+{
+    struct hr_elf e;
 
     if (fs_elf(pl, src, &e) < 0) {
         free(src);
         free(why);
         return -1;
     }
-    s->libs = hr_xrealloc(s->libs, (s->n + 1) * sizeof(*s->libs));
-    s->libs[s->n++] =
-        (struct hr_hostlib){.src = src, .name = hr_xstrdup(name), .why = why};
-    raise_glibc(s, e.glibc_need, name);
-    queue_needed(pl, &e, name, dir);
+    bind_lib(pl, src, name, why, &e);
     hr_elf_free(&e);
     return 0;
 }
 
-/* A library the list names, at host path `path`, bound as `name`. */
+/* Whether an earlier set kept the image's copy of name (out->kept's entries
+ * start with the name and " ("). */
+static bool is_kept(const struct hr_libset *s, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < s->kept.n; i++)
+        if (strncmp(s->kept.v[i], name, n) == 0 &&
+            strncmp(s->kept.v[i] + n, " (", 2) == 0)
+            return true;
+    return false;
+}
+
+static struct named *find_named(const struct planner *pl, const char *name)
+{
+    for (size_t i = 0; i < pl->nnamed; i++)
+        if (strcmp(pl->named[i].name, name) == 0)
+            return &pl->named[i];
+    return NULL;
+}
+
+/* The image's copy of a named library, read if the image's cache has it;
+ * one that cannot be read is as good as none. */
+static void read_image_copy(const struct planner *pl, struct named *l)
+{
+    const struct hr_ldcache_entry *e;
+
+    if (!pl->in->image_elf ||
+        !(e = hr_ldcache_lookup(pl->in->image_cache, l->name, true)))
+        return;
+    memset(&l->image, 0, sizeof(l->image));
+    l->has_image = pl->in->image_elf(pl->in->image_elf_ctx, e->path, &l->image) == 0;
+    if (!l->has_image)
+        hr_elf_free(&l->image);
+}
+
+/* A library the list names, at host path `path`, bound as `name` (or kept,
+ * see settle_named). */
 static int named_lib(struct planner *pl, const char *path, const char *name)
 {
+    struct named *l;
     char *src;
 
     /* glibc comes from the image, whatever a list says: the image's ld.so
@@ -205,11 +265,137 @@ static int named_lib(struct planner *pl, const char *path, const char *name)
     if (!(src = fs_resolve(pl, path)))
         return 0; /* a stale cache entry or link: absent */
     pl->found++;
-    if (hr_libset_has(pl->out, name)) {
+    if (hr_libset_has(pl->out, name) || is_kept(pl->out, name) || find_named(pl, name)) {
         free(src);
         return 0;
     }
-    return add_lib(pl, src, name, hr_xstrdup(pl->set));
+    pl->named = hr_xrealloc(pl->named, (pl->nnamed + 1) * sizeof(*pl->named));
+    l = &pl->named[pl->nnamed++];
+    *l = (struct named){.src = src, .name = hr_xstrdup(name)};
+    if (fs_elf(pl, src, &l->host) < 0)
+        return -1;
+    read_image_copy(pl, l);
+    return 0;
+}
+
+/* ---- which of the image's copies stay --------------------------------------- */
+
+/* Private versions tie the libraries of one package to each other, not to
+ * programs (rdma-core's IBVERBS_PRIVATE_<n>, glibc's GLIBC_PRIVATE). */
+static bool is_private_version(const char *v)
+{
+    return strstr(v, "PRIVATE") != NULL;
+}
+
+/* A version name of the image (untrusted) fit for a message: printable
+ * ASCII, at most 64 bytes. */
+static char *printable(const char *s)
+{
+    size_t n = strnlen(s, 65);
+    char *p = hr_xstrndup(s, n > 64 ? 61 : n);
+
+    for (char *c = p; *c; c++)
+        if (*c < 0x21 || *c > 0x7e)
+            *c = '?';
+    if (n > 64) {
+        p = hr_xrealloc(p, 65);
+        memcpy(p + 61, "...", 4);
+    }
+    return p;
+}
+
+/* Keep the image's copy if it defines a public version the host's lacks:
+ * the image's programs may need it. */
+static void keep_if_newer(struct named *l)
+{
+    struct hr_strv newer = {0};
+    size_t lacking = 0;
+    char *list = NULL;
+
+    for (size_t i = 0; i < l->image.verdefs.n; i++) {
+        const char *v = l->image.verdefs.v[i];
+        if (is_private_version(v) || hr_strv_has(&l->host.verdefs, v))
+            continue;
+        if (++lacking <= 3)
+            hr_strv_push_owned(&newer, printable(v));
+    }
+    if (!lacking)
+        return;
+    for (size_t i = 0; i < newer.n; i++) {
+        char *next =
+            hr_xasprintf("%s%s%s", list ? list : "", list ? ", " : "", newer.v[i]);
+        free(list);
+        list = next;
+    }
+    if (lacking > newer.n)
+        l->kept = hr_xasprintf("%s (the image's is newer: %s and %zu more)", l->name,
+                               list, lacking - newer.n);
+    else
+        l->kept = hr_xasprintf("%s (the image's is newer: %s)", l->name, list);
+    free(list);
+    hr_strv_free(&newer);
+}
+
+/* Keep the image's copy if the host's needs a version that the image's copy
+ * of a kept library lacks. Returns whether it does. */
+static bool keep_if_needing_kept(const struct planner *pl, struct named *l)
+{
+    for (size_t i = 0; i < l->host.n_verneeds; i++) {
+        const struct hr_elf_verneed *v = &l->host.verneeds[i];
+        const struct named *k = find_named(pl, v->file);
+        if (k && k->kept && !hr_strv_has(&k->image.verdefs, v->version)) {
+            l->kept = hr_xasprintf("%s (the host's needs %s, which the image's %s lacks)",
+                                   l->name, v->version, k->name);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Decide which image copies stay, then bind the rest in the list's order.
+ * Keeping one library can make another's host copy unusable, so the second
+ * rule is applied until a pass keeps nothing more (a list's order says
+ * nothing of which library needs which). */
+static void settle_named(struct planner *pl)
+{
+    bool changed = true;
+
+    for (size_t i = 0; i < pl->nnamed; i++)
+        if (pl->named[i].has_image)
+            keep_if_newer(&pl->named[i]);
+    while (changed) {
+        changed = false;
+        for (size_t i = 0; i < pl->nnamed; i++) {
+            struct named *l = &pl->named[i];
+            if (l->has_image && !l->kept && keep_if_needing_kept(pl, l))
+                changed = true;
+        }
+    }
+    for (size_t i = 0; i < pl->nnamed; i++) {
+        struct named *l = &pl->named[i];
+        if (l->kept) {
+            if (!hr_strv_has(&pl->out->kept, l->kept))
+                hr_strv_push(&pl->out->kept, l->kept);
+            continue;
+        }
+        bind_lib(pl, l->src, l->name, hr_xstrdup(pl->set), &l->host);
+        l->src = NULL;
+    }
+}
+
+static void free_named(struct planner *pl)
+{
+    for (size_t i = 0; i < pl->nnamed; i++) {
+        struct named *l = &pl->named[i];
+        free(l->src);
+        free(l->name);
+        free(l->kept);
+        hr_elf_free(&l->host);
+        hr_elf_free(&l->image);
+    }
+    free(pl->named);
+    pl->named = NULL;
+    pl->nnamed = 0;
 }
 
 static bool is_pattern(const char *s)
@@ -379,6 +565,9 @@ int hr_libset_add(struct hr_libset *out, const struct hr_libset_input *in,
     int rc = each_word(&pl, list->libs, add_libs);
 
     if (rc == 0)
+        settle_named(&pl);
+    free_named(&pl);
+    if (rc == 0)
         rc = each_word(&pl, list->tools, add_tool_word);
     if (rc == 0)
         rc = each_word(&pl, list->dirs, add_dir);
@@ -407,6 +596,7 @@ void hr_libset_free(struct hr_libset *s)
     hr_strv_free(&s->dirs);
     hr_strv_free(&s->env);
     hr_strv_free(&s->missing);
+    hr_strv_free(&s->kept);
     free(s->glibc_need_by);
     memset(s, 0, sizeof(*s));
 }

@@ -6,8 +6,8 @@
  *
  * Pure parts (ld.so.cache parsing in ldcache.h, ELF reading from a buffer or
  * a read callback in elfread.h, the library-set planner and the MPI ABI
- * check here) are unit-tested; the planner reaches host files only through
- * the callbacks it is given. */
+ * check here) are unit-tested; the planner reaches host and image files
+ * only through the callbacks it is given. */
 #ifndef HR_HOSTLIBS_H
 #define HR_HOSTLIBS_H
 
@@ -69,17 +69,32 @@ struct hr_libset {
                                the host nor in the image */
     unsigned glibc_need;    /* highest glibc any bound file needs, 0 none */
     char *glibc_need_by;    /* which one */
+    /* image libraries kept because the host's copy lacks versions they
+     * define: "libfabric.so.1 (the image's is newer: FABRIC_1.7)", or because
+     * the host's copy needs a version a kept library lacks:
+     * "libmlx5.so.1 (the host's needs IBVERBS_PRIVATE_34, which the image's
+     * libibverbs.so.1 lacks)" */
+    struct hr_strv kept;
 };
 
-/* How the planner reads host files: an ELF description for a host path
- * (0, or -1 if it is no readable ELF object). */
+/* How the planner reads files: an ELF description of the file at path.
+ * Returns 0 with out filled, or -1 if it is no readable ELF object (out then
+ * holds nothing, or what hr_elf_free frees: hr_elf_read's contract). */
 typedef int (*hr_elf_fn)(void *ctx, const char *path, struct hr_elf *out);
 
 struct hr_libset_input {
     const struct hr_ldcache *host_cache;
     const struct hr_ldcache *image_cache; /* the image's /etc/ld.so.cache or NULL */
-    hr_elf_fn elf;                        /* NULL: hr_elf_read_path */
+    hr_elf_fn elf;                        /* host files; NULL: hr_elf_read_path */
     void *elf_ctx;
+    /* The image's copy of a library the list names, when image_cache has
+     * its soname: called with the path that cache gives (an absolute path
+     * of the image, to be read through the image and never on the host; the
+     * file is untrusted, so hr_elf_read's bounds matter). -1 (unreadable)
+     * binds the host's copy as if the image had none. NULL: the copies are
+     * not compared, and a library the list names is always bound. */
+    hr_elf_fn image_elf;
+    void *image_elf_ctx;
     const char *const *tool_dirs;       /* where host tools are looked for */
     bool (*exists)(const char *path);   /* for tools, dirs, libraries; NULL: access(2) */
     char *(*resolve)(const char *path); /* symlinks resolved (heap); NULL: realpath(3) */
@@ -89,12 +104,26 @@ struct hr_libset_input {
 /* Add one set to out: its libraries, then their dependency closure through
  * DT_NEEDED (breadth-first), resolved in the host's cache or, failing that,
  * next to the library that needs them (vendor trees that use $ORIGIN), minus
- * glibc's own libraries and minus what the image's cache already provides
- * (libraries the list names are bound even so); its tools (and their
- * dependencies), dirs and env. Nothing already in out is added twice (by
- * name inside). glibc_need is raised over every file added. Returns the
- * number of the list's libraries found on the host (0: none, the driver is
- * not installed), or -1 with err set on an unreadable ELF library. */
+ * glibc's own libraries and minus what the image's cache already provides;
+ * its tools (and their dependencies), dirs and env. Nothing already in out
+ * is added twice (by name inside). glibc_need is raised over every file
+ * added.
+ *
+ * A library the list names is bound even when the image has that soname
+ * (the host's driver must match the host's kernel and hardware), with two
+ * exceptions when in->image_elf is given, which go to out->kept instead:
+ * the image's copy defines a public symbol version the host's lacks (the
+ * image's is newer, and its programs may need that version), or the host's
+ * copy needs a symbol version that the image's copy of a library kept so
+ * lacks (the host's libmlx5 over the image's libibverbs). Private versions
+ * ("IBVERBS_PRIVATE_34", "GLIBC_PRIVATE") are left out of the first rule:
+ * they are an interface between the libraries of one package, which the
+ * lists bind together, and they change from release to release whichever
+ * copy is newer. The second rule looks at the libraries of this set only.
+ *
+ * Returns the number of the list's libraries found on the host, kept or not
+ * (0: none, the driver is not installed), or -1 with err set on an
+ * unreadable ELF library of the host. */
 int hr_libset_add(struct hr_libset *out, const struct hr_libset_input *in,
                   const struct hr_liblist *list, char *err, size_t errlen);
 void hr_libset_free(struct hr_libset *s);

@@ -14,6 +14,16 @@
 #   OUT/host/ld.so.cache{,.compat,.old}   ldconfig's three formats for /fake/lib
 #   OUT/image/lib/              libfakedep.so.2 only, and its ld.so.cache
 #
+# and, outside both caches, a library that defines symbol versions and one
+# that needs them, as the host and two images would have them:
+#
+#   OUT/host/fake/fab/          libfakefab.so.1 defining FAKE_1.0 and
+#                               FAKE_PRIVATE_1; libfakemlx.so.1 needing both
+#   OUT/image/newer/lib/        libfakefab.so.1 defining FAKE_1.0, FAKE_1.1
+#                               and FAKE_PRIVATE_2; libfakemlx.so.1
+#   OUT/image/same/lib/         libfakefab.so.1 defining FAKE_1.0 and
+#                               FAKE_PRIVATE_0; libfakemlx.so.1
+#
 # ldconfig runs with -r OUT/host so it reads and writes only below it (also
 # its aux cache): it needs no privilege and leaves the real host alone; the
 # paths it records are relative to that root (/fake/lib/...).
@@ -33,7 +43,8 @@ rm -rf "$out"
 h=$out/host
 lib=$h/fake/lib
 mkdir -p "$lib/libibverbs" "$h/fake/bin" "$h/fake/etc/fake.d" "$h/fake/mpi" \
-    "$out/image/lib" "$out/src"
+    "$h/fake/fab" "$out/image/lib" "$out/image/newer/lib" "$out/image/same/lib" \
+    "$out/src"
 s=$out/src
 
 cat >"$s/dep.c" <<'EOF'
@@ -70,6 +81,28 @@ cat >"$s/mpi.c" <<'EOF'
 const char SYMBOL[] = VERSION;
 int MPI_Init(int *argc, char ***argv) { (void)argc; (void)argv; return 0; }
 EOF
+
+cat >"$s/fab.c" <<'EOF'
+/* a library with a public and a private interface, as rdma-core's
+ * libibverbs (IBVERBS_1.x and IBVERBS_PRIVATE_n) */
+int fakefab_open(void) { return 1; }
+int fakefab_private(void) { return 2; }
+#ifdef NEWER
+int fakefab_open2(void) { return 3; }
+#endif
+EOF
+cat >"$s/mlx.c" <<'EOF'
+/* a library that uses both interfaces, as rdma-core's libmlx5 */
+int fakefab_open(void);
+int fakefab_private(void);
+int fakemlx(void) { return fakefab_open() + fakefab_private(); }
+EOF
+# fab.c's version script: FAKE_1.0, FAKE_1.1 if asked for (-DNEWER), PRIVATE
+fabmap() { # fabmap PRIVATE [1.1]
+    echo "FAKE_1.0 { global: fakefab_open; local: *; };"
+    if test $# -gt 1; then echo "FAKE_1.1 { global: fakefab_open2; } FAKE_1.0;"; fi
+    echo "$1 { global: fakefab_private; };"
+}
 
 so() { # so OUTPUT SONAME SOURCE [LINK ARGS...]
     o=$1 soname=$2 src=$3
@@ -108,6 +141,19 @@ so "$m/ompi110.so" libmpi.so.12 "$s/mpi.c" -DSYMBOL=ompi_version_string \
     -DVERSION='"1.10.7"'
 so "$m/other.so" libother.so.1 "$s/mpi.c" -DSYMBOL=other_version -DVERSION='"1.0"'
 so "$m/nover.so" libmpi.so.12 "$s/mpi.c" -DSYMBOL=no_version_here -DVERSION='"1"'
+
+fabmap FAKE_PRIVATE_1 >"$s/host.map"
+fabmap FAKE_PRIVATE_2 1.1 >"$s/newer.map"
+fabmap FAKE_PRIVATE_0 >"$s/same.map"
+so "$h/fake/fab/libfakefab.so.1" libfakefab.so.1 "$s/fab.c" -Wl,--version-script="$s/host.map"
+so "$out/image/newer/lib/libfakefab.so.1" libfakefab.so.1 "$s/fab.c" -DNEWER \
+    -Wl,--version-script="$s/newer.map"
+so "$out/image/same/lib/libfakefab.so.1" libfakefab.so.1 "$s/fab.c" \
+    -Wl,--version-script="$s/same.map"
+so "$h/fake/fab/libfakemlx.so.1" libfakemlx.so.1 "$s/mlx.c" -Wl,--no-as-needed \
+    "$h/fake/fab/libfakefab.so.1"
+cp "$h/fake/fab/libfakemlx.so.1" "$out/image/newer/lib/"
+cp "$h/fake/fab/libfakemlx.so.1" "$out/image/same/lib/"
 
 echo /fake/lib >"$h/ld.so.conf"
 for format in new compat old; do

@@ -19,6 +19,8 @@
 
 #define LIB HR_FAKEHOST "/host/fake/lib"
 #define MPI HR_FAKEHOST "/host/fake/mpi"
+#define FAB HR_FAKEHOST "/host/fake/fab"
+#define IMAGE HR_FAKEHOST "/image"
 
 static uint32_t rng_state = 4242;
 static uint32_t rnd(void)
@@ -73,6 +75,19 @@ static void test_versions(void)
     CHECK(!hr_soname_is_glibc("libc.so"));
 }
 
+/* Whether e's version definitions are exactly the n names given. */
+static bool verdefs_are(const struct hr_elf *e, size_t n, const char *const *names)
+{
+    bool same = e->verdefs.n == n;
+
+    for (size_t i = 0; same && i < n; i++)
+        same = strcmp(e->verdefs.v[i], names[i]) == 0;
+    if (!same)
+        for (size_t i = 0; i < e->verdefs.n; i++)
+            printf("verdef %zu: %s\n", i, e->verdefs.v[i]);
+    return same;
+}
+
 /* This machine's libc defines its own version; /bin/ls needs one. */
 static void test_host_files(void)
 {
@@ -80,6 +95,7 @@ static void test_host_files(void)
     struct hr_elf e;
     char err[256];
     const char *libc;
+    unsigned highest = 0;
 
     CHECK(hr_ldcache_load("/etc/ld.so.cache", &c, err, sizeof(err)) == 0);
     libc = hr_ldcache_find(&c, "libc.so.6");
@@ -91,6 +107,19 @@ static void test_host_files(void)
         /* the glibc this test runs with: 2036 on Debian 12 */
         CHECK(e.glibc_have == hr_glibc_version_parse(running));
         CHECK(e.glibc_have >= 2017);
+        /* every version it defines, the running one among them, but not the
+         * base definition that names libc.so.6 itself */
+        CHECK(e.verdefs.n >= 10);
+        CHECK(strv_has(&e.verdefs, running));
+        CHECK(strv_has(&e.verdefs, "GLIBC_PRIVATE"));
+        CHECK(!strv_has(&e.verdefs, "libc.so.6"));
+#if defined(__x86_64__)
+        CHECK(e.verdefs.n > 0 && strcmp(e.verdefs.v[0], "GLIBC_2.2.5") == 0);
+#endif
+        for (size_t i = 0; i < e.verdefs.n; i++)
+            if (hr_glibc_version_parse(e.verdefs.v[i]) > highest)
+                highest = hr_glibc_version_parse(e.verdefs.v[i]);
+        CHECK(highest == e.glibc_have);
         hr_elf_free(&e);
     }
     hr_ldcache_free(&c);
@@ -99,6 +128,9 @@ static void test_host_files(void)
     CHECK(e.soname == NULL);
     CHECK(strv_has(&e.needed, "libc.so.6"));
     CHECK(e.glibc_need >= 2002 && e.glibc_have == 0);
+    CHECK(e.verdefs.n == 0 && e.n_verneeds > 0);
+    for (size_t i = 0; i < e.n_verneeds; i++)
+        CHECK(strv_has(&e.needed, e.verneeds[i].file) && e.verneeds[i].version[0]);
     hr_elf_free(&e);
 
     CHECK(hr_elf_read_path("/nonexistent/libx.so", &e, err, sizeof(err)) < 0);
@@ -141,6 +173,51 @@ static void test_fake_libs(void)
 
     CHECK(hr_elf_read_path(HR_FAKEHOST "/host/fake/bin/fake-script", &e, err,
                            sizeof(err)) < 0);
+}
+
+/* Symbol versions defined by a version script, and needed of it. */
+static void test_fake_versions(void)
+{
+    static const char *const host[] = {"FAKE_1.0", "FAKE_PRIVATE_1"};
+    static const char *const newer[] = {"FAKE_1.0", "FAKE_1.1", "FAKE_PRIVATE_2"};
+    static const char *const same[] = {"FAKE_1.0", "FAKE_PRIVATE_0"};
+    struct hr_elf e;
+    struct hr_strv fab = {0};
+    char err[256];
+
+    CHECK(hr_elf_read_path(FAB "/libfakefab.so.1", &e, err, sizeof(err)) == 0);
+    CHECK_STR(e.soname, "libfakefab.so.1");
+    CHECK(verdefs_are(&e, HR_ARRAY_LEN(host), host));
+    CHECK(e.glibc_have == 0);
+    hr_elf_free(&e);
+    CHECK(hr_elf_read_path(IMAGE "/newer/lib/libfakefab.so.1", &e, err, sizeof(err)) ==
+          0);
+    CHECK(verdefs_are(&e, HR_ARRAY_LEN(newer), newer));
+    hr_elf_free(&e);
+    CHECK(hr_elf_read_path(IMAGE "/same/lib/libfakefab.so.1", &e, err, sizeof(err)) == 0);
+    CHECK(verdefs_are(&e, HR_ARRAY_LEN(same), same));
+    hr_elf_free(&e);
+
+    /* what libfakemlx needs of libfakefab (in the linker's order), and of libc */
+    CHECK(hr_elf_read_path(FAB "/libfakemlx.so.1", &e, err, sizeof(err)) == 0);
+    CHECK(e.verdefs.n == 0);
+    for (size_t i = 0; i < e.n_verneeds; i++) {
+        const struct hr_elf_verneed *v = &e.verneeds[i];
+        if (strcmp(v->file, "libfakefab.so.1") == 0)
+            hr_strv_push(&fab, v->version);
+        else
+            CHECK_STR(v->file, "libc.so.6");
+    }
+    CHECK(fab.n == 2 && strv_has(&fab, "FAKE_1.0") && strv_has(&fab, "FAKE_PRIVATE_1"));
+    hr_strv_free(&fab);
+    hr_elf_free(&e);
+
+    /* the fake CUDA library neither defines nor needs versions of its own */
+    CHECK(hr_elf_read_path(LIB "/libfakecuda.so.1.0", &e, err, sizeof(err)) == 0);
+    CHECK(e.verdefs.n == 0);
+    for (size_t i = 0; i < e.n_verneeds; i++)
+        CHECK(hr_soname_is_glibc(e.verneeds[i].file));
+    hr_elf_free(&e);
 }
 
 static int symbol_of(const char *path, const char *symbol, char **out)
@@ -205,7 +282,8 @@ static void test_not_elf64le(void)
 
 /* A hand-made object: one PT_LOAD over the whole buffer at vaddr 0, a
  * PT_DYNAMIC, a string table "\0libc.so.6\0GLIBC_2.99\0", and a chain of
- * Elf64_Verneed records from `verneed` to the end of the buffer. */
+ * Elf64_Verneed records (each with one Elf64_Vernaux) from CRAFT_VN to the
+ * end of the buffer. */
 #define CRAFT_DYN 0x200
 #define CRAFT_STR 0x400
 #define CRAFT_VN 0x1000
@@ -242,6 +320,34 @@ static void craft(unsigned char *buf, size_t len, uint64_t verneednum, uint64_t 
     }
 }
 
+/* The same with the chain's records of no need at all (vn_cnt 0). */
+static void craft_empty_needs(unsigned char *buf, size_t len, uint64_t verneednum)
+{
+    craft(buf, len, verneednum, 22);
+    for (size_t off = CRAFT_VN; off + 32 <= len; off += 32)
+        ((Elf64_Verneed *)(buf + off))->vn_cnt = 0;
+}
+
+/* The same object with a chain of Elf64_Verdef records (each with one
+ * Elf64_Verdaux naming GLIBC_2.99) in place of the needs. */
+static void craft_verdef(unsigned char *buf, size_t len, uint64_t verdefnum,
+                         uint16_t flags)
+{
+    Elf64_Dyn *d = (Elf64_Dyn *)(buf + CRAFT_DYN);
+
+    craft(buf, len, 0, 22);
+    memset(buf + CRAFT_VN, 0, len - CRAFT_VN);
+    d[2] = (Elf64_Dyn){.d_tag = DT_VERDEF, .d_un.d_val = CRAFT_VN};
+    d[3] = (Elf64_Dyn){.d_tag = DT_VERDEFNUM, .d_un.d_val = verdefnum};
+    for (size_t off = CRAFT_VN; off + 28 <= len; off += 28) {
+        Elf64_Verdef vd = {
+            .vd_version = 1, .vd_flags = flags, .vd_cnt = 1, .vd_aux = 20, .vd_next = 28};
+        Elf64_Verdaux va = {.vda_name = 11};
+        memcpy(buf + off, &vd, sizeof(vd));
+        memcpy(buf + off + 20, &va, sizeof(va));
+    }
+}
+
 static void test_crafted(void)
 {
     size_t len = 1u << 20; /* 32k version records: more than the reader walks */
@@ -254,11 +360,47 @@ static void test_crafted(void)
     CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) == 0);
     CHECK(e.glibc_need == 2099);
     CHECK(e.needed.n == 1 && strcmp(e.needed.v[0], "libc.so.6") == 0);
+    CHECK(e.n_verneeds == 3);
+    CHECK_STR(e.verneeds[2].file, "libc.so.6");
+    CHECK_STR(e.verneeds[2].version, "GLIBC_2.99");
     hr_elf_free(&e);
-    /* a chain that claims to go on for ever stops at the reader's budget */
+    /* a chain that claims to go on for ever: the names it keeps are capped,
+     * and a walk that keeps none stops at the reader's budget */
     craft(buf, len, UINT64_MAX, 22);
     CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
-    CHECK(strstr(err, "version needs"));
+    CHECK_STR(err, "more than 1024 version needs");
+    craft(buf, len, 1024, 22);
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) == 0);
+    CHECK(e.n_verneeds == 1024);
+    hr_elf_free(&e);
+    craft_empty_needs(buf, len, UINT64_MAX);
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+    CHECK_STR(err, "bad version needs table");
+    /* the same for version definitions; the base one is not kept */
+    craft_verdef(buf, len, 3, 0);
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) == 0);
+    CHECK(e.glibc_have == 2099 && e.n_verneeds == 0);
+    CHECK(e.verdefs.n == 3 && strcmp(e.verdefs.v[2], "GLIBC_2.99") == 0);
+    hr_elf_free(&e);
+    craft_verdef(buf, len, 3, VER_FLG_BASE);
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) == 0);
+    CHECK(e.glibc_have == 0 && e.verdefs.n == 0);
+    hr_elf_free(&e);
+    craft_verdef(buf, len, UINT64_MAX, 0);
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+    CHECK_STR(err, "more than 1024 version definitions");
+    craft_verdef(buf, len, UINT64_MAX, VER_FLG_BASE);
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+    CHECK_STR(err, "bad version definitions table");
+    /* a definition whose name record lies past the end of the file */
+    craft_verdef(buf, len, 1, 0);
+    ((Elf64_Verdef *)(buf + CRAFT_VN))->vd_aux = (uint32_t)len;
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
+    CHECK_STR(err, "bad version definitions table");
+    /* a name that does not end inside the string table */
+    craft_verdef(buf, len, 1, 0);
+    ((Elf64_Dyn *)(buf + CRAFT_DYN))[1].d_un.d_val = 15; /* "GLIB" */
+    CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
     /* a string table larger than the file */
     craft(buf, len, 3, UINT64_MAX - 8);
     CHECK(hr_elf_read(hr_pread_mem, &m, &e, err, sizeof(err)) < 0);
@@ -329,6 +471,8 @@ static void test_fuzz(void)
     fuzz_file(LIB "/libfakecuda.so.1.0", 20000);
     fuzz_file(MPI "/mpich.so", 10000);
     fuzz_file(MPI "/mvapich.so", 10000);
+    fuzz_file(IMAGE "/newer/lib/libfakefab.so.1", 10000);
+    fuzz_file(FAB "/libfakemlx.so.1", 10000);
 }
 
 int main(void)
@@ -336,6 +480,7 @@ int main(void)
     test_versions();
     test_host_files();
     test_fake_libs();
+    test_fake_versions();
     test_symbols();
     test_not_elf64le();
     test_crafted();

@@ -1,6 +1,7 @@
 /* The library-set planner against the fake host of mkfakehost.sh (its files
- * seen through callbacks that put the fake root in front of every path),
- * the shipped lists against this machine, and the MPI ABI check against
+ * seen through callbacks that put the fake root in front of every path, the
+ * fake images' through one that puts an image's in front), the shipped lists
+ * against this machine, and the MPI ABI check against
  * look-alike libraries and, where installed, the real MPICH and Open MPI. */
 #include "autoconfig.h"
 
@@ -270,6 +271,134 @@ static void test_refusals(void)
     hr_libset_free(&s);
 }
 
+/* ---- the image's newer copies ---------------------------------------------- */
+
+/* Which fake image the image's files are read from: "newer", "same", one
+ * that has none ("absent"), or "hostile" (a made-up description). */
+struct image_ctx {
+    const char *variant;
+    int reads;
+};
+
+static int fake_image_elf(void *ctx, const char *path, struct hr_elf *out)
+{
+    struct image_ctx *c = ctx;
+    hr_autofree char *p = hr_xasprintf("%s/image/%s%s", HR_FAKEHOST, c->variant, path);
+    char err[256];
+
+    c->reads++;
+    if (strcmp(c->variant, "hostile") != 0)
+        return hr_elf_read_path(p, out, err, sizeof(err));
+    memset(out, 0, sizeof(*out));
+    hr_strv_push(&out->verdefs, "FAKE_1.0");
+    hr_strv_push(&out->verdefs, "FAKE_\x1b[31m");
+    hr_strv_push(&out->verdefs, "FAKE_PRIVATE_9");
+    hr_strv_push_owned(&out->verdefs, hr_xasprintf("FAKE_%0100d", 1));
+    hr_strv_push(&out->verdefs, "B");
+    hr_strv_push(&out->verdefs, "C");
+    return 0;
+}
+
+static int add_fab(struct hr_libset *s, const struct hr_ldcache *image,
+                   struct image_ctx *ctx, const char *set, const char *libs)
+{
+    struct hr_libset_input in = fake_input(false);
+    struct hr_liblist list = {.set = set, .libs = libs};
+    char err[256];
+    int rc;
+
+    in.image_cache = image;
+    in.image_elf = ctx ? fake_image_elf : NULL;
+    in.image_elf_ctx = ctx;
+    rc = hr_libset_add(s, &in, &list, err, sizeof(err));
+    if (rc < 0)
+        printf("add_fab: %s\n", err);
+    return rc;
+}
+
+#define FAB_KEPT "libfakefab.so.1 (the image's is newer: FAKE_1.1)"
+#define MLX_KEPT                                                                         \
+    "libfakemlx.so.1 (the host's needs FAKE_PRIVATE_1, which the image's "               \
+    "libfakefab.so.1 lacks)"
+
+/* A library the list names is bound over the image's copy unless that copy
+ * is newer, or the host's copy needs what the image's kept copy lacks. */
+static void test_image_newer(void)
+{
+    struct hr_ldcache image = {0}, image_fab_only = {0};
+    struct image_ctx newer = {"newer", 0}, same = {"same", 0}, absent = {"absent", 0};
+    struct image_ctx hostile = {"hostile", 0};
+    struct hr_libset s = {0};
+    hr_autofree char *want = NULL;
+
+    hr_ldcache_add(&host_cache, "libfakefab.so.1", "/fake/fab/libfakefab.so.1", false);
+    hr_ldcache_add(&host_cache, "libfakemlx.so.1", "/fake/fab/libfakemlx.so.1", false);
+    hr_ldcache_add(&image, "libfakefab.so.1", "/lib/libfakefab.so.1", false);
+    hr_ldcache_add(&image, "libfakemlx.so.1", "/lib/libfakemlx.so.1", false);
+    hr_ldcache_add(&image_fab_only, "libfakefab.so.1", "/lib/libfakefab.so.1", false);
+
+    /* the image defines FAKE_1.1, the host only FAKE_1.0: the image keeps
+     * its copy, and the host's libfakemlx, which needs the host's private
+     * version, goes with it; found on the host even so */
+    CHECK(add_fab(&s, &image, &newer, "verbs", "libfakefab.so.1 libfakemlx.so.1") == 2);
+    CHECK(s.n == 0 && s.missing.n == 0);
+    CHECK(s.kept.n == 2);
+    CHECK(s.kept.n == 2 && strcmp(s.kept.v[0], FAB_KEPT) == 0 &&
+          strcmp(s.kept.v[1], MLX_KEPT) == 0);
+    CHECK(newer.reads == 2);
+    /* another set naming it again neither binds it nor says so twice */
+    CHECK(add_fab(&s, &image, &newer, "cxi", "libfakefab.so.1") == 1);
+    CHECK(s.n == 0 && s.kept.n == 2);
+    hr_libset_free(&s);
+    CHECK(s.kept.n == 0 && s.kept.v == NULL);
+
+    /* whatever the list's order */
+    CHECK(add_fab(&s, &image, &newer, "verbs", "libfakemlx.so.1 libfakefab.so.1") == 2);
+    CHECK(s.n == 0 && s.kept.n == 2);
+    CHECK(hr_strv_has(&s.kept, FAB_KEPT) && hr_strv_has(&s.kept, MLX_KEPT));
+    hr_libset_free(&s);
+
+    /* an image that lacks libfakemlx: the host's is bound, there is no other */
+    CHECK(add_fab(&s, &image_fab_only, &newer, "verbs",
+                  "libfakefab.so.1 libfakemlx.so.1") == 2);
+    CHECK(s.n == 1 && s.kept.n == 1);
+    CHECK(lib_is(&s, 0, "libfakemlx.so.1", "/fake/fab/libfakemlx.so.1", "verbs"));
+    CHECK_STR(s.kept.v[0], FAB_KEPT);
+    hr_libset_free(&s);
+
+    /* the same public versions: the host's copies are bound, though their
+     * private versions differ (FAKE_PRIVATE_1 and the image's _0) */
+    CHECK(add_fab(&s, &image, &same, "verbs", "libfakefab.so.1 libfakemlx.so.1") == 2);
+    CHECK(s.n == 2 && s.kept.n == 0);
+    CHECK(lib_is(&s, 0, "libfakefab.so.1", "/fake/fab/libfakefab.so.1", "verbs"));
+    CHECK(lib_is(&s, 1, "libfakemlx.so.1", "/fake/fab/libfakemlx.so.1", "verbs"));
+    hr_libset_free(&s);
+
+    /* without the callback, or when the image's copy cannot be read: the
+     * host's copies are bound as ever */
+    CHECK(add_fab(&s, &image, NULL, "verbs", "libfakefab.so.1 libfakemlx.so.1") == 2);
+    CHECK(s.n == 2 && s.kept.n == 0);
+    hr_libset_free(&s);
+    CHECK(add_fab(&s, &image, &absent, "verbs", "libfakefab.so.1 libfakemlx.so.1") == 2);
+    CHECK(s.n == 2 && s.kept.n == 0);
+    CHECK(absent.reads == 2);
+    hr_libset_free(&s);
+
+    /* the image's version names are untrusted: shown printable, short, and
+     * three at most */
+    CHECK(add_fab(&s, &image_fab_only, &hostile, "verbs", "libfakefab.so.1") == 1);
+    CHECK(s.n == 0 && s.kept.n == 1);
+    want =
+        hr_xasprintf("libfakefab.so.1 (the image's is newer: FAKE_?[31m, FAKE_%056d..., "
+                     "B and 1 more)",
+                     0);
+    CHECK_STR(s.kept.v[0], want);
+    hr_libset_free(&s);
+
+    hr_ldcache_free(&image);
+    hr_ldcache_free(&image_fab_only);
+}
+
 static bool has_word(const char *list, const char *word)
 {
     size_t n = strlen(word);
@@ -479,6 +608,7 @@ int main(void)
     test_tools();
     test_dirs();
     test_refusals();
+    test_image_newer();
     test_defaults();
     test_mpi_identify();
     test_mpi_compatible();
