@@ -72,8 +72,9 @@ static int elf_of_host_file(void *ctx, const char *path, struct hr_elf *out)
 
 /* An ELF file of the image, read piecewise through the image (never the
  * host: the path is resolved inside the image). */
-static int image_elf(struct hr_image *img, const char *path, struct hr_elf *out)
+static int image_elf(void *ctx, const char *path, struct hr_elf *out)
 {
+    struct hr_image *img = ctx;
     struct hr_image_file *f = hr_image_file_open(img, path);
     char err[256];
     int rc;
@@ -145,6 +146,9 @@ static void libset_merge(struct hr_libset *dst, struct hr_libset *src)
     for (size_t i = 0; i < src->missing.n; i++)
         if (!hr_strv_has(&dst->missing, src->missing.v[i]))
             hr_strv_push(&dst->missing, src->missing.v[i]);
+    for (size_t i = 0; i < src->kept.n; i++)
+        if (!hr_strv_has(&dst->kept, src->kept.v[i]))
+            hr_strv_push(&dst->kept, src->kept.v[i]);
     if (src->glibc_need > dst->glibc_need) {
         dst->glibc_need = src->glibc_need;
         free(dst->glibc_need_by);
@@ -177,6 +181,9 @@ static struct hr_libset_input libset_input(struct inject_ctx *c)
         .host_cache = &c->host_cache,
         .image_cache = c->has_image_cache ? &c->image_cache : NULL,
         .elf = elf_of_host_file,
+        /* a host library the image has a newer copy of is not bound over it */
+        .image_elf = c->img && c->has_image_cache ? image_elf : NULL,
+        .image_elf_ctx = c->img,
         .tool_dirs = (const char *const *)c->tool_dirs.v,
         .exists = path_exists,
     };
@@ -588,6 +595,8 @@ void hr_inject_print(const struct hr_inject *in, FILE *out)
         fprintf(out, "hostenv  %s\n", in->libs.env.v[i]);
     for (size_t i = 0; i < in->libs.missing.n; i++)
         fprintf(out, "missing  %s\n", in->libs.missing.v[i]);
+    for (size_t i = 0; i < in->libs.kept.n; i++)
+        fprintf(out, "kept     %s\n", in->libs.kept.v[i]);
     if (in->libs.glibc_need) {
         hr_autofree char *need = hr_glibc_version_str(in->libs.glibc_need);
         hr_autofree char *have =
