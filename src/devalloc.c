@@ -314,6 +314,10 @@ static int gpus_build(struct allocator *p, const struct hr_hwtopo *topo)
     }
     if (want && !found) {
         const struct gpu_vendor *v = gpu_vendor_of(want);
+        if (!hr_dev_have_hwloc())
+            return hr_fail(p->err, p->errlen,
+                           "--gpu=%s: no %s GPU found (hpcrun was built without hwloc)",
+                           v->name, v->label);
         return hr_fail(p->err, p->errlen, "--gpu=%s: no %s GPU on this node", v->name,
                        v->label);
     }

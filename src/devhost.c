@@ -247,6 +247,15 @@ int hr_hw_discover(const char *xml, struct hr_hwtopo *out, char *err, size_t err
 #endif
 }
 
+bool hr_dev_have_hwloc(void)
+{
+#ifdef HAVE_HWLOC
+    return true;
+#else
+    return false;
+#endif
+}
+
 /* ---- host device files ----------------------------------------------------- */
 
 void hr_devhost_add_node(struct hr_devhost *host, const char *path, dev_t rdev)

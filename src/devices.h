@@ -57,6 +57,9 @@ struct hr_hwtopo {
  * in, returns 0 with an empty topology. */
 int hr_hw_discover(const char *xml, struct hr_hwtopo *out, char *err, size_t errlen);
 void hr_hw_free(struct hr_hwtopo *topo);
+/* Was hwloc compiled in? Without it no GPU is ever found, and messages say
+ * why. */
+bool hr_dev_have_hwloc(void);
 
 /* Facts about the host's device files, gathered outside the plan. */
 struct hr_devhost {

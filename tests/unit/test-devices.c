@@ -627,6 +627,8 @@ static void test_plan_modes(void)
               "not used (--gpu=none)");
     hr_devplan_free(&r.plan);
 
+    /* (this test is built only with hwloc: the message says nothing of it) */
+    CHECK(hr_dev_have_hwloc());
     r.req.gpu = HR_GPU_AMD;
     run_plan(&r, envp);
     CHECK(r.rc == -1);
