@@ -277,10 +277,15 @@ static unsigned mode_vendor(enum hr_gpu_mode mode)
     return 0;
 }
 
+const char *const hr_gpu_mode_names[HR_N_GPU_MODES] = {
+    [HR_GPU_AUTO] = "auto", [HR_GPU_NONE] = "none",   [HR_GPU_NVIDIA] = "nvidia",
+    [HR_GPU_AMD] = "amd",   [HR_GPU_INTEL] = "intel",
+};
+_Static_assert(HR_GPU_INTEL + 1 == HR_N_GPU_MODES, "hr_gpu_mode_names: one per mode");
+
 const char *hr_gpu_mode_name(enum hr_gpu_mode mode)
 {
-    const struct gpu_vendor *v = gpu_vendor_of(mode_vendor(mode));
-    return v ? v->name : mode == HR_GPU_NONE ? "none" : "auto";
+    return hr_gpu_mode_names[mode];
 }
 
 static int gpus_build(struct allocator *p, const struct hr_hwtopo *topo)

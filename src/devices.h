@@ -16,6 +16,10 @@
 #include "util.h"
 
 enum hr_gpu_mode { HR_GPU_AUTO, HR_GPU_NONE, HR_GPU_NVIDIA, HR_GPU_AMD, HR_GPU_INTEL };
+#define HR_N_GPU_MODES 5
+/* The names of --gpu and the site key "gpu", indexed by enum hr_gpu_mode:
+ * "auto", "none", "nvidia", "amd", "intel". The one list of them. */
+extern const char *const hr_gpu_mode_names[HR_N_GPU_MODES];
 enum hr_fabric_mode { HR_FABRIC_AUTO, HR_FABRIC_NONE };
 
 /* Vendors whose user-space drivers hpcrun knows (bits in hr_devplan.vendors). */

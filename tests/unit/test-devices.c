@@ -627,6 +627,12 @@ static void test_plan_modes(void)
               "not used (--gpu=none)");
     hr_devplan_free(&r.plan);
 
+    /* the names --gpu and the site key take, in the enum's order */
+    CHECK_STR(hr_gpu_mode_names[HR_GPU_AUTO], "auto");
+    CHECK_STR(hr_gpu_mode_names[HR_GPU_NONE], "none");
+    CHECK_STR(hr_gpu_mode_names[HR_GPU_NVIDIA], "nvidia");
+    CHECK_STR(hr_gpu_mode_names[HR_GPU_AMD], "amd");
+    CHECK_STR(hr_gpu_mode_names[HR_GPU_INTEL], "intel");
     /* (this test is built only with hwloc: the message says nothing of it) */
     CHECK(hr_dev_have_hwloc());
     r.req.gpu = HR_GPU_AMD;
