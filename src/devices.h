@@ -114,8 +114,10 @@ int hr_dev_plan(const struct hr_hwtopo *topo, const struct hr_devhost *host,
 void hr_devplan_free(struct hr_devplan *plan);
 
 /* Cheap test, before any hwloc work: does this host have any GPU or fabric
- * device node at all (/dev/nvidiactl, /dev/kfd, /dev/dri, /dev/infiniband,
- * /dev/cxi*, /dev/hfi1_*)? Launches on plain nodes skip discovery. */
+ * device node at all (/dev/nvidiactl, /dev/nvidia0, /dev/kfd,
+ * /dev/dri/renderD128, /dev/infiniband, /dev/cxi0, /dev/hfi1_0)? A render
+ * node, not /dev/dri: a display controller such as a BMC's has card0 but
+ * no render node, and is no GPU. Launches on plain nodes skip discovery. */
 bool hr_dev_host_has_any(void);
 
 #endif
