@@ -44,8 +44,9 @@ const char *hr_vendor_name(unsigned vendor_bit)
     return "?";
 }
 
-/* Where a vendor's allocation came from. */
-enum source { SRC_ALL, SRC_SLURM, SRC_VAR, SRC_CGROUP };
+/* Where a vendor's allocation came from. SRC_SLURM_GLOBAL: Slurm's GPUs,
+ * narrowed to those the vendor's variable names by Slurm's own indices. */
+enum source { SRC_ALL, SRC_SLURM, SRC_SLURM_GLOBAL, SRC_VAR, SRC_CGROUP };
 
 /* One entry of a visible-devices list. */
 struct entry {
@@ -276,10 +277,15 @@ static unsigned mode_vendor(enum hr_gpu_mode mode)
     return 0;
 }
 
+const char *const hr_gpu_mode_names[HR_N_GPU_MODES] = {
+    [HR_GPU_AUTO] = "auto", [HR_GPU_NONE] = "none",   [HR_GPU_NVIDIA] = "nvidia",
+    [HR_GPU_AMD] = "amd",   [HR_GPU_INTEL] = "intel",
+};
+_Static_assert(HR_GPU_INTEL + 1 == HR_N_GPU_MODES, "hr_gpu_mode_names: one per mode");
+
 const char *hr_gpu_mode_name(enum hr_gpu_mode mode)
 {
-    const struct gpu_vendor *v = gpu_vendor_of(mode_vendor(mode));
-    return v ? v->name : mode == HR_GPU_NONE ? "none" : "auto";
+    return hr_gpu_mode_names[mode];
 }
 
 static int gpus_build(struct allocator *p, const struct hr_hwtopo *topo)
@@ -313,6 +319,10 @@ static int gpus_build(struct allocator *p, const struct hr_hwtopo *topo)
     }
     if (want && !found) {
         const struct gpu_vendor *v = gpu_vendor_of(want);
+        if (!hr_dev_have_hwloc())
+            return hr_fail(p->err, p->errlen,
+                           "--gpu=%s: no %s GPU found (hpcrun was built without hwloc)",
+                           v->name, v->label);
         return hr_fail(p->err, p->errlen, "--gpu=%s: no %s GPU on this node", v->name,
                        v->label);
     }
@@ -356,6 +366,73 @@ static int slurm_allocate(struct allocator *p)
     }
     entries_free(&es);
     return 0;
+}
+
+static struct hr_gpuslot *gpu_by_key(struct allocator *p, unsigned vendor, long key)
+{
+    for (size_t i = 0; i < p->ngpus; i++)
+        if (p->gpus[i].dev->vendor == vendor && p->gpus[i].key == key)
+            return &p->gpus[i];
+    return NULL;
+}
+
+static bool lists_key(const struct entries *es, int key)
+{
+    for (size_t i = 0; i < es->n; i++)
+        if (es->v[i].is_index && es->v[i].index == key)
+            return true;
+    return false;
+}
+
+/* Does the list give Slurm's own indices rather than indices within the
+ * allocation (see the rule at the top of devices.c)? Yes when every entry
+ * is one of the GPUs Slurm gave and either the list names them all or an
+ * entry is k or more, k the number Slurm gave: no index within it can be. */
+static bool lists_slurm_indices(struct allocator *p, unsigned vendor,
+                                const struct entries *es)
+{
+    size_t k = 0, named = 0;
+    bool is_beyond = false;
+
+    if (es->is_none || es->has_mig || es->n == 0)
+        return false;
+    for (size_t i = 0; i < p->ngpus; i++)
+        k += p->gpus[i].dev->vendor == vendor && p->gpus[i].is_allocated;
+    for (size_t i = 0; i < es->n; i++) {
+        const struct hr_gpuslot *g =
+            es->v[i].is_index ? gpu_by_key(p, vendor, es->v[i].index) : NULL;
+        if (!g || !g->is_allocated)
+            return false;
+        is_beyond |= es->v[i].index >= (long)k;
+    }
+    for (size_t i = 0; i < p->ngpus; i++) {
+        const struct hr_gpuslot *g = &p->gpus[i];
+        named += g->dev->vendor == vendor && g->is_allocated && lists_key(es, g->key);
+    }
+    return is_beyond || named == k;
+}
+
+/* Slurm gave the GPUs; when the vendor's variable lists Slurm's indices
+ * (per-task binding without ConstrainDevices), only the GPUs it names are
+ * the job's. Returns true if it did so. A variable that does not parse is
+ * left alone: Slurm's list decides. */
+static bool slurm_narrow(struct allocator *p, const struct gpu_vendor *v, const char *var,
+                         const char *value)
+{
+    struct entries es;
+    char scratch[8];
+    bool is_global;
+
+    if (parse_entries(var, value, v->has_subdevices, &es, scratch, sizeof(scratch)) < 0)
+        return false;
+    is_global = lists_slurm_indices(p, v->bit, &es);
+    for (size_t i = 0; i < p->ngpus && is_global; i++) {
+        struct hr_gpuslot *g = &p->gpus[i];
+        if (g->dev->vendor == v->bit && g->is_allocated && !lists_key(&es, g->key))
+            g->is_allocated = false, g->why_var = var, g->why_value = value;
+    }
+    entries_free(&es);
+    return is_global;
 }
 
 static struct hr_gpuslot *gpu_by_rank(struct allocator *p, unsigned vendor, long rank)
@@ -439,13 +516,14 @@ static int vendor_allocate(struct allocator *p, const struct gpu_vendor *v,
     const char *why_var = NULL, *why_val = NULL;
     int rc = 1;
 
+    if (!value && v->var2) /* a second variable counts within the first */
+        var = v->var2, value = hr_env_get(p->envp, v->var2);
     if (p->slurm_val) {
-        *src = SRC_SLURM;
+        bool is_narrowed = value && slurm_narrow(p, v, var, value);
+        *src = is_narrowed ? SRC_SLURM_GLOBAL : SRC_SLURM;
         why_var = p->slurm_var, why_val = p->slurm_val;
         rc = 0;
     } else {
-        if (!value && v->var2)
-            var = v->var2, value = hr_env_get(p->envp, v->var2);
         if (value && (rc = var_allocate(p, v, var, value)) < 0)
             return -1;
         *src = SRC_VAR;
@@ -464,7 +542,7 @@ static int vendor_allocate(struct allocator *p, const struct gpu_vendor *v,
             p->gpus[i].is_allocated |= p->gpus[i].dev->vendor == v->bit;
     }
     for (size_t i = 0; i < p->ngpus; i++)
-        if (p->gpus[i].dev->vendor == v->bit)
+        if (p->gpus[i].dev->vendor == v->bit && !p->gpus[i].why_var)
             p->gpus[i].why_var = why_var, p->gpus[i].why_value = why_val;
     return 0;
 }
@@ -484,61 +562,30 @@ static void number_inside(struct allocator *p, unsigned vendor)
 
 /* ---- renumbering ----------------------------------------------------------- */
 
-static struct hr_gpuslot *gpu_by_key(struct allocator *p, unsigned vendor, long key)
-{
-    for (size_t i = 0; i < p->ngpus; i++)
-        if (p->gpus[i].dev->vendor == vendor && p->gpus[i].key == key)
-            return &p->gpus[i];
-    return NULL;
-}
-
-/* Does the list name exactly Slurm's indices? */
-static bool same_as_slurm(const struct entries *es, const struct entries *slurm)
-{
-    for (size_t i = 0; i < es->n; i++) {
-        bool is_in = false;
-        for (size_t j = 0; j < slurm->n && !is_in; j++)
-            is_in = es->v[i].is_index && slurm->v[j].index == es->v[i].index;
-        if (!is_in)
-            return false;
-    }
-    for (size_t j = 0; j < slurm->n; j++) {
-        bool is_in = false;
-        for (size_t i = 0; i < es->n && !is_in; i++)
-            is_in = es->v[i].is_index && slurm->v[j].index == es->v[i].index;
-        if (!is_in)
-            return false;
-    }
-    return true;
-}
-
 /* The variable's new value, or NULL to keep it (see the rule at the top). */
 static char *renumbered(struct allocator *p, const struct gpu_vendor *v, enum source src,
                         const char *var, const char *value)
 {
-    struct entries es, slurm = {0};
+    struct entries es;
     char *out = NULL;
-    bool is_indexed = false, is_ok = true;
+    bool is_indexed = false;
 
+    if (src != SRC_SLURM_GLOBAL && src != SRC_VAR)
+        return NULL;
     if (parse_entries(var, value, v->has_subdevices, &es, p->err, p->errlen) < 0)
         return NULL; /* cannot happen: the allocation parsed it */
     for (size_t i = 0; i < es.n; i++)
         is_indexed |= es.v[i].is_index;
-    if (src == SRC_SLURM)
-        is_ok = parse_entries(p->slurm_var, p->slurm_val, false, &slurm, p->err,
-                              p->errlen) == 0 &&
-                same_as_slurm(&es, &slurm);
-    if (es.is_none || es.has_mig || !is_indexed || !is_ok ||
-        (src != SRC_SLURM && src != SRC_VAR)) {
+    if (es.is_none || es.has_mig || !is_indexed) {
         entries_free(&es);
-        entries_free(&slurm);
         return NULL;
     }
     for (size_t i = 0; i < es.n; i++) {
         const struct entry *e = &es.v[i];
-        struct hr_gpuslot *g = !e->is_index       ? NULL
-                               : src == SRC_SLURM ? gpu_by_key(p, v->bit, e->index)
-                                                  : gpu_by_rank(p, v->bit, e->index);
+        struct hr_gpuslot *g = !e->is_index ? NULL
+                               : src == SRC_SLURM_GLOBAL
+                                   ? gpu_by_key(p, v->bit, e->index)
+                                   : gpu_by_rank(p, v->bit, e->index);
         char *item = g && g->inside >= 0 ? hr_xasprintf("%d%s", g->inside, e->suffix)
                                          : hr_xasprintf("%s%s", e->text, e->suffix);
         char *next = out ? hr_xasprintf("%s,%s", out, item) : hr_xstrdup(item);
@@ -547,7 +594,6 @@ static char *renumbered(struct allocator *p, const struct gpu_vendor *v, enum so
         out = next;
     }
     entries_free(&es);
-    entries_free(&slurm);
     return out;
 }
 

@@ -38,7 +38,7 @@ void hr_gpualloc_free(struct hr_gpualloc *alloc);
 
 /* "nvidia", "amd", "intel", "verbs", "cxi" */
 const char *hr_vendor_name(unsigned vendor_bit);
-/* --gpu=NAME: "auto", "none", "nvidia", ... */
+/* --gpu=NAME: hr_gpu_mode_names[mode] */
 const char *hr_gpu_mode_name(enum hr_gpu_mode mode);
 
 /* Helpers shared by the devices modules (devhost.c). */

@@ -175,8 +175,33 @@ static void collect_pcidevs(hwloc_topology_t topo, struct hr_hwtopo *out)
         qsort(out->devs, out->n, sizeof(*out->devs), hwdev_cmp);
 }
 
+/* Components that start a GPU runtime inside hpcrun, on every launch of a
+ * node whose hwloc was built with them (Debian's plugins: opencl, gl): cuda
+ * (cuInit), opencl (every OpenCL platform), gl (connects to X servers) and
+ * levelzero (zeInit). That costs each launch the runtime's start-up, opens
+ * the device files in the launcher and leaves the runtime's state there.
+ * What they add, OS devices named cudaN, openclN, :0.0 and zeN, nothing
+ * here needs: the PCI devices and their DRM and RDMA OS devices come from
+ * the linux component, the UUIDs from nvml and rsmi, which only ask the
+ * driver and are kept (Intel GPUs are then known by their DRM nodes, which
+ * Level Zero needs anyway). hwloc refuses a component it lacks (EINVAL),
+ * which is as good. hwloc 2.0 has no such call (2.1 added it). */
+static void skip_gpu_runtimes(hwloc_topology_t topo)
+{
+#if HWLOC_API_VERSION >= 0x00020100
+    static const char *const runtimes[] = {"cuda", "opencl", "gl", "levelzero"};
+
+    for (size_t i = 0; i < HR_ARRAY_LEN(runtimes); i++)
+        (void)hwloc_topology_set_components(
+            topo, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, runtimes[i]);
+#else
+    (void)topo;
+#endif
+}
+
 static int topo_load(hwloc_topology_t topo, const char *xml, char *err, size_t errlen)
 {
+    skip_gpu_runtimes(topo);
     /* I/O objects are what this is about; caches only cost time */
     hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
     hwloc_topology_set_cache_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
@@ -219,6 +244,15 @@ int hr_hw_discover(const char *xml, struct hr_hwtopo *out, char *err, size_t err
     (void)err;
     (void)errlen;
     return 0;
+#endif
+}
+
+bool hr_dev_have_hwloc(void)
+{
+#ifdef HAVE_HWLOC
+    return true;
+#else
+    return false;
 #endif
 }
 
@@ -384,6 +418,8 @@ int hr_devhost_collect(struct hr_devhost *host)
     return 0;
 }
 
+/* The first node of each kind; for DRM the first render node, as
+ * /dev/dri/card0 alone is often the BMC's display (devices.h). */
 bool hr_dev_host_has_any(void)
 {
     static const char *const paths[] = {

@@ -8,7 +8,8 @@
  *   1. SLURM_STEP_GPUS, else SLURM_JOB_GPUS: Slurm's GPU indices, for NVIDIA
  *      the device minor (/dev/nvidiaN, from /proc/driver/nvidia; bus order
  *      when that is not readable), otherwise the GPU's index among its
- *      vendor's GPUs in PCI bus order;
+ *      vendor's GPUs in PCI bus order; narrowed by the vendor's variable
+ *      when that lists Slurm's own indices (below);
  *   2. the vendor's variable: CUDA_VISIBLE_DEVICES (NVIDIA),
  *      ROCR_VISIBLE_DEVICES else HIP_VISIBLE_DEVICES (AMD), ZE_AFFINITY_MASK
  *      (Intel): indices among that vendor's GPUs in PCI bus order (for CUDA
@@ -36,11 +37,28 @@
  *     caller's order (CUDA_VISIBLE_DEVICES=3,1 with GPUs 1 and 3 becomes
  *     1,0; 1,3 becomes 0,1); ZE_AFFINITY_MASK keeps the sub-device part
  *     (3.1 becomes 1.1); a UUID entry is kept, it names the same GPU inside;
- *   - when Slurm gave the GPUs, the variable is rewritten only if it lists
- *     Slurm's own indices (Slurm without ConstrainDevices exports the global
- *     indices); otherwise it already counts within the allocation (Slurm
- *     with ConstrainDevices exports 0..k-1, which a user may narrow) and is
- *     kept as it is;
+ *   - when Slurm gave k GPUs, the variable counts either within them or
+ *     among all. Slurm with ConstrainDevices exports 0..k-1 (which a user
+ *     may narrow): kept as it is, and all k GPUs are bound. Slurm without
+ *     it exports its own indices, the step's or, with per-task binding
+ *     (--gpus-per-task, --gpu-bind), the task's share of them. The list is
+ *     read as Slurm's indices when every entry is one of them and it names
+ *     them all or has an entry k or more, which no index within k GPUs can
+ *     be. Then only the GPUs it names are bound, so that a task sees only
+ *     its own GPUs as it would under ConstrainDevices, and the list is
+ *     renumbered: SLURM_STEP_GPUS=2,3 with CUDA_VISIBLE_DEVICES=3 binds
+ *     GPU 3 alone and sets 0; with 2,3 it binds both and sets 0,1; with
+ *     0,1 it binds both and keeps 0,1.
+ *     Ambiguous, and read as counting within: Slurm's indices, some of
+ *     them, all below k. Where entry e is also the allocation's GPU e
+ *     (SLURM_STEP_GPUS=0,1 with CUDA_VISIBLE_DEVICES=1) both readings
+ *     name the same GPU. Where not (SLURM_STEP_GPUS=1,2 with
+ *     CUDA_VISIBLE_DEVICES=1: GPU 1 among all, GPU 2 within) they differ,
+ *     nothing in the environment tells them apart, and a task bound to
+ *     GPU 1 by Slurm without ConstrainDevices would get GPU 2: per-task
+ *     binding needs ConstrainDevices there. (Where NVIDIA minors do not
+ *     follow bus order, a list naming all of 0..k-1 also reads two ways;
+ *     it is read as Slurm's, and both give the same GPUs in another order.)
  *   - HIP_VISIBLE_DEVICES counts within ROCR_VISIBLE_DEVICES: when both are
  *     set, HIP_VISIBLE_DEVICES is kept;
  *   - an unset variable stays unset (GPUs from Slurm or the cgroup need

@@ -16,6 +16,10 @@
 #include "util.h"
 
 enum hr_gpu_mode { HR_GPU_AUTO, HR_GPU_NONE, HR_GPU_NVIDIA, HR_GPU_AMD, HR_GPU_INTEL };
+#define HR_N_GPU_MODES 5
+/* The names of --gpu and the site key "gpu", indexed by enum hr_gpu_mode:
+ * "auto", "none", "nvidia", "amd", "intel". The one list of them. */
+extern const char *const hr_gpu_mode_names[HR_N_GPU_MODES];
 enum hr_fabric_mode { HR_FABRIC_AUTO, HR_FABRIC_NONE };
 
 /* Vendors whose user-space drivers hpcrun knows (bits in hr_devplan.vendors). */
@@ -57,6 +61,9 @@ struct hr_hwtopo {
  * in, returns 0 with an empty topology. */
 int hr_hw_discover(const char *xml, struct hr_hwtopo *out, char *err, size_t errlen);
 void hr_hw_free(struct hr_hwtopo *topo);
+/* Was hwloc compiled in? Without it no GPU is ever found, and messages say
+ * why. */
+bool hr_dev_have_hwloc(void);
 
 /* Facts about the host's device files, gathered outside the plan. */
 struct hr_devhost {
@@ -107,8 +114,10 @@ int hr_dev_plan(const struct hr_hwtopo *topo, const struct hr_devhost *host,
 void hr_devplan_free(struct hr_devplan *plan);
 
 /* Cheap test, before any hwloc work: does this host have any GPU or fabric
- * device node at all (/dev/nvidiactl, /dev/kfd, /dev/dri, /dev/infiniband,
- * /dev/cxi*, /dev/hfi1_*)? Launches on plain nodes skip discovery. */
+ * device node at all (/dev/nvidiactl, /dev/nvidia0, /dev/kfd,
+ * /dev/dri/renderD128, /dev/infiniband, /dev/cxi0, /dev/hfi1_0)? A render
+ * node, not /dev/dri: a display controller such as a BMC's has card0 but
+ * no render node, and is no GPU. Launches on plain nodes skip discovery. */
 bool hr_dev_host_has_any(void);
 
 #endif

@@ -9,12 +9,20 @@
  *     When both are present the new header follows the old entries, aligned
  *     to 8 bytes.
  *
- * An image's cache is untrusted: every offset is checked against the buffer
- * and every string must end inside it; the entry count is bounded by the
- * buffer's size, so no loop runs longer than the input. */
+ * An image's cache is untrusted (it is read on every launch that binds host
+ * libraries): every offset is checked against the buffer and every string
+ * must end inside it. Entries may share strings (ldconfig stores a string
+ * that ends another only once), so a small file can make every entry point
+ * at one long string; as parsing copies each entry's strings, that would
+ * cost entries x length in time and memory, unrelated to the file's size.
+ * Hence three caps, each an error: MAX_ENTRIES entries, MAX_STRING bytes per
+ * key or value (the search for its NUL stops there too) and MAX_COPIED bytes
+ * of strings in all. Whatever the file, parsing scans and copies at most
+ * about MAX_COPIED bytes of strings. */
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +35,9 @@
 #define OLD_ENTRY 12u
 #define NEW_HEADER 48u
 #define NEW_ENTRY 24u
-#define MAX_ENTRIES (1u << 20)
+#define MAX_ENTRIES 65536u            /* real caches hold a few thousand */
+#define MAX_STRING ((size_t)PATH_MAX) /* a soname or a library's path */
+#define MAX_COPIED (16u << 20)        /* a real cache copies well under 1 MiB */
 #define MAX_FILE (64u << 20)
 
 /* dl-cache.h: cache_file_new.flags, the low two bits */
@@ -71,16 +81,28 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
-/* The NUL-terminated string at base + off, if it ends inside the buffer. */
-static const char *cache_string(const unsigned char *buf, size_t len, size_t base,
-                                uint32_t off)
+/* The NUL-terminated string at base + off, with its length; it must end
+ * inside the buffer within MAX_STRING bytes. Entry i names it in errors. */
+static int cache_string(const unsigned char *buf, size_t len, size_t base, uint32_t off,
+                        uint32_t i, const char **s, size_t *n, char *err, size_t errlen)
 {
-    size_t at;
+    const unsigned char *nul;
+    size_t at, room;
 
     if (base > len || off >= len - base)
-        return NULL;
+        return hr_fail(err, errlen, "ld.so.cache: entry %u: string offset out of range",
+                       i);
     at = base + off;
-    return memchr(buf + at, '\0', len - at) ? (const char *)buf + at : NULL;
+    room = len - at < MAX_STRING + 1 ? len - at : MAX_STRING + 1;
+    nul = memchr(buf + at, '\0', room);
+    if (!nul && room > MAX_STRING)
+        return hr_fail(err, errlen, "ld.so.cache: entry %u: string longer than %zu bytes",
+                       i, MAX_STRING);
+    if (!nul)
+        return hr_fail(err, errlen, "ld.so.cache: entry %u: string runs past the end", i);
+    *s = (const char *)buf + at;
+    *n = (size_t)(nul - (buf + at));
+    return 0;
 }
 
 static struct hr_ldcache_entry entry(const char *name, const char *path, unsigned flags,
@@ -98,6 +120,8 @@ static int parse_entries(const unsigned char *buf, size_t len, size_t at, uint32
                          size_t size, size_t base, struct hr_ldcache *out, char *err,
                          size_t errlen)
 {
+    size_t copied = 0;
+
     if (nlibs > MAX_ENTRIES)
         return hr_fail(err, errlen, "ld.so.cache: %u entries, more than %u", nlibs,
                        MAX_ENTRIES);
@@ -106,14 +130,23 @@ static int parse_entries(const unsigned char *buf, size_t len, size_t at, uint32
                        nlibs, len);
     out->e = hr_xmalloc((nlibs ? nlibs : 1) * sizeof(*out->e));
     for (uint32_t i = 0; i < nlibs; i++, at += size) {
-        const char *key = cache_string(buf, len, base, get_u32(buf + at + 4));
-        const char *value = cache_string(buf, len, base, get_u32(buf + at + 8));
+        const char *key, *value;
+        size_t nkey, nvalue;
         uint64_t hwcap = size == NEW_ENTRY ? get_u64(buf + at + 16) : 0;
 
-        if (!key || !value) {
+        if (cache_string(buf, len, base, get_u32(buf + at + 4), i, &key, &nkey, err,
+                         errlen) < 0 ||
+            cache_string(buf, len, base, get_u32(buf + at + 8), i, &value, &nvalue, err,
+                         errlen) < 0) {
+            hr_ldcache_free(out);
+            return -1;
+        }
+        copied += nkey + nvalue + 2;
+        if (copied > MAX_COPIED) {
             hr_ldcache_free(out);
             return hr_fail(err, errlen,
-                           "ld.so.cache: entry %u: string offset out of range", i);
+                           "ld.so.cache: entry %u: strings total more than %u bytes", i,
+                           MAX_COPIED);
         }
         out->e[out->n++] = entry(key, value, get_u32(buf + at), hwcap);
     }

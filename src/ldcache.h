@@ -27,7 +27,10 @@ extern const unsigned hr_ldcache_native_flags;
 
 /* Parse ld.so.cache contents (the "glibc-ld.so.cache1.1" format, alone or
  * after the old "ld.so-1.7.0" table; the old table alone as well). Every
- * offset is checked against len. Returns 0 or -1 with err set. */
+ * offset is checked against len; more than 65536 entries, a key or value
+ * longer than PATH_MAX or 16 MiB of strings in all are refused, so that a
+ * crafted cache costs little however its entries share strings. Returns 0
+ * or -1 with err set. */
 int hr_ldcache_parse(const void *buf, size_t len, struct hr_ldcache *out, char *err,
                      size_t errlen);
 /* Read and parse a cache file ("/etc/ld.so.cache"). */

@@ -411,6 +411,81 @@ static void test_plan_cuda_uuid(void)
     done(&r);
 }
 
+/* The vendor's variable beside Slurm's list: global indices (Slurm without
+ * ConstrainDevices) are renumbered, and narrow the GPUs bound when they name
+ * fewer (per-task binding); indices within the allocation are kept. */
+static void test_plan_slurm_bindings(struct run *r)
+{
+    char *task1[] = {"SLURM_STEP_GPUS=2,3", "CUDA_VISIBLE_DEVICES=3", NULL};
+    char *task0[] = {"SLURM_STEP_GPUS=2,3", "CUDA_VISIBLE_DEVICES=2", NULL};
+    char *constrained[] = {"SLURM_STEP_GPUS=2,3", "CUDA_VISIBLE_DEVICES=0,1", NULL};
+    char *narrowed[] = {"SLURM_STEP_GPUS=2,3", "CUDA_VISIBLE_DEVICES=1", NULL};
+    char *global[] = {"SLURM_STEP_GPUS=2,3", "CUDA_VISIBLE_DEVICES=2,3", NULL};
+    char *reversed[] = {"SLURM_STEP_GPUS=2,3", "CUDA_VISIBLE_DEVICES=3,2", NULL};
+    char *agree[] = {"SLURM_STEP_GPUS=0,1", "CUDA_VISIBLE_DEVICES=1", NULL};
+    char *ambiguous[] = {"SLURM_STEP_GPUS=1,2", "CUDA_VISIBLE_DEVICES=1", NULL};
+
+    /* --gpus-per-task=1 without ConstrainDevices: the task's one global
+     * index; only its GPU is bound, and it is GPU 0 inside */
+    run_plan(r, task1);
+    CHECK(r->rc == 0);
+    CHECK(has(&r->plan.nodes, "/dev/nvidia3") && has(&r->plan.nodes, "/dev/dri/card4"));
+    CHECK(!has(&r->plan.nodes, "/dev/nvidia2") && !has(&r->plan.nodes, "/dev/dri/card3"));
+    CHECK(!has(&r->plan.nodes, "/dev/nvidia0") && !has(&r->plan.nodes, "/dev/nvidia1"));
+    CHECK(has(&r->plan.nodes, "/dev/nvidiactl"));
+    CHECK_JOIN(&r->plan.env, "CUDA_VISIBLE_DEVICES=0");
+    CHECK(strstr(line(&r->plan, "gpu  0000:86:00.0"),
+                 "not allocated (CUDA_VISIBLE_DEVICES=3)"));
+    CHECK(strstr(line(&r->plan, "gpu  0000:18:00.0"),
+                 "not allocated (SLURM_STEP_GPUS=2,3)"));
+    CHECK(strstr(line(&r->plan, "gpu  0000:af:00.0"), "allocated  -> /dev/nvidia3 "));
+    hr_devplan_free(&r->plan);
+    run_plan(r, task0);
+    CHECK(r->rc == 0);
+    CHECK(has(&r->plan.nodes, "/dev/nvidia2") && !has(&r->plan.nodes, "/dev/nvidia3"));
+    CHECK_JOIN(&r->plan.env, "CUDA_VISIBLE_DEVICES=0");
+    hr_devplan_free(&r->plan);
+
+    /* ConstrainDevices: indices within the allocation, kept as they are */
+    run_plan(r, constrained);
+    CHECK(r->rc == 0);
+    CHECK(has(&r->plan.nodes, "/dev/nvidia2") && has(&r->plan.nodes, "/dev/nvidia3"));
+    CHECK(!has(&r->plan.nodes, "/dev/nvidia0") && !has(&r->plan.nodes, "/dev/nvidia1"));
+    CHECK(r->plan.env.n == 0);
+    hr_devplan_free(&r->plan);
+    run_plan(r, narrowed);
+    CHECK(r->rc == 0);
+    CHECK(has(&r->plan.nodes, "/dev/nvidia2") && has(&r->plan.nodes, "/dev/nvidia3"));
+    CHECK(r->plan.env.n == 0);
+    hr_devplan_free(&r->plan);
+
+    /* Slurm's own list: renumbered, in the caller's order */
+    run_plan(r, global);
+    CHECK(r->rc == 0);
+    CHECK(has(&r->plan.nodes, "/dev/nvidia2") && has(&r->plan.nodes, "/dev/nvidia3"));
+    CHECK_JOIN(&r->plan.env, "CUDA_VISIBLE_DEVICES=0,1");
+    hr_devplan_free(&r->plan);
+    run_plan(r, reversed);
+    CHECK(r->rc == 0);
+    CHECK_JOIN(&r->plan.env, "CUDA_VISIBLE_DEVICES=1,0");
+    hr_devplan_free(&r->plan);
+
+    /* entries all below k: read within the allocation; with GPUs 0,1 both
+     * readings name GPU 1 */
+    run_plan(r, agree);
+    CHECK(r->rc == 0);
+    CHECK(has(&r->plan.nodes, "/dev/nvidia0") && has(&r->plan.nodes, "/dev/nvidia1"));
+    CHECK(r->plan.env.n == 0);
+    hr_devplan_free(&r->plan);
+    /* with GPUs 1,2 they differ (GPU 1 global, GPU 2 within): the
+     * ConstrainDevices reading, as documented */
+    run_plan(r, ambiguous);
+    CHECK(r->rc == 0);
+    CHECK(has(&r->plan.nodes, "/dev/nvidia1") && has(&r->plan.nodes, "/dev/nvidia2"));
+    CHECK(r->plan.env.n == 0);
+    hr_devplan_free(&r->plan);
+}
+
 static void test_plan_slurm(void)
 {
     struct run r;
@@ -440,6 +515,8 @@ static void test_plan_slurm(void)
     CHECK(has(&r.plan.nodes, "/dev/nvidia1") && has(&r.plan.nodes, "/dev/nvidia2"));
     CHECK_JOIN(&r.plan.env, "CUDA_VISIBLE_DEVICES=1,0");
     hr_devplan_free(&r.plan);
+
+    test_plan_slurm_bindings(&r);
 
     run_plan(&r, unset);
     CHECK(r.rc == 0);
@@ -550,6 +627,14 @@ static void test_plan_modes(void)
               "not used (--gpu=none)");
     hr_devplan_free(&r.plan);
 
+    /* the names --gpu and the site key take, in the enum's order */
+    CHECK_STR(hr_gpu_mode_names[HR_GPU_AUTO], "auto");
+    CHECK_STR(hr_gpu_mode_names[HR_GPU_NONE], "none");
+    CHECK_STR(hr_gpu_mode_names[HR_GPU_NVIDIA], "nvidia");
+    CHECK_STR(hr_gpu_mode_names[HR_GPU_AMD], "amd");
+    CHECK_STR(hr_gpu_mode_names[HR_GPU_INTEL], "intel");
+    /* (this test is built only with hwloc: the message says nothing of it) */
+    CHECK(hr_dev_have_hwloc());
     r.req.gpu = HR_GPU_AMD;
     run_plan(&r, envp);
     CHECK(r.rc == -1);

@@ -1,12 +1,16 @@
 /* ld.so.cache parsing: the three formats ldconfig writes (made at test time
  * by mkfakehost.sh), this machine's own cache, and hostile input (an image's
  * cache is untrusted): truncations, mutations and crafted offsets must give
- * an error or a well-formed result, never a read out of bounds. */
+ * an error or a well-formed result, never a read out of bounds, and caches
+ * whose entries share one long string must be refused at once, not copied
+ * entry by entry. */
 #include "autoconfig.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ldcache.h"
@@ -174,6 +178,134 @@ static void test_crafted(void)
     hr_ldcache_free(&c);
 }
 
+/* A new-format cache of n entries whose keys and values all point at one
+ * string of slen 'a's, NUL-terminated unless is_open: a few bytes per
+ * entry in the file, n x slen if every entry were copied. */
+static unsigned char *make_shared(uint32_t n, size_t slen, bool is_open, size_t *len)
+{
+    size_t strings = 48 + (size_t)n * 24;
+    uint32_t off = (uint32_t)strings, nstr = (uint32_t)slen + 1;
+    unsigned flags = hr_ldcache_native_flags;
+    unsigned char *buf;
+
+    *len = strings + slen + !is_open;
+    buf = hr_xmalloc(*len);
+    memset(buf, 0, strings);
+    memcpy(buf, "glibc-ld.so.cache1.1", 20);
+    memcpy(buf + 20, &n, 4);
+    memcpy(buf + 24, &nstr, 4);
+    buf[28] = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 3 : 2;
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned char *e = buf + 48 + (size_t)i * 24;
+        memcpy(e, &flags, 4);
+        memcpy(e + 4, &off, 4);
+        memcpy(e + 8, &off, 4);
+    }
+    memset(buf + strings, 'a', slen);
+    if (!is_open)
+        buf[strings + slen] = '\0';
+    return buf;
+}
+
+/* The same in the old format alone: strings follow the entries. */
+static unsigned char *make_shared_old(uint32_t n, size_t slen, size_t *len)
+{
+    size_t strings = 16 + (size_t)n * 12;
+    uint32_t off = 0;
+    unsigned flags = hr_ldcache_native_flags;
+    unsigned char *buf;
+
+    *len = strings + slen + 1;
+    buf = hr_xmalloc(*len);
+    memset(buf, 0, strings);
+    memcpy(buf, "ld.so-1.7.0", 11);
+    memcpy(buf + 12, &n, 4);
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned char *e = buf + 16 + (size_t)i * 12;
+        memcpy(e, &flags, 4);
+        memcpy(e + 4, &off, 4);
+        memcpy(e + 8, &off, 4);
+    }
+    memset(buf + strings, 'a', slen);
+    buf[strings + slen] = '\0';
+    return buf;
+}
+
+/* Parse a crafted cache; 0 or -1 as hr_ldcache_parse, the buffer freed. */
+static int parse_crafted(unsigned char *buf, size_t len, size_t *n, char *err,
+                         size_t errlen)
+{
+    struct hr_ldcache c;
+    int rc = hr_ldcache_parse(buf, len, &c, err, errlen);
+
+    *n = c.n;
+    if (rc == 0)
+        hr_ldcache_free(&c);
+    free(buf);
+    return rc;
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long peak_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Caches whose entries all share one string: refused (or, within the caps,
+ * parsed) in milliseconds and without the memory a copy per entry takes. */
+static void test_shared_strings(void)
+{
+    long rss = peak_rss_kib();
+    double start = seconds();
+    char err[256];
+    size_t len, n;
+    unsigned char *buf;
+
+    /* 20,000 entries at a 100 KB string: 4 GB if copied */
+    buf = make_shared(20000, 100000, false, &len);
+    CHECK(parse_crafted(buf, len, &n, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "entry 0: string longer than 4096 bytes"));
+    buf = make_shared_old(20000, 100000, &len);
+    CHECK(parse_crafted(buf, len, &n, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "longer than 4096"));
+    /* every string as long as allowed, as many entries as allowed: 512 MiB
+     * if copied; refused once 16 MiB are copied */
+    buf = make_shared(65536, 4096, false, &len);
+    CHECK(parse_crafted(buf, len, &n, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "strings total more than 16777216 bytes"));
+    /* as many entries as allowed, with short strings: a valid cache */
+    buf = make_shared(65536, 8, false, &len);
+    CHECK(parse_crafted(buf, len, &n, err, sizeof(err)) == 0 && n == 65536);
+    /* one entry more */
+    buf = make_shared(65537, 8, false, &len);
+    CHECK(parse_crafted(buf, len, &n, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "65537 entries, more than 65536"));
+    /* PATH_MAX bytes is the longest key or value */
+    buf = make_shared(1, 4096, false, &len);
+    CHECK(parse_crafted(buf, len, &n, err, sizeof(err)) == 0 && n == 1);
+    buf = make_shared(1, 4097, false, &len);
+    CHECK(parse_crafted(buf, len, &n, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "longer than 4096"));
+    /* no NUL at all: too long if over the limit, else cut short */
+    buf = make_shared(3, 5000, true, &len);
+    CHECK(parse_crafted(buf, len, &n, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "longer than 4096"));
+    buf = make_shared(3, 100, true, &len);
+    CHECK(parse_crafted(buf, len, &n, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "runs past the end"));
+
+    CHECK(seconds() - start < 1.0);
+    CHECK(peak_rss_kib() - rss < 64 * 1024); /* KiB */
+}
+
 /* Every entry of a parse that succeeded must be usable. */
 static size_t touch(const struct hr_ldcache *c)
 {
@@ -245,6 +377,7 @@ int main(void)
     test_host_cache();
     test_add();
     test_crafted();
+    test_shared_strings();
     test_fuzz();
     return unit_done();
 }
