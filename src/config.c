@@ -148,10 +148,8 @@ static const struct option long_options[] = {
 static int parse_gpu_mode(const char *what, const char *arg, enum hr_gpu_mode *out,
                           char *err, size_t errlen)
 {
-    static const char *const names[] = {"auto", "none", "nvidia", "amd", "intel"};
-
-    for (size_t i = 0; i < HR_ARRAY_LEN(names); i++)
-        if (strcmp(arg, names[i]) == 0) {
+    for (size_t i = 0; i < HR_N_GPU_MODES; i++)
+        if (strcmp(arg, hr_gpu_mode_names[i]) == 0) {
             *out = (enum hr_gpu_mode)i;
             return 0;
         }

@@ -73,9 +73,7 @@ static void usage(FILE *out)
  * defaults included, so an admin sees what a launch would look for. */
 static void print_host_policy(const struct hr_config *cfg)
 {
-    static const char *const gpu[] = {"auto", "none", "nvidia", "amd", "intel"};
-
-    printf("gpu=%s\nfabric=%s\n", gpu[cfg->gpu],
+    printf("gpu=%s\nfabric=%s\n", hr_gpu_mode_names[cfg->gpu],
            cfg->fabric == HR_FABRIC_NONE ? "none" : "auto");
     printf("ld-so-cache=%s\nhost-mpi=%s\nhost-tool-path=%s\n",
            cfg->ld_so_cache ? cfg->ld_so_cache : HR_LDCACHE,
