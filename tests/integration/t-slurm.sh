@@ -338,7 +338,7 @@ slurm_tests() {
     USER_ENV="$hm" check_grep 'libmpich\.so\.12 => /usr/lib/x86_64-linux-gnu/libmpich\.so\.12 .*host' \
         "host MPI: the host's library is also bound over the image's own file (RUNPATH, reset LD_LIBRARY_PATH)" \
         as_user "$HPCRUN" --mpi=host "$IMG/mpich.sqfs" sh -c \
-        'LD_LIBRARY_PATH= /lib64/ld-linux-x86-64.so.2 --list /usr/bin/mpi_hello | grep libmpich; grep -q " /usr/lib/x86_64-linux-gnu/libmpich.so.12[.0-9]* ro," /proc/self/mountinfo && echo host'
+        'echo $(LD_LIBRARY_PATH= /lib64/ld-linux-x86-64.so.2 --list /usr/bin/mpi_hello | grep libmpich) $(grep -q " /usr/lib/x86_64-linux-gnu/libmpich.so.12[.0-9]* ro," /proc/self/mountinfo && echo host)'
     USER_ENV="$hm" check_ranks 2 "host MPI: srun -n 2 with the host's MPICH in the containers" \
         as_user srun -n 2 --mpi=pmi2 "$HPCRUN" --mpi=host "$IMG/mpich.sqfs" mpi_hello 2
     USER_ENV="$base HPCRUN_CONFIG=$WORK/host-ompi.conf" check_grep \
