@@ -224,6 +224,31 @@ static int topo_load(hwloc_topology_t topo, const char *xml, char *err, size_t e
 }
 #endif
 
+#ifdef HAVE_HWLOC
+/* hwloc's plugins (Debian ships libxml2 XML, libpciaccess PCI, OpenCL and GL
+ * ones) add nothing here: the built-in linux component sees the PCI devices
+ * and their OS devices, the built-in XML reader reads saved topologies. Yet
+ * hwloc dlopens every plugin (libxml2 and its dependencies among them) when
+ * its first topology starts, milliseconds on each launch, and in a static
+ * hpcrun they cannot even resolve hwloc's symbols. So the plugin directory is
+ * pointed at nothing for that moment (hwloc reads HWLOC_PLUGINS_PATH there
+ * and only there), and the caller's value is put back. */
+static int topology_init_without_plugins(hwloc_topology_t *topo)
+{
+    const char *old = getenv("HWLOC_PLUGINS_PATH");
+    hr_autofree char *saved = old ? hr_xstrdup(old) : NULL;
+    int rc;
+
+    setenv("HWLOC_PLUGINS_PATH", "", 1);
+    rc = hwloc_topology_init(topo);
+    if (saved)
+        setenv("HWLOC_PLUGINS_PATH", saved, 1);
+    else
+        unsetenv("HWLOC_PLUGINS_PATH");
+    return rc;
+}
+#endif
+
 int hr_hw_discover(const char *xml, struct hr_hwtopo *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -231,7 +256,7 @@ int hr_hw_discover(const char *xml, struct hr_hwtopo *out, char *err, size_t err
     hwloc_topology_t topo;
     int rc;
 
-    if (hwloc_topology_init(&topo) < 0)
+    if (topology_init_without_plugins(&topo) < 0)
         return hr_fail(err, errlen, "hwloc: cannot start a topology: %s",
                        strerror(errno));
     rc = topo_load(topo, xml, err, errlen);
