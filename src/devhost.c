@@ -18,6 +18,7 @@
 
 #include "devalloc.h"
 #include "devices.h"
+#include "hwloc_lazy.h"
 
 /* ---- discovery ------------------------------------------------------------- */
 
@@ -256,6 +257,8 @@ int hr_hw_discover(const char *xml, struct hr_hwtopo *out, char *err, size_t err
     hwloc_topology_t topo;
     int rc;
 
+    if (hr_hwloc_open(err, errlen) < 0)
+        return -1;
     if (topology_init_without_plugins(&topo) < 0)
         return hr_fail(err, errlen, "hwloc: cannot start a topology: %s",
                        strerror(errno));

@@ -258,11 +258,15 @@ static int inject_devices(struct inject_ctx *c, char **envp, struct hr_inject *o
      * make plain nodes discover: hwloc honours it by itself where discovery
      * runs. */
     if (cfg->topology || hr_dev_host_has_any()) {
-        if (hr_hw_discover(cfg->topology, &topo, err, sizeof(err)) < 0) {
+        if (hr_hw_discover(cfg->topology, &topo, err, sizeof(err)) == 0) {
+            hr_devhost_collect(&host);
+        } else if (cfg->topology || cfg->gpu != HR_GPU_AUTO) {
             hr_err("%s", err);
             return -1;
+        } else {
+            /* no hwloc on this node: launch without its devices */
+            hr_warn("%s: no GPU or fabric device bound", err);
         }
-        hr_devhost_collect(&host);
     }
     rc = hr_dev_plan(&topo, &host, &req, envp, &out->dev, err, sizeof(err));
     if (rc < 0 && cfg->gpu == HR_GPU_AUTO) {
