@@ -12,9 +12,13 @@
 
 #ifdef HAVE_HWLOC
 #include <dlfcn.h>
-#include <hwloc.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+/* Hidden: in a process that has the real libhwloc already (slurmstepd, which
+ * loads the SPANK plugin), these names must not be offered to anyone else. */
+#pragma GCC visibility push(hidden)
+#include <hwloc.h>
 
 #include "hwloc_lazy.h"
 #include "util.h"
@@ -150,4 +154,5 @@ int hwloc_bitmap_weight(hwloc_const_bitmap_t bitmap)
 {
     return hw.bitmap_weight(bitmap);
 }
+#pragma GCC visibility pop
 #endif
