@@ -74,26 +74,49 @@ char *hr_blob_cache_dir(void)
     return dir;
 }
 
-/* Write a small verified blob (a manifest) into the cache atomically. */
-static int cache_put(struct pull *p, const char *digest, const char *data, size_t len)
+static bool write_all(int fd, const char *data, size_t len)
 {
-    hr_autofree char *tmp = hr_xasprintf("%s/.tmp.XXXXXX", p->blobs);
-    hr_autofree char *dest = hr_xasprintf("%s/%s", p->blobs, digest + 7);
-    hr_autoclose int fd = mkostemp(tmp, O_CLOEXEC);
     size_t done = 0;
 
-    while (fd >= 0 && done < len) {
+    while (done < len) {
         ssize_t n = write(fd, data + done, len - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            break;
+            return false;
         done += (size_t)n;
     }
-    if (fd < 0 || done < len || fchmod(fd, 0644) < 0 || fsync(fd) < 0 ||
-        rename(tmp, dest) < 0) {
+    return true;
+}
+
+/* Write a small verified blob (a manifest) into the cache atomically. An
+ * O_TMPFILE file has no name until it is complete and linked in, so a pull
+ * killed half-way leaves nothing; a blob already there (another pull of the
+ * same image) is the same content. Without O_TMPFILE: a named temp file. */
+static int cache_put(struct pull *p, const char *digest, const char *data, size_t len)
+{
+    hr_autofree char *tmp = hr_xasprintf("%s/.tmp.XXXXXX", p->blobs);
+    hr_autofree char *dest = hr_xasprintf("%s/%s", p->blobs, digest + 7);
+    hr_autoclose int fd = open(p->blobs, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+    bool is_anonymous = fd >= 0;
+    char proc[64];
+    int rc;
+
+    if (!is_anonymous)
+        fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0 || !write_all(fd, data, len) || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+        rc = -1;
+    } else if (is_anonymous) {
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        rc = linkat(AT_FDCWD, proc, AT_FDCWD, dest, AT_SYMLINK_FOLLOW);
+        if (rc < 0 && errno == EEXIST)
+            rc = 0;
+    } else {
+        rc = rename(tmp, dest);
+    }
+    if (rc < 0) {
         hr_err("%s: %s: %s", p->refname, dest, strerror(errno));
-        if (fd >= 0)
+        if (fd >= 0 && !is_anonymous)
             unlink(tmp);
         return -1;
     }
