@@ -260,18 +260,18 @@ static void check_image_mpi(struct doctor *d, struct hr_image *img,
 {
     struct hr_ldcache c = {0};
     char err[512];
-    const char *mpi, *pmix;
+    bool has_cache = hr_inject_image_ldcache(img, &c, err, sizeof(err)) == 0;
+    const struct hr_ldcache *cp = has_cache ? &c : NULL;
     hr_autofree char *plugin = find_in_dirs(SLURM_PLUGIN_DIRS, "mpi_pmix.so");
+    hr_autofree char *pmix = hr_inject_image_lib(img, cp, "libpmix.so.2");
+    hr_autofree char *mpi = NULL;
 
-    if (hr_inject_image_ldcache(img, &c, err, sizeof(err)) < 0) {
-        say(d, "info", "image MPI: not checked (%s)", err);
-        return;
-    }
-    if ((pmix = hr_ldcache_find(&c, "libpmix.so.2")))
+    /* found where the launch finds them: the image's cache, its lib dirs */
+    if (pmix)
         check_pmix(d, img, pmix, plugin, host_cache);
-    if ((mpi = hr_ldcache_find(&c, "libmpi.so.40")) ||
-        (mpi = hr_ldcache_find(&c, "libmpi.so.12")) ||
-        (mpi = hr_ldcache_find(&c, "libmpich.so.12"))) {
+    if ((mpi = hr_inject_image_lib(img, cp, "libmpi.so.40")) ||
+        (mpi = hr_inject_image_lib(img, cp, "libmpi.so.12")) ||
+        (mpi = hr_inject_image_lib(img, cp, "libmpich.so.12"))) {
         struct hr_image_file *f = hr_image_file_open(img, mpi);
         struct hr_mpi_info info = {0};
         if (!f || hr_mpi_identify(hr_image_file_pread, f, &info, err, sizeof(err)) < 0)
@@ -288,7 +288,9 @@ static void check_image_mpi(struct doctor *d, struct hr_image *img,
                                          : "");
         hr_mpi_info_free(&info);
     } else {
-        say(d, "info", "image MPI: none found in its ld.so.cache");
+        say(d, "info",
+            "image MPI: none found (no libmpi.so.40, libmpi.so.12 or "
+            "libmpich.so.12)");
     }
     hr_ldcache_free(&c);
 }

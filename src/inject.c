@@ -90,16 +90,17 @@ static int image_elf(void *ctx, const char *path, struct hr_elf *out)
 
 /* Where the image's dynamic loader would find soname: its ld.so.cache,
  * else its default directories (malloc'd image path, or NULL). */
-static char *image_find_lib(struct inject_ctx *c, const char *soname)
+char *hr_inject_image_lib(struct hr_image *img, const struct hr_ldcache *cache,
+                          const char *soname)
 {
-    const char *p = c->has_image_cache ? hr_ldcache_find(&c->image_cache, soname) : NULL;
+    const char *p = cache ? hr_ldcache_find(cache, soname) : NULL;
     struct hr_resolved r;
 
     if (p)
         return hr_xstrdup(p);
     for (size_t i = 0; i < HR_ARRAY_LEN(image_lib_dirs); i++) {
         char *path = hr_path_join(image_lib_dirs[i], soname);
-        if (hr_resolve_in_root(path, hr_image_lookup, c->img, &r) == 0 && !r.n_missing &&
+        if (hr_resolve_in_root(path, hr_image_lookup, img, &r) == 0 && !r.n_missing &&
             r.last == HR_NODE_OTHER) {
             free(r.path);
             return path;
@@ -108,6 +109,12 @@ static char *image_find_lib(struct inject_ctx *c, const char *soname)
         free(path);
     }
     return NULL;
+}
+
+static char *image_find_lib(struct inject_ctx *c, const char *soname)
+{
+    return hr_inject_image_lib(c->img, c->has_image_cache ? &c->image_cache : NULL,
+                               soname);
 }
 
 /* The image's glibc version, from its libc.so.6's version definitions. */

@@ -44,6 +44,12 @@ void hr_inject_free(struct hr_inject *in);
 int hr_inject_image_ldcache(struct hr_image *img, struct hr_ldcache *out, char *err,
                             size_t errlen);
 
+/* Where the image's dynamic loader would find soname: the image's
+ * ld.so.cache (cache, or NULL), else its default directories. A path in the
+ * image (malloc'd), resolved inside it, or NULL. */
+char *hr_inject_image_lib(struct hr_image *img, const struct hr_ldcache *cache,
+                          const char *soname);
+
 /* hpcrun --devices [IMAGE]: print what was found and what would be bound.
  * Returns the exit code. */
 int hr_inject_show(const struct hr_config *cfg, char **envp);
