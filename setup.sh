@@ -13,6 +13,7 @@
 set -eu
 
 cd "$(dirname "$0")"
+top=$(pwd)
 mode=${1:-demo}
 case "$mode" in
     demo | check) ;;
@@ -25,10 +26,20 @@ if [ "$(id -u)" != 0 ]; then
     exec sudo "$0" "$@"
 fi
 
-# Run with sudo from a user's checkout: give the build's files back to them.
+# What to undo at exit, however it comes: the package policy below, and,
+# run with sudo from a user's checkout, the build's files given back to them.
+policy=
+give_back=
 if [ -n "${SUDO_UID:-}" ] && [ "$SUDO_UID" != 0 ] && [ "$(stat -c %u .)" = "$SUDO_UID" ]; then
-    trap 'chown -R "$SUDO_UID:$SUDO_GID" . 2>/dev/null || true' EXIT
+    give_back=1
 fi
+cleanup() {
+    [ -z "$policy" ] || rm -f "$policy"
+    # the checkout by its path: the demo runs from /
+    [ -z "$give_back" ] || chown -R "$SUDO_UID:$SUDO_GID" "$top" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # ---- packages -------------------------------------------------------------------
 PACKAGES="build-essential autoconf automake libtool pkg-config clang
@@ -47,20 +58,17 @@ export DEBIAN_FRONTEND=noninteractive
 # without systemd their init scripts fail (no slurm.conf yet) and so would
 # the install. The tests start their own daemons (tests/slurm/rig.sh), so
 # tell the packages not to start any (policy-rc.d, 101: action forbidden).
-policy=/usr/sbin/policy-rc.d
-if [ -e "$policy" ]; then
-    policy= # the machine's own: leave it alone
-else
+if [ ! -e /usr/sbin/policy-rc.d ]; then # else the machine's own: leave it alone
+    policy=/usr/sbin/policy-rc.d
     printf '#!/bin/sh\nexit 101\n' >"$policy"
     chmod 0755 "$policy"
-    trap 'rm -f "$policy"' EXIT INT TERM
 fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
 if [ -n "$policy" ]; then
     rm -f "$policy"
-    trap - EXIT INT TERM
+    policy=
 fi
 
 # ---- /dev/fuse --------------------------------------------------------------------
@@ -76,14 +84,16 @@ if [ ! -f Makefile ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Make
     ./autogen.sh >/dev/null 2>&1
     ./configure --enable-werror | sed -n '/configuration summary/,$p'
 fi
-make -j"$jobs" >/dev/null
-
 if [ "$mode" = check ]; then
+    # clang first, then the build the tests use (gcc): two builds, not three
     say "checking that clang builds it without warnings too"
     make clean >/dev/null
     make -j"$jobs" CC=clang >/dev/null
     make clean >/dev/null
-    make -j"$jobs" >/dev/null
+fi
+make -j"$jobs" >/dev/null
+
+if [ "$mode" = check ]; then
     say "running the test suite"
     rc=0
     make -j"$jobs" check >/dev/null 2>&1 || rc=$?
