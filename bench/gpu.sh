@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 
 prepare() {
-    local dir=$1 t
+    local dir=$1
     mkdir -p "$dir/lib" || exit 1
     cp "$top/src/hpcrun" "$dir/" || exit 1
     # the libraries hpcrun links dynamically, except glibc's own
@@ -27,13 +27,14 @@ prepare() {
             *) cp -L "$lib" "$dir/lib/" ;;
         esac
     done
-    t=$(mktemp -d) && mkdir -p "$t/usr/bin" "$t/usr/lib/x86_64-linux-gnu" "$t/lib64" &&
+    t=$(mktemp -d) || exit 1
+    trap 'rm -rf "$t"' EXIT
+    mkdir -p "$t/usr/bin" "$t/usr/lib/x86_64-linux-gnu" "$t/lib64" &&
         gcc -O2 -o "$t/usr/bin/cuda-probe" "$here/gpu/cuda-probe.c" -ldl &&
         cp -L /lib/x86_64-linux-gnu/libc.so.6 "$t/usr/lib/x86_64-linux-gnu/" &&
         cp -L /lib64/ld-linux-x86-64.so.2 "$t/lib64/" &&
         cp "$t/usr/bin/cuda-probe" "$dir/" &&
         "$top/images/build-image.sh" --tree "$t" "$dir/cuda.sqfs" || exit 1
-    rm -rf "$t"
     echo "gpu.sh: prepared $dir ($(du -sh "$dir" | cut -f1))"
 }
 

@@ -25,6 +25,7 @@ command -v ch-run >/dev/null || { echo "bench: ch-run missing (apt-get install c
 work=$(mktemp -d /tmp/hpcrun-bench.XXXXXX)
 chmod 0755 "$work"
 trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 cp "$top/src/hpcrun" "$work/"
 cp "$top/tests/data/topo/nvidia-a100.xml" "$work/gpunode.xml"
 "$top/images/build-image.sh" --probe "$top/images/hr-probe" "$work/demo.sqfs"

@@ -26,6 +26,7 @@ chmod 0755 "$work"
 mkdir -p "$work/bin" "$work/spool" && chmod 0755 "$work/spool"
 cleanup() { "$top/tests/slurm/rig.sh" stop "$work/rig" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 "$top/tests/slurm/rig.sh" start "$work/rig" "$work/spool" >/dev/null
 "$top/images/build-mpi-image.sh" openmpi "$work/ompi.sqfs" >/dev/null 2>&1
 unsquashfs -q -n -d "$work/x" "$work/ompi.sqfs" usr/bin/mpi_pingpong >/dev/null

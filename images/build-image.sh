@@ -45,7 +45,8 @@ mksquashfs=$(command -v mksquashfs || echo /usr/bin/mksquashfs)
 [ -x "$busybox" ] || { echo "build-image.sh: $busybox not found (apt-get install busybox-static)" >&2; exit 1; }
 
 tree=$(mktemp -d "${TMPDIR:-/tmp}/hpcrun-image.XXXXXX")
-trap 'rm -rf "$tree"' EXIT INT TERM
+trap 'rm -rf "$tree"' EXIT
+trap 'exit 130' INT TERM # exit, so the EXIT trap cleans up and nothing runs on
 chmod 0755 "$tree"
 cd "$tree"
 mkdir -p bin sbin usr/bin usr/sbin etc dev proc sys tmp home root mnt opt \

@@ -48,7 +48,8 @@ command -v "$mpicc" >/dev/null ||
     { echo "build-mpi-image.sh: $mpicc not found (apt-get install $pkgs)" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hpcrun-mpi-image.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM # exit, so the EXIT trap cleans up and nothing runs on
 tree=$work/tree
 mkdir -p "$tree/usr/bin" "$tree/usr/lib64" "$tree/etc"
 # merged /usr, as on the host: binaries name /lib64/ld-linux-x86-64.so.2

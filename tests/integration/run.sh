@@ -45,6 +45,7 @@ USER_HOME=$(getent passwd "$TEST_USER" | cut -d: -f6)
 WORK=$(mktemp -d /tmp/hpcrun-it.XXXXXX) || die "mktemp failed"
 chmod 0755 "$WORK"
 trap 'rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
 UWORK=$WORK/u # writable by the test user
 mkdir -p "$UWORK" && chmod 1777 "$UWORK"
 BIN=$WORK/bin
