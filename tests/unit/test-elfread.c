@@ -176,6 +176,31 @@ static void test_fake_libs(void)
 }
 
 /* Symbol versions defined by a version script, and needed of it. */
+/* A copy says what the original said and outlives it. */
+static void test_copy(const struct hr_elf *e)
+{
+    struct hr_elf orig, copy;
+
+    hr_elf_copy(&orig, e);
+    hr_elf_copy(&copy, &orig);
+    hr_elf_free(&orig);
+    CHECK((copy.soname == NULL) == (e->soname == NULL));
+    if (copy.soname && e->soname)
+        CHECK_STR(copy.soname, e->soname);
+    CHECK(copy.needed.n == e->needed.n && copy.verdefs.n == e->verdefs.n);
+    for (size_t i = 0; i < copy.needed.n && i < e->needed.n; i++)
+        CHECK_STR(copy.needed.v[i], e->needed.v[i]);
+    for (size_t i = 0; i < copy.verdefs.n && i < e->verdefs.n; i++)
+        CHECK_STR(copy.verdefs.v[i], e->verdefs.v[i]);
+    CHECK(copy.n_verneeds == e->n_verneeds && copy.n_verneeds > 0);
+    for (size_t i = 0; i < copy.n_verneeds && i < e->n_verneeds; i++) {
+        CHECK_STR(copy.verneeds[i].file, e->verneeds[i].file);
+        CHECK_STR(copy.verneeds[i].version, e->verneeds[i].version);
+    }
+    CHECK(copy.glibc_need == e->glibc_need && copy.glibc_have == e->glibc_have);
+    hr_elf_free(&copy);
+}
+
 static void test_fake_versions(void)
 {
     static const char *const host[] = {"FAKE_1.0", "FAKE_PRIVATE_1"};
@@ -210,6 +235,7 @@ static void test_fake_versions(void)
     }
     CHECK(fab.n == 2 && strv_has(&fab, "FAKE_1.0") && strv_has(&fab, "FAKE_PRIVATE_1"));
     hr_strv_free(&fab);
+    test_copy(&e);
     hr_elf_free(&e);
 
     /* the fake CUDA library neither defines nor needs versions of its own */
