@@ -154,6 +154,13 @@ static unsigned image_glibc(struct inject_ctx *c)
     return v;
 }
 
+static void strv_merge(struct hr_strv *dst, const struct hr_strv *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        if (!hr_strv_has(dst, src->v[i]))
+            hr_strv_push(dst, src->v[i]);
+}
+
 /* Move what src has that dst lacks into dst. */
 static void libset_merge(struct hr_libset *dst, struct hr_libset *src)
 {
@@ -165,21 +172,11 @@ static void libset_merge(struct hr_libset *dst, struct hr_libset *src)
         dst->libs[dst->n++] = *l;
         *l = (struct hr_hostlib){0};
     }
-    for (size_t i = 0; i < src->tools.n; i++)
-        if (!hr_strv_has(&dst->tools, src->tools.v[i]))
-            hr_strv_push(&dst->tools, src->tools.v[i]);
-    for (size_t i = 0; i < src->dirs.n; i++)
-        if (!hr_strv_has(&dst->dirs, src->dirs.v[i]))
-            hr_strv_push(&dst->dirs, src->dirs.v[i]);
-    for (size_t i = 0; i < src->env.n; i++)
-        if (!hr_strv_has(&dst->env, src->env.v[i]))
-            hr_strv_push(&dst->env, src->env.v[i]);
-    for (size_t i = 0; i < src->missing.n; i++)
-        if (!hr_strv_has(&dst->missing, src->missing.v[i]))
-            hr_strv_push(&dst->missing, src->missing.v[i]);
-    for (size_t i = 0; i < src->kept.n; i++)
-        if (!hr_strv_has(&dst->kept, src->kept.v[i]))
-            hr_strv_push(&dst->kept, src->kept.v[i]);
+    strv_merge(&dst->tools, &src->tools);
+    strv_merge(&dst->dirs, &src->dirs);
+    strv_merge(&dst->env, &src->env);
+    strv_merge(&dst->missing, &src->missing);
+    strv_merge(&dst->kept, &src->kept);
     if (src->glibc_need > dst->glibc_need) {
         dst->glibc_need = src->glibc_need;
         free(dst->glibc_need_by);
