@@ -94,14 +94,11 @@ static const char *host_uverbs(const struct hr_devhost *host, const char *ibdev)
 static bool bind_node(struct planner *p, const char *path, char **line)
 {
     struct hr_strv *nodes = &p->out->nodes;
-    bool is_new = true;
     char *next;
 
     if (hr_devhost_node_index(p->host, path) < 0)
         return false;
-    for (size_t i = 0; i < nodes->n && is_new; i++)
-        is_new = strcmp(nodes->v[i], path) != 0;
-    if (is_new)
+    if (!hr_strv_has(nodes, path))
         hr_strv_push(nodes, path);
     next = hr_xasprintf("%s %s", *line, path);
     free(*line);

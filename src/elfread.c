@@ -364,6 +364,25 @@ void hr_elf_free(struct hr_elf *e)
     memset(e, 0, sizeof(*e));
 }
 
+void hr_elf_copy(struct hr_elf *dst, const struct hr_elf *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->soname = src->soname ? hr_xstrdup(src->soname) : NULL;
+    for (size_t i = 0; i < src->needed.n; i++)
+        hr_strv_push(&dst->needed, src->needed.v[i]);
+    for (size_t i = 0; i < src->verdefs.n; i++)
+        hr_strv_push(&dst->verdefs, src->verdefs.v[i]);
+    if (src->n_verneeds)
+        dst->verneeds = hr_xmalloc(src->n_verneeds * sizeof(*dst->verneeds));
+    for (size_t i = 0; i < src->n_verneeds; i++)
+        dst->verneeds[i] =
+            (struct hr_elf_verneed){.file = hr_xstrdup(src->verneeds[i].file),
+                                    .version = hr_xstrdup(src->verneeds[i].version)};
+    dst->n_verneeds = src->n_verneeds;
+    dst->glibc_need = src->glibc_need;
+    dst->glibc_have = src->glibc_have;
+}
+
 /* ---- dynamic symbols ---------------------------------------------------- */
 
 /* The number of dynamic symbols, from DT_HASH's nchain or, lacking it, from

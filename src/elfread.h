@@ -53,6 +53,8 @@ int hr_elf_read(hr_pread_fn rd, void *ctx, struct hr_elf *out, char *err, size_t
 /* The same for a file; err names the file. */
 int hr_elf_read_path(const char *path, struct hr_elf *out, char *err, size_t errlen);
 void hr_elf_free(struct hr_elf *e);
+/* dst becomes a copy of src, which hr_elf_free frees on its own. */
+void hr_elf_copy(struct hr_elf *dst, const struct hr_elf *src);
 
 /* The string a defined data symbol of the dynamic symbol table points to
  * ("MPII_Version_string" -> "4.0.2"): printable ASCII, at most 127 bytes.

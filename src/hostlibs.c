@@ -435,7 +435,7 @@ static int add_libs(struct planner *pl, const char *word)
 static void add_tool(struct planner *pl, const char *word)
 {
     const char *const *dirs = pl->in->tool_dirs;
-    char *path = NULL, why[256];
+    char *path = NULL;
     struct hr_elf e;
 
     if (word[0] == '/') {
@@ -457,10 +457,9 @@ static void add_tool(struct planner *pl, const char *word)
             return;
         }
     hr_strv_push_owned(&pl->out->tools, path);
-    /* a tool may be a script: then it has no libraries to bring */
-    memset(&e, 0, sizeof(e));
-    if (pl->in->elf ? pl->in->elf(pl->in->elf_ctx, path, &e) == 0
-                    : hr_elf_read_path(path, &e, why, sizeof(why)) == 0) {
+    /* a tool may be a script: then it has no libraries to bring (and err,
+     * which fs_elf set, says nothing to anyone: the set is not refused) */
+    if (fs_elf(pl, path, &e) == 0) {
         raise_glibc(pl->out, e.glibc_need, base_name(path));
         queue_needed(pl, &e, base_name(path), NULL);
     }

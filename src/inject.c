@@ -45,6 +45,13 @@ static const char *const ompi_names[] = {
     "libmpi_cxx.so.40",       "libopen-pal.so.40",
     "libopen-rte.so.40"};
 
+/* A host file's ELF description, kept for the rest of the collection. */
+struct elf_memo {
+    char *path;
+    struct hr_elf elf;
+    bool is_elf;
+};
+
 struct inject_ctx {
     const struct hr_config *cfg;
     struct hr_image *img;
@@ -52,6 +59,8 @@ struct inject_ctx {
     struct hr_ldcache image_cache;
     bool has_image_cache;
     struct hr_strv tool_dirs; /* host-tool-path (or the default), split */
+    struct elf_memo *memo;    /* host files read so far */
+    size_t n_memo;
 };
 
 static bool path_exists(const char *path)
@@ -59,14 +68,29 @@ static bool path_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
+/* A host ELF file, read once however many library sets reach it: the
+ * vendor sets share dependencies, and --mpi=host walks its closure twice
+ * (mpi_list, then inject_mpi). */
 static int elf_of_host_file(void *ctx, const char *path, struct hr_elf *out)
 {
+    struct inject_ctx *c = ctx;
+    struct elf_memo *m = NULL;
     char err[256];
-    (void)ctx;
-    if (hr_elf_read_path(path, out, err, sizeof(err)) < 0) {
-        hr_debug("%s", err);
-        return -1;
+
+    for (size_t i = 0; i < c->n_memo && !m; i++)
+        if (strcmp(c->memo[i].path, path) == 0)
+            m = &c->memo[i];
+    if (!m) {
+        c->memo = hr_xrealloc(c->memo, (c->n_memo + 1) * sizeof(*c->memo));
+        m = &c->memo[c->n_memo++];
+        m->path = hr_xstrdup(path);
+        m->is_elf = hr_elf_read_path(path, &m->elf, err, sizeof(err)) == 0;
+        if (!m->is_elf)
+            hr_debug("%s", err);
     }
+    if (!m->is_elf)
+        return -1;
+    hr_elf_copy(out, &m->elf);
     return 0;
 }
 
@@ -130,6 +154,13 @@ static unsigned image_glibc(struct inject_ctx *c)
     return v;
 }
 
+static void strv_merge(struct hr_strv *dst, const struct hr_strv *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        if (!hr_strv_has(dst, src->v[i]))
+            hr_strv_push(dst, src->v[i]);
+}
+
 /* Move what src has that dst lacks into dst. */
 static void libset_merge(struct hr_libset *dst, struct hr_libset *src)
 {
@@ -141,21 +172,11 @@ static void libset_merge(struct hr_libset *dst, struct hr_libset *src)
         dst->libs[dst->n++] = *l;
         *l = (struct hr_hostlib){0};
     }
-    for (size_t i = 0; i < src->tools.n; i++)
-        if (!hr_strv_has(&dst->tools, src->tools.v[i]))
-            hr_strv_push(&dst->tools, src->tools.v[i]);
-    for (size_t i = 0; i < src->dirs.n; i++)
-        if (!hr_strv_has(&dst->dirs, src->dirs.v[i]))
-            hr_strv_push(&dst->dirs, src->dirs.v[i]);
-    for (size_t i = 0; i < src->env.n; i++)
-        if (!hr_strv_has(&dst->env, src->env.v[i]))
-            hr_strv_push(&dst->env, src->env.v[i]);
-    for (size_t i = 0; i < src->missing.n; i++)
-        if (!hr_strv_has(&dst->missing, src->missing.v[i]))
-            hr_strv_push(&dst->missing, src->missing.v[i]);
-    for (size_t i = 0; i < src->kept.n; i++)
-        if (!hr_strv_has(&dst->kept, src->kept.v[i]))
-            hr_strv_push(&dst->kept, src->kept.v[i]);
+    strv_merge(&dst->tools, &src->tools);
+    strv_merge(&dst->dirs, &src->dirs);
+    strv_merge(&dst->env, &src->env);
+    strv_merge(&dst->missing, &src->missing);
+    strv_merge(&dst->kept, &src->kept);
     if (src->glibc_need > dst->glibc_need) {
         dst->glibc_need = src->glibc_need;
         free(dst->glibc_need_by);
@@ -188,6 +209,7 @@ static struct hr_libset_input libset_input(struct inject_ctx *c)
         .host_cache = &c->host_cache,
         .image_cache = c->has_image_cache ? &c->image_cache : NULL,
         .elf = elf_of_host_file,
+        .elf_ctx = c,
         /* a host library the image has a newer copy of is not bound over it */
         .image_elf = c->img && c->has_image_cache ? image_elf : NULL,
         .image_elf_ctx = c->img,
@@ -582,6 +604,11 @@ int hr_inject_collect(const struct hr_config *cfg, char **envp, struct hr_image 
     hr_ldcache_free(&c.host_cache);
     hr_ldcache_free(&c.image_cache);
     hr_strv_free(&c.tool_dirs);
+    for (size_t i = 0; i < c.n_memo; i++) {
+        free(c.memo[i].path);
+        hr_elf_free(&c.memo[i].elf);
+    }
+    free(c.memo);
     if (rc < 0)
         hr_inject_free(out);
     return rc;

@@ -40,12 +40,10 @@ static char *join(const struct hr_strv *sv, const char *sep)
     return out;
 }
 
+/* short for the many checks below */
 static bool has(const struct hr_strv *sv, const char *s)
 {
-    for (size_t i = 0; i < sv->n; i++)
-        if (strcmp(sv->v[i], s) == 0)
-            return true;
-    return false;
+    return hr_strv_has(sv, s);
 }
 
 /* The report line that starts with prefix, or "" */

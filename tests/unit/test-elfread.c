@@ -37,14 +37,6 @@ static unsigned char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static bool strv_has(const struct hr_strv *sv, const char *s)
-{
-    for (size_t i = 0; i < sv->n; i++)
-        if (strcmp(sv->v[i], s) == 0)
-            return true;
-    return false;
-}
-
 static void test_versions(void)
 {
     hr_autofree char *a = hr_glibc_version_str(2034);
@@ -110,9 +102,9 @@ static void test_host_files(void)
         /* every version it defines, the running one among them, but not the
          * base definition that names libc.so.6 itself */
         CHECK(e.verdefs.n >= 10);
-        CHECK(strv_has(&e.verdefs, running));
-        CHECK(strv_has(&e.verdefs, "GLIBC_PRIVATE"));
-        CHECK(!strv_has(&e.verdefs, "libc.so.6"));
+        CHECK(hr_strv_has(&e.verdefs, running));
+        CHECK(hr_strv_has(&e.verdefs, "GLIBC_PRIVATE"));
+        CHECK(!hr_strv_has(&e.verdefs, "libc.so.6"));
 #if defined(__x86_64__)
         CHECK(e.verdefs.n > 0 && strcmp(e.verdefs.v[0], "GLIBC_2.2.5") == 0);
 #endif
@@ -126,11 +118,11 @@ static void test_host_files(void)
 
     CHECK(hr_elf_read_path("/bin/ls", &e, err, sizeof(err)) == 0);
     CHECK(e.soname == NULL);
-    CHECK(strv_has(&e.needed, "libc.so.6"));
+    CHECK(hr_strv_has(&e.needed, "libc.so.6"));
     CHECK(e.glibc_need >= 2002 && e.glibc_have == 0);
     CHECK(e.verdefs.n == 0 && e.n_verneeds > 0);
     for (size_t i = 0; i < e.n_verneeds; i++)
-        CHECK(strv_has(&e.needed, e.verneeds[i].file) && e.verneeds[i].version[0]);
+        CHECK(hr_strv_has(&e.needed, e.verneeds[i].file) && e.verneeds[i].version[0]);
     hr_elf_free(&e);
 
     CHECK(hr_elf_read_path("/nonexistent/libx.so", &e, err, sizeof(err)) < 0);
@@ -163,12 +155,12 @@ static void test_fake_libs(void)
     CHECK(hr_elf_read_path(LIB "/libibverbs/libfakeprov-rdmav34.so", &e, err,
                            sizeof(err)) == 0);
     CHECK(e.soname == NULL);
-    CHECK(strv_has(&e.needed, "libfakeorigin.so.3"));
+    CHECK(hr_strv_has(&e.needed, "libfakeorigin.so.3"));
     hr_elf_free(&e);
 
     CHECK(hr_elf_read_path(HR_FAKEHOST "/host/fake/bin/fake-smi", &e, err, sizeof(err)) ==
           0);
-    CHECK(strv_has(&e.needed, "libfakecuda.so.1"));
+    CHECK(hr_strv_has(&e.needed, "libfakecuda.so.1"));
     hr_elf_free(&e);
 
     CHECK(hr_elf_read_path(HR_FAKEHOST "/host/fake/bin/fake-script", &e, err,
@@ -176,6 +168,31 @@ static void test_fake_libs(void)
 }
 
 /* Symbol versions defined by a version script, and needed of it. */
+/* A copy says what the original said and outlives it. */
+static void test_copy(const struct hr_elf *e)
+{
+    struct hr_elf orig, copy;
+
+    hr_elf_copy(&orig, e);
+    hr_elf_copy(&copy, &orig);
+    hr_elf_free(&orig);
+    CHECK((copy.soname == NULL) == (e->soname == NULL));
+    if (copy.soname && e->soname)
+        CHECK_STR(copy.soname, e->soname);
+    CHECK(copy.needed.n == e->needed.n && copy.verdefs.n == e->verdefs.n);
+    for (size_t i = 0; i < copy.needed.n && i < e->needed.n; i++)
+        CHECK_STR(copy.needed.v[i], e->needed.v[i]);
+    for (size_t i = 0; i < copy.verdefs.n && i < e->verdefs.n; i++)
+        CHECK_STR(copy.verdefs.v[i], e->verdefs.v[i]);
+    CHECK(copy.n_verneeds == e->n_verneeds && copy.n_verneeds > 0);
+    for (size_t i = 0; i < copy.n_verneeds && i < e->n_verneeds; i++) {
+        CHECK_STR(copy.verneeds[i].file, e->verneeds[i].file);
+        CHECK_STR(copy.verneeds[i].version, e->verneeds[i].version);
+    }
+    CHECK(copy.glibc_need == e->glibc_need && copy.glibc_have == e->glibc_have);
+    hr_elf_free(&copy);
+}
+
 static void test_fake_versions(void)
 {
     static const char *const host[] = {"FAKE_1.0", "FAKE_PRIVATE_1"};
@@ -208,8 +225,10 @@ static void test_fake_versions(void)
         else
             CHECK_STR(v->file, "libc.so.6");
     }
-    CHECK(fab.n == 2 && strv_has(&fab, "FAKE_1.0") && strv_has(&fab, "FAKE_PRIVATE_1"));
+    CHECK(fab.n == 2 && hr_strv_has(&fab, "FAKE_1.0") &&
+          hr_strv_has(&fab, "FAKE_PRIVATE_1"));
     hr_strv_free(&fab);
+    test_copy(&e);
     hr_elf_free(&e);
 
     /* the fake CUDA library neither defines nor needs versions of its own */
