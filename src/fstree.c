@@ -69,10 +69,7 @@ enum hr_whiteout_kind hr_whiteout_kind(const char *name)
 
 static size_t path_hash(const char *s)
 {
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return (size_t)hr_hash_str(HR_HASH_INIT, s);
 }
 
 static void hash_insert(struct hr_fstree *t, struct hr_node *n);
