@@ -263,8 +263,12 @@ static int source_open(struct hr_oci_image *img, const char *src, const char *pl
     if (strncmp(src, "dir:", 4) == 0) {
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         struct stat st;
-        if (stat(src + 4, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            hr_err("%s: %s", src + 4, errno ? strerror(errno) : "not a directory");
+        if (stat(src + 4, &st) < 0) {
+            hr_err("%s: %s", src + 4, strerror(errno));
+            return -1;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            hr_err("%s: not a directory", src + 4);
             return -1;
         }
         /* A directory has no creation time of its own: SOURCE_DATE_EPOCH

@@ -69,10 +69,7 @@ enum hr_whiteout_kind hr_whiteout_kind(const char *name)
 
 static size_t path_hash(const char *s)
 {
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return (size_t)hr_hash_str(HR_HASH_INIT, s);
 }
 
 static void hash_insert(struct hr_fstree *t, struct hr_node *n);
@@ -219,28 +216,25 @@ static enum hr_verdict check_ancestors(struct hr_fstree *t, int layer, char *p)
     return HR_ADD;
 }
 
-/* Create clean path p (len bytes) and its missing parents; parents are
- * implicit directories of this layer. */
-static struct hr_node *create_path(struct hr_fstree *t, int layer, const char *p,
-                                   size_t len, uint32_t mode)
+/* Create clean path p and its missing parents; parents are implicit
+ * directories of this layer. Once one is missing, so are those below it. */
+static struct hr_node *create_path(struct hr_fstree *t, int layer, char *p, uint32_t mode)
 {
-    struct hr_node *parent = t->root;
-    const char *slash;
-    size_t plen = 0;
+    struct hr_node *parent = t->root, *d = parent;
 
-    while ((slash = memchr(p + plen, '/', len - plen))) {
-        size_t dlen = (size_t)(slash - p);
-        char *dir = hr_xstrndup(p, dlen);
-        struct hr_node *d = hr_fstree_lookup(t, dir);
-        free(dir);
+    for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        if (d)
+            d = hr_fstree_lookup(t, p);
         if (!d) {
-            d = node_new(t, parent, p, dlen, layer, S_IFDIR | 0755);
-            d->is_implicit = true;
+            parent = node_new(t, parent, p, (size_t)(s - p), layer, S_IFDIR | 0755);
+            parent->is_implicit = true;
+        } else {
+            parent = d;
         }
-        parent = d;
-        plen = dlen + 1;
+        *s = '/';
     }
-    return node_new(t, parent, p, len, layer, mode);
+    return node_new(t, parent, p, strlen(p), layer, mode);
 }
 
 static enum hr_verdict place_whiteout(struct hr_fstree *t, int layer, char *p, char *base,
@@ -260,7 +254,7 @@ static enum hr_verdict place_whiteout(struct hr_fstree *t, int layer, char *p, c
                 return v;
             n = hr_fstree_lookup(t, p);
             if (!n) {
-                n = create_path(t, layer, p, strlen(p), S_IFDIR | 0755);
+                n = create_path(t, layer, p, S_IFDIR | 0755);
                 n->is_implicit = true;
             } else if (n->is_whiteout) {
                 if (n->layer < layer)
@@ -287,7 +281,7 @@ static enum hr_verdict place_whiteout(struct hr_fstree *t, int layer, char *p, c
             n->opaque_layer = layer;
         return HR_WHITEOUT;
     }
-    n = create_path(t, layer, p, strlen(p), 0);
+    n = create_path(t, layer, p, 0);
     n->is_whiteout = true;
     return HR_WHITEOUT;
 }
@@ -332,7 +326,7 @@ enum hr_verdict hr_fstree_place(struct hr_fstree *t, int layer, const char *raw,
         return v;
     n = hr_fstree_lookup(t, p);
     if (!n) {
-        *out = create_path(t, layer, p, strlen(p), type);
+        *out = create_path(t, layer, p, type);
         return HR_ADD;
     }
     if (n->is_whiteout) {

@@ -274,13 +274,24 @@ static int parse_args(struct cli *c, int argc, char **argv)
     return 0;
 }
 
+/* The conversion options, the same for convert and pull. */
+static int convert_opts(const struct cli *c, struct hr_convert_opts *o)
+{
+    if (!hr_sqfs_comp_supported(c->comp)) {
+        hr_err("--comp %s: not supported (use zstd, gzip, xz or lz4)", c->comp);
+        return -1;
+    }
+    *o = (struct hr_convert_opts){.comp = c->comp,
+                                  .level = c->level,
+                                  .block_size = c->block_size,
+                                  .threads = c->threads,
+                                  .platform = c->platform};
+    return 0;
+}
+
 static int cmd_convert(const struct cli *c)
 {
-    struct hr_convert_opts o = {.comp = c->comp,
-                                .level = c->level,
-                                .block_size = c->block_size,
-                                .threads = c->threads,
-                                .platform = c->platform};
+    struct hr_convert_opts o;
 
     if (c->argc != 3) {
         hr_err("convert: needs SRC and FILE (see hpcimg --help)");
@@ -290,34 +301,28 @@ static int cmd_convert(const struct cli *c)
         hr_err("convert: -o is for pull; convert writes the FILE given after SRC");
         return -1;
     }
-    if (!hr_sqfs_comp_supported(c->comp)) {
-        hr_err("--comp %s: not supported (use zstd, gzip, xz or lz4)", c->comp);
+    if (convert_opts(c, &o) < 0)
         return -1;
-    }
     return hr_convert(c->argv[1], c->argv[2], &o);
 }
 
 static int cmd_pull(const struct cli *c)
 {
+    struct hr_convert_opts conv;
+
     if (c->argc != 2) {
         hr_err("pull: needs REF (see hpcimg --help)");
         return -1;
     }
-    if (!hr_sqfs_comp_supported(c->comp)) {
-        hr_err("--comp %s: not supported (use zstd, gzip, xz or lz4)", c->comp);
+    if (convert_opts(c, &conv) < 0)
         return -1;
-    }
 #ifdef HAVE_LIBCURL
     struct hr_pull_opts o = {
         .registry = c->registry && *c->registry ? c->registry : NULL,
         .platform = c->platform,
         .parallel = c->parallel,
         .reg = {.creds = c->creds, .ca_cert = c->ca_cert, .is_insecure = c->is_insecure},
-        .conv = {.comp = c->comp,
-                 .level = c->level,
-                 .block_size = c->block_size,
-                 .threads = c->threads,
-                 .platform = c->platform},
+        .conv = conv,
     };
     return hr_pull(c->argv[1], c->output, &o);
 #else

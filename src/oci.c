@@ -5,15 +5,12 @@
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "digest.h"
 #include "log.h"
@@ -90,37 +87,24 @@ int hr_rfc3339_parse(const char *s, int64_t *out)
     return 0;
 }
 
-static char *read_range(const char *path, off_t off, off_t size, const char *name)
+/* A whole JSON document; one over JSON_MAX is refused, not cut short. */
+static char *read_json_file(const char *path, const char *name, size_t *len_out)
 {
-    hr_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    char *buf;
-    size_t got = 0;
+    size_t len;
+    char *text = hr_read_file(path, JSON_MAX + 1, &len);
 
-    if (fd < 0 || fstat(fd, &st) < 0) {
+    if (!text) {
         hr_err("%s: %s", path, strerror(errno));
         return NULL;
     }
-    if (size < 0)
-        size = st.st_size - off;
-    if (size < 0 || (size_t)size > JSON_MAX) {
+    if (len > JSON_MAX) {
         hr_err("%s: too large for a JSON document", name);
+        free(text);
         return NULL;
     }
-    buf = hr_xmalloc((size_t)size + 1);
-    while (got < (size_t)size) {
-        ssize_t n = pread(fd, buf + got, (size_t)size - got, off + (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            hr_err("%s: %s", name, n < 0 ? strerror(errno) : "truncated");
-            free(buf);
-            return NULL;
-        }
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    return buf;
+    if (len_out)
+        *len_out = len;
+    return text;
 }
 
 /* Parse JSON text; checks its digest first when one is given. */
@@ -211,17 +195,17 @@ static char *layout_read_blob(const char *dir, json_t *desc, const char **digest
     json_t *size = json_object_get(desc, "size");
     hr_autofree char *path = NULL;
     char *text;
+    size_t len;
 
     if (!hr_digest_valid(digest)) {
         hr_err("%s: descriptor with a missing or unsupported digest", dir);
         return NULL;
     }
     path = blob_path(dir, digest);
-    text = read_range(path, 0, -1, digest);
-    if (text && json_is_integer(size) &&
-        (json_int_t)strlen(text) != json_integer_value(size)) {
+    text = read_json_file(path, digest, &len);
+    if (text && json_is_integer(size) && (json_int_t)len != json_integer_value(size)) {
         hr_err("%s: size mismatch (descriptor says %lld, blob has %zu bytes)", digest,
-               (long long)json_integer_value(size), strlen(text));
+               (long long)json_integer_value(size), len);
         free(text);
         return NULL;
     }
@@ -372,7 +356,7 @@ int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *ta
     const char *mdigest = NULL, *mt;
     int rc = -1;
 
-    text = read_range(index_path, 0, -1, index_path);
+    text = read_json_file(index_path, index_path, NULL);
     if (!text || !(index = json_checked(text, NULL, index_path)))
         goto out;
     if (!platform)

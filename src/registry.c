@@ -29,15 +29,20 @@ static const char accept_all[] = "Accept: " HR_MT_OCI_MANIFEST ", " HR_MT_OCI_IN
 
 /* ---- answers -------------------------------------------------------------------- */
 
+static void headers_reset(struct hr_response *r)
+{
+    free(r->content_type);
+    free(r->docker_digest);
+    free(r->www_auth);
+    free(r->content_range);
+    r->content_type = r->docker_digest = r->www_auth = r->content_range = NULL;
+}
+
 void hr_response_reset(struct hr_response *resp)
 {
+    headers_reset(resp);
     free(resp->body);
-    free(resp->content_type);
-    free(resp->docker_digest);
-    free(resp->www_auth);
-    free(resp->content_range);
-    resp->body = resp->content_type = resp->docker_digest = NULL;
-    resp->www_auth = resp->content_range = NULL;
+    resp->body = NULL;
     resp->status = 0;
     resp->len = 0;
     resp->errbuf[0] = '\0';
@@ -67,11 +72,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 
     (void)size;
     if (n > 5 && strncmp(line, "HTTP/", 5) == 0) { /* a new answer (redirect) */
-        free(r->content_type);
-        free(r->docker_digest);
-        free(r->www_auth);
-        free(r->content_range);
-        r->content_type = r->docker_digest = r->www_auth = r->content_range = NULL;
+        headers_reset(r);
         return n;
     }
     if (!header_is(line, n, "Content-Type", &r->content_type) &&

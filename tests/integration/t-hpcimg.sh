@@ -298,6 +298,9 @@ check "dir: same bytes twice" sh -c "'$HPCIMG' -q convert 'dir:$HI_DIR/tree' '$H
     cmp '$HI_DIR/tree.sqfs' '$HI_DIR/tree2.sqfs'"
 check_rc "$HR_EXIT_FAIL" "dir: of a missing directory" \
     "$HPCIMG" convert "dir:$HI_DIR/missing" "$HI_DIR/m.sqfs"
+check "dir: of a regular file says so" hi_one_error \
+    "^hpcimg: $HI_DIR/tree/one: not a directory\$" \
+    "$HPCIMG" convert "dir:$HI_DIR/tree/one" "$HI_DIR/m.sqfs"
 
 # ---- hostile entries ---------------------------------------------------------------------
 hi_mk hostile "$HI_DIR/hostile"
