@@ -226,11 +226,20 @@ static int xfer_open(struct xfer *x, const char *blobs)
             return -1;
         }
         /* The pull that held the lock may have renamed or removed the file
-         * meanwhile: the lock counts only on the file the name still has. */
-        if (i > 10 || (stat(x->partial, &named) == 0 && named.st_ino == held.st_ino &&
-                       named.st_dev == held.st_dev))
+         * meanwhile: the lock counts only on the file the name still has.
+         * Writing on through a lock on a file the name has left would
+         * publish another pull's partial file later, so a name that keeps
+         * changing is an error, not a reason to carry on. */
+        if (stat(x->partial, &named) == 0 && named.st_ino == held.st_ino &&
+            named.st_dev == held.st_dev)
             break;
         close(x->fd);
+        x->fd = -1;
+        if (i == 10) {
+            hr_err("%s: %s: other pulls keep replacing it; try again", x->r->ref,
+                   x->partial);
+            return -1;
+        }
     }
     if (access(x->final, F_OK) == 0)
         return 1;
