@@ -422,7 +422,7 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
 
     /* strsep, not strtok: an empty line counts, so messages name the right line */
     for (char *line = strsep(&rest, "\n"); line; line = strsep(&rest, "\n")) {
-        char *key, *value, *eq;
+        char *key, *value, *eq, sub[512];
         lineno++;
         key = trim(line);
         if (!*key || *key == '#')
@@ -435,20 +435,14 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
         *eq = '\0';
         value = trim(eq + 1);
         key = trim(key);
-        if (strcmp(key, "bind") == 0) {
-            char sub[512];
-            if (config_add_bind_spec(cfg, value, true, sub, sizeof(sub)) < 0) {
-                rc = hr_fail(err, errlen, "%s:%d: %s", name, lineno, sub);
-                break;
-            }
-        } else if ((rc = site_policy_key(cfg, key, value, err, errlen)) <= 0) {
-            if (rc < 0) {
-                char sub[512];
-                snprintf(sub, sizeof(sub), "%s", err);
-                hr_fail(err, errlen, "%s:%d: %s", name, lineno, sub);
-                break;
-            }
-        } else {
+        rc = strcmp(key, "bind") == 0
+                 ? config_add_bind_spec(cfg, value, true, sub, sizeof(sub))
+                 : site_policy_key(cfg, key, value, sub, sizeof(sub));
+        if (rc < 0) {
+            hr_fail(err, errlen, "%s:%d: %s", name, lineno, sub);
+            break;
+        }
+        if (rc > 0) {
             rc = hr_fail(err, errlen, "%s:%d: unknown key '%s'", name, lineno, key);
             break;
         }
