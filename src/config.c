@@ -66,7 +66,7 @@ int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
     return 0;
 }
 
-static void config_add_bind(struct hr_config *cfg, struct hr_bind *b)
+void hr_config_add_bind(struct hr_config *cfg, const struct hr_bind *b)
 {
     cfg->binds = hr_xrealloc(cfg->binds, (cfg->n_binds + 1) * sizeof(*cfg->binds));
     cfg->binds[cfg->n_binds++] = *b;
@@ -80,7 +80,7 @@ static int config_add_bind_spec(struct hr_config *cfg, const char *spec, bool fr
     if (hr_bind_parse(spec, &b, err, errlen) < 0)
         return -1;
     b.from_site = from_site;
-    config_add_bind(cfg, &b);
+    hr_config_add_bind(cfg, &b);
     return 0;
 }
 

@@ -122,8 +122,7 @@ static int plugin_config(struct hr_config *cfg, char **env, char *err, size_t er
             free(copy);
             return -1;
         }
-        cfg->binds = hr_xrealloc(cfg->binds, (cfg->n_binds + 1) * sizeof(b));
-        cfg->binds[cfg->n_binds++] = b;
+        hr_config_add_bind(cfg, &b);
     }
     free(copy);
     /* pyxis's --container-env: these keep the host's value over the image's */
@@ -199,8 +198,7 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
         argc > 0 && argv[0][0] == '/') {
         struct hr_bind b = {
             .src = hr_xstrdup(argv[0]), .dst = hr_path_normalize(argv[0]), .is_ro = true};
-        cfg.binds = hr_xrealloc(cfg.binds, (cfg.n_binds + 1) * sizeof(b));
-        cfg.binds[cfg.n_binds++] = b;
+        hr_config_add_bind(&cfg, &b);
     }
     if (hr_launch_enter(&cfg, job_env, &plan) != 0)
         return -1; /* it said why */
