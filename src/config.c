@@ -478,23 +478,27 @@ const char *hr_config_site_path(char **envp)
     return SYSCONFDIR "/hpcrun/hpcrun.conf";
 }
 
-int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,
-                   size_t errlen)
+int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t errlen)
 {
     const char *site = hr_config_site_path(envp);
     char *text;
+    int rc;
 
     memset(cfg, 0, sizeof(*cfg));
     text = hr_read_file(site, 1 << 20, NULL);
-    if (text) {
-        int rc = hr_config_apply_site(cfg, site, text, err, errlen);
-        free(text);
-        if (rc < 0)
-            return -1;
-    } else if (errno != ENOENT) {
-        return hr_fail(err, errlen, "%s: %s", site, strerror(errno));
-    }
-    if (hr_config_apply_env(cfg, envp, err, errlen) < 0)
+    if (!text)
+        return errno == ENOENT ? 0
+                               : hr_fail(err, errlen, "%s: %s", site, strerror(errno));
+    rc = hr_config_apply_site(cfg, site, text, err, errlen);
+    free(text);
+    return rc;
+}
+
+int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,
+                   size_t errlen)
+{
+    if (hr_config_load_site(cfg, envp, err, errlen) < 0 ||
+        hr_config_apply_env(cfg, envp, err, errlen) < 0)
         return -1;
     return hr_config_parse_args(cfg, argc, argv, err, errlen);
 }

@@ -85,6 +85,10 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
 /* Apply HPCRUN_* variables from envp (HPCRUN_BIND: comma-separated specs). */
 int hr_config_apply_env(struct hr_config *cfg, char **envp, char *err, size_t errlen);
 
+/* A fresh cfg holding the site config file's settings (none if there is no
+ * such file). Returns 0 or -1 with err set. */
+int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t errlen);
+
 /* The whole of step 1: site file, environment, then argv (later wins). */
 int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,
                    size_t errlen);
