@@ -66,7 +66,7 @@ int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
     return 0;
 }
 
-static void config_add_bind(struct hr_config *cfg, struct hr_bind *b)
+void hr_config_add_bind(struct hr_config *cfg, const struct hr_bind *b)
 {
     cfg->binds = hr_xrealloc(cfg->binds, (cfg->n_binds + 1) * sizeof(*cfg->binds));
     cfg->binds[cfg->n_binds++] = *b;
@@ -80,7 +80,7 @@ static int config_add_bind_spec(struct hr_config *cfg, const char *spec, bool fr
     if (hr_bind_parse(spec, &b, err, errlen) < 0)
         return -1;
     b.from_site = from_site;
-    config_add_bind(cfg, &b);
+    hr_config_add_bind(cfg, &b);
     return 0;
 }
 
@@ -422,7 +422,7 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
 
     /* strsep, not strtok: an empty line counts, so messages name the right line */
     for (char *line = strsep(&rest, "\n"); line; line = strsep(&rest, "\n")) {
-        char *key, *value, *eq;
+        char *key, *value, *eq, sub[512];
         lineno++;
         key = trim(line);
         if (!*key || *key == '#')
@@ -435,20 +435,14 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
         *eq = '\0';
         value = trim(eq + 1);
         key = trim(key);
-        if (strcmp(key, "bind") == 0) {
-            char sub[512];
-            if (config_add_bind_spec(cfg, value, true, sub, sizeof(sub)) < 0) {
-                rc = hr_fail(err, errlen, "%s:%d: %s", name, lineno, sub);
-                break;
-            }
-        } else if ((rc = site_policy_key(cfg, key, value, err, errlen)) <= 0) {
-            if (rc < 0) {
-                char sub[512];
-                snprintf(sub, sizeof(sub), "%s", err);
-                hr_fail(err, errlen, "%s:%d: %s", name, lineno, sub);
-                break;
-            }
-        } else {
+        rc = strcmp(key, "bind") == 0
+                 ? config_add_bind_spec(cfg, value, true, sub, sizeof(sub))
+                 : site_policy_key(cfg, key, value, sub, sizeof(sub));
+        if (rc < 0) {
+            hr_fail(err, errlen, "%s:%d: %s", name, lineno, sub);
+            break;
+        }
+        if (rc > 0) {
             rc = hr_fail(err, errlen, "%s:%d: unknown key '%s'", name, lineno, key);
             break;
         }
@@ -484,23 +478,27 @@ const char *hr_config_site_path(char **envp)
     return SYSCONFDIR "/hpcrun/hpcrun.conf";
 }
 
-int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,
-                   size_t errlen)
+int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t errlen)
 {
     const char *site = hr_config_site_path(envp);
     char *text;
+    int rc;
 
     memset(cfg, 0, sizeof(*cfg));
     text = hr_read_file(site, 1 << 20, NULL);
-    if (text) {
-        int rc = hr_config_apply_site(cfg, site, text, err, errlen);
-        free(text);
-        if (rc < 0)
-            return -1;
-    } else if (errno != ENOENT) {
-        return hr_fail(err, errlen, "%s: %s", site, strerror(errno));
-    }
-    if (hr_config_apply_env(cfg, envp, err, errlen) < 0)
+    if (!text)
+        return errno == ENOENT ? 0
+                               : hr_fail(err, errlen, "%s: %s", site, strerror(errno));
+    rc = hr_config_apply_site(cfg, site, text, err, errlen);
+    free(text);
+    return rc;
+}
+
+int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,
+                   size_t errlen)
+{
+    if (hr_config_load_site(cfg, envp, err, errlen) < 0 ||
+        hr_config_apply_env(cfg, envp, err, errlen) < 0)
         return -1;
     return hr_config_parse_args(cfg, argc, argv, err, errlen);
 }

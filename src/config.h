@@ -69,6 +69,8 @@ struct hr_config {
 
 /* Parse "SRC[:DST[:ro|rw]]" into b. Returns 0, or -1 with a message in err. */
 int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen);
+/* Append b (its strings now belong to cfg) to cfg->binds. */
+void hr_config_add_bind(struct hr_config *cfg, const struct hr_bind *b);
 
 /* Parse the command line. Returns 0, or -1 with a one-line message in err
  * ("--bind 'x:y': destination must be an absolute path"). */
@@ -82,6 +84,10 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
 
 /* Apply HPCRUN_* variables from envp (HPCRUN_BIND: comma-separated specs). */
 int hr_config_apply_env(struct hr_config *cfg, char **envp, char *err, size_t errlen);
+
+/* A fresh cfg holding the site config file's settings (none if there is no
+ * such file). Returns 0 or -1 with err set. */
+int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t errlen);
 
 /* The whole of step 1: site file, environment, then argv (later wins). */
 int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,

@@ -8,23 +8,15 @@
 #ifdef HAVE_LIBZSTD
 #include <zstd.h>
 #endif
-#include <malloc.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "image.h"
 #include "log.h"
 #include "pathres.h"
-#include "root.h"
 
 #define SQFS_MAGIC_LE 0x73717368u /* "hsqs" */
 #define CONFIG_JSON "/.hpcrun/config.json"

@@ -394,10 +394,8 @@ static void join_poll_events(struct server_args *a, const struct pollfd *pfd, si
         a->ready_fd = -1;
     } else if (is_accept_event) {
         int member = hr_join_accept(a->listen_fd);
-        if (member >= 0 && a->n_members < HR_ARRAY_LEN(a->members))
+        if (member >= 0)
             a->members[a->n_members++] = member;
-        else if (member >= 0)
-            close(member);
     }
 }
 
@@ -427,7 +425,11 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
         if (a->ready_fd >= 0)
             pfd[np++] = (struct pollfd){.fd = a->ready_fd, .events = POLLIN};
         else if (a->listen_fd >= 0)
-            pfd[np++] = (struct pollfd){.fd = a->listen_fd, .events = POLLIN};
+            /* full: a newcomer waits in the backlog, since one accepted
+             * now would get the namespaces without being watched */
+            pfd[np++] = (struct pollfd){
+                .fd = a->n_members < HR_ARRAY_LEN(a->members) ? a->listen_fd : -1,
+                .events = POLLIN};
         for (size_t i = 0; i < a->n_members; i++)
             pfd[np++] = (struct pollfd){.fd = a->members[i], .events = POLLIN};
         n = poll(pfd, np, has_pidfd || a->is_owner_gone ? -1 : 250);

@@ -84,8 +84,9 @@ static int send_fds(int sock, const int *fds, size_t n)
     return sendmsg(sock, msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-/* Receive exactly n (1 or 2) descriptors, waiting at most ms. Any others that
- * came along are closed. */
+/* Receive exactly n (1 or 2) descriptors, waiting at most ms. A message with
+ * any other number is refused and every descriptor it brought is closed: the
+ * FUSE server lives as long as the container and must not collect them. */
 static int recv_fds(int sock, int *fds, size_t n, int ms)
 {
     struct fd_message m;
@@ -101,10 +102,11 @@ static int recv_fds(int sock, int *fds, size_t n, int ms)
         return -1;
     got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     if (got != n) {
-        int extra[2];
-        memcpy(extra, CMSG_DATA(c), (got < 2 ? got : 2) * sizeof(int));
-        for (size_t i = 0; i < got && i < 2; i++)
-            close(extra[i]);
+        for (size_t i = 0; i < got; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+            close(fd);
+        }
         return -1;
     }
     memcpy(fds, CMSG_DATA(c), n * sizeof(int));

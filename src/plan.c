@@ -433,7 +433,7 @@ static int plan_join(struct hr_plan *plan, const struct hr_config *cfg,
     const char *job = hr_env_get(host->environ, "SLURM_JOB_ID");
     const char *step = hr_env_get(host->environ, "SLURM_STEP_ID");
     const char *node = hr_env_get(host->environ, "SLURMD_NODENAME");
-    char *scope;
+    char *scope, *image;
 
     if (cfg->join == HR_JOIN_OFF)
         return 0;
@@ -446,17 +446,15 @@ static int plan_join(struct hr_plan *plan, const struct hr_config *cfg,
                        "--join: not in a Slurm job step; name a key: --join=KEY");
     else
         return 0;
-    if (img->file)
-        plan->join_key = hr_xasprintf(
-            "%s|%llu:%llu|%llu|fakeroot=%d|writable=%d|mounts=%016llx", scope,
-            (unsigned long long)img->file->st_dev, (unsigned long long)img->file->st_ino,
-            cfg->offset, cfg->is_fakeroot, cfg->is_writable_tmpfs,
-            (unsigned long long)plan_mounts_hash(plan));
-    else
-        plan->join_key =
-            hr_xasprintf("%s|%s|%llu|fakeroot=%d|writable=%d|mounts=%016llx", scope,
-                         img->path, cfg->offset, cfg->is_fakeroot, cfg->is_writable_tmpfs,
-                         (unsigned long long)plan_mounts_hash(plan));
+    /* the file's identity where known: the same image under another name */
+    image = img->file ? hr_xasprintf("%llu:%llu", (unsigned long long)img->file->st_dev,
+                                     (unsigned long long)img->file->st_ino)
+                      : hr_xstrdup(img->path);
+    plan->join_key =
+        hr_xasprintf("%s|%s|%llu|fakeroot=%d|writable=%d|mounts=%016llx", scope, image,
+                     cfg->offset, cfg->is_fakeroot, cfg->is_writable_tmpfs,
+                     (unsigned long long)plan_mounts_hash(plan));
+    free(image);
     free(scope);
     return 0;
 }

@@ -51,7 +51,7 @@ struct hr_host {
     bool has_hosts, has_resolv; /* /etc/hosts, /etc/resolv.conf exist */
     unsigned closed_std_fds;    /* bit n: fd n (0-2) was closed by the caller */
     /* PMIx directories named in the environment: canonical, existing,
-     * NULL-terminated (see hr_pmix_env_dirs) */
+     * NULL-terminated (see pmix_env_dirs in plan.c) */
     char **pmix_dirs;
     /* devices and host libraries to bring in (inject.h), or NULL */
     const struct hr_inject *inject;

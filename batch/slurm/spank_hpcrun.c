@@ -122,8 +122,7 @@ static int plugin_config(struct hr_config *cfg, char **env, char *err, size_t er
             free(copy);
             return -1;
         }
-        cfg->binds = hr_xrealloc(cfg->binds, (cfg->n_binds + 1) * sizeof(b));
-        cfg->binds[cfg->n_binds++] = b;
+        hr_config_add_bind(cfg, &b);
     }
     free(copy);
     /* pyxis's --container-env: these keep the host's value over the image's */
@@ -186,8 +185,9 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
     }
     if (hr_check_privileges() < 0)
         return -1;
-    memset(&cfg, 0, sizeof(cfg));
-    if (plugin_config(&cfg, job_env, err, sizeof(err)) < 0) {
+    /* the site's binds and host library lists apply as they do to hpcrun */
+    if (hr_config_load_site(&cfg, job_env, err, sizeof(err)) < 0 ||
+        plugin_config(&cfg, job_env, err, sizeof(err)) < 0) {
         hr_err("%s", err);
         return -1;
     }
@@ -199,13 +199,14 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
         argc > 0 && argv[0][0] == '/') {
         struct hr_bind b = {
             .src = hr_xstrdup(argv[0]), .dst = hr_path_normalize(argv[0]), .is_ro = true};
-        cfg.binds = hr_xrealloc(cfg.binds, (cfg.n_binds + 1) * sizeof(b));
-        cfg.binds[cfg.n_binds++] = b;
+        hr_config_add_bind(&cfg, &b);
     }
     if (hr_launch_enter(&cfg, job_env, &plan) != 0)
         return -1; /* it said why */
-    if (hr_exec_prepare(&plan) != 0 || plugin_env(sp, job_env, &plan.env) < 0) {
-        hr_err("--container-image: cannot prepare the task");
+    if (hr_exec_prepare(&plan) != 0)
+        return -1; /* it said why */
+    if (plugin_env(sp, job_env, &plan.env) < 0) {
+        hr_err("--container-image: cannot set the task's environment");
         return -1;
     }
     return 0;

@@ -2,7 +2,9 @@
 #include "autoconfig.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "unit.h"
@@ -218,6 +220,27 @@ static void test_devices_and_libs(void)
     hr_config_free(&cfg);
 }
 
+/* The site file alone (the SPANK plugin's config): read where HPCRUN_CONFIG
+ * says, none at all when it is absent. */
+static void test_load_site(void)
+{
+    struct hr_config cfg;
+    char err[512], path[] = "/tmp/hr-test-config-XXXXXX", env_config[64];
+    char *envp[] = {env_config, "HPCRUN_BIND=/e", NULL};
+    int fd = mkstemp(path);
+
+    CHECK(fd >= 0 && write(fd, "bind = /scratch\n", 16) == 16);
+    close(fd);
+    snprintf(env_config, sizeof(env_config), "HPCRUN_CONFIG=%s", path);
+    CHECK(hr_config_load_site(&cfg, envp, err, sizeof(err)) == 0);
+    CHECK(cfg.n_binds == 1 && cfg.binds[0].from_site); /* HPCRUN_BIND is not read */
+    CHECK_STR(cfg.binds[0].dst, "/scratch");
+    hr_config_free(&cfg);
+    unlink(path);
+    CHECK(hr_config_load_site(&cfg, envp, err, sizeof(err)) == 0 && cfg.n_binds == 0);
+    hr_config_free(&cfg);
+}
+
 int main(void)
 {
     test_devices_and_libs();
@@ -225,5 +248,6 @@ int main(void)
     test_args();
     test_site_and_env();
     test_site_policy();
+    test_load_site();
     return unit_done();
 }
