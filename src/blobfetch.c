@@ -77,14 +77,8 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
     }
     if (x->size >= 0 && x->have + (long long)n > x->size)
         return 0; /* more than the descriptor says: not this blob */
-    for (size_t done = 0; done < n;) {
-        ssize_t w = write(x->fd, data + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return 0;
-        done += (size_t)w;
-    }
+    if (hr_write_all(x->fd, data, n) < 0)
+        return 0;
     hr_sha256_update(&x->sha, data, n);
     x->have += (long long)n;
     return n;

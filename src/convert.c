@@ -281,11 +281,6 @@ static int source_open(struct hr_oci_image *img, const char *src, const char *pl
     return -1;
 }
 
-static uint32_t clamp_u32(int64_t t)
-{
-    return t < 0 ? 0 : t > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-}
-
 static int write_layers(struct hr_fstree *t, struct hr_sqfs_writer *w,
                         const struct hr_oci_image *img, const char *dir)
 {
@@ -329,10 +324,10 @@ static int convert_to(const struct hr_oci_image *img, const char *dir, const cha
 
     if (output_open(&out, dest) < 0)
         goto out;
-    so.mtime = clamp_u32(img->created);
+    so.mtime = hr_fstree_time(img->created);
     if (!(w = hr_sqfs_writer_open(out.fd, dest, &so)))
         goto out;
-    hr_fstree_init(&tree, clamp_u32(img->created));
+    hr_fstree_init(&tree, hr_fstree_time(img->created));
     if (add_metadata(&tree, w, img) < 0 || write_layers(&tree, w, img, dir) < 0 ||
         hr_sqfs_writer_finish(w, &tree) < 0 || output_publish(&out) < 0)
         goto out;

@@ -77,6 +77,12 @@ enum hr_whiteout_kind {
 };
 enum hr_whiteout_kind hr_whiteout_kind(const char *name);
 
+/* A time as SquashFS stores it: unsigned 32-bit seconds, clamped. */
+static inline uint32_t hr_fstree_time(int64_t t)
+{
+    return t < 0 ? 0 : t > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+}
+
 void hr_fstree_init(struct hr_fstree *t, uint32_t default_mtime);
 void hr_fstree_free(struct hr_fstree *t);
 struct hr_node *hr_fstree_lookup(const struct hr_fstree *t, const char *path);

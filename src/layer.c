@@ -187,13 +187,6 @@ static const char *entry_hardlink(struct layer_ctx *c, struct archive_entry *e)
     return entry_path(c, p ? p : archive_entry_hardlink(e));
 }
 
-static uint32_t clamp_time(int64_t t)
-{
-    if (t < 0)
-        return 0;
-    return t > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-}
-
 /* SquashFS stores device numbers as Linux's new_encode_dev() does. */
 static uint32_t encode_dev(unsigned long major, unsigned long minor)
 {
@@ -242,7 +235,7 @@ static int entry_fill(struct layer_ctx *c, struct archive *a, struct archive_ent
     n->mode = (mode & S_IFMT) | (mode & 07777);
     n->uid = (uint32_t)archive_entry_uid(e);
     n->gid = (uint32_t)archive_entry_gid(e);
-    n->mtime = clamp_time(archive_entry_mtime(e));
+    n->mtime = hr_fstree_time(archive_entry_mtime(e));
     if (S_ISLNK(mode)) {
         const char *tgt = archive_entry_symlink_utf8(e);
         if (!tgt)

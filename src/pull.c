@@ -74,21 +74,6 @@ char *hr_blob_cache_dir(void)
     return dir;
 }
 
-static bool write_all(int fd, const char *data, size_t len)
-{
-    size_t done = 0;
-
-    while (done < len) {
-        ssize_t n = write(fd, data + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return false;
-        done += (size_t)n;
-    }
-    return true;
-}
-
 /* Write a small verified blob (a manifest) into the cache atomically. An
  * O_TMPFILE file has no name until it is complete and linked in, so a pull
  * killed half-way leaves nothing; a blob already there (another pull of the
@@ -104,7 +89,8 @@ static int cache_put(struct pull *p, const char *digest, const char *data, size_
 
     if (!is_anonymous)
         fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0 || !write_all(fd, data, len) || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+    if (fd < 0 || hr_write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 ||
+        fsync(fd) < 0) {
         rc = -1;
     } else if (is_anonymous) {
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);

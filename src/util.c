@@ -91,6 +91,22 @@ uint64_t hr_hash_str(uint64_t h, const char *s)
     return h;
 }
 
+int hr_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 bool hr_strv_has(const struct hr_strv *sv, const char *s)
 {
     for (size_t i = 0; i < sv->n; i++)

@@ -41,6 +41,10 @@ char *hr_path_join(const char *a, const char *b);
 int hr_fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Write all of buf to fd, retrying on EINTR and short writes. Returns 0, or
+ * -1 with errno set. */
+int hr_write_all(int fd, const void *buf, size_t len);
+
 /* Read a whole file (at most max bytes) into a NUL-terminated heap buffer. */
 char *hr_read_file(const char *path, size_t max, size_t *len_out);
 /* Write a string to a file, creating it (0644) if it does not exist; for
