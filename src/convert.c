@@ -116,15 +116,13 @@ static int output_publish(struct output *out)
         return -1;
     }
     if (out->is_anonymous) {
-        char proc[64];
         hr_autofree char *copy = hr_xstrdup(out->dest);
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out->fd);
         int rc, n = 0;
         catch_signals();
         do { /* a name no other conversion (or a crashed one) holds */
             snprintf(tmp_name, sizeof(tmp_name), "%s/.%s.%ld.%d", out->dir,
                      basename(copy), (long)getpid(), n++);
-            rc = linkat(AT_FDCWD, proc, AT_FDCWD, tmp_name, AT_SYMLINK_FOLLOW);
+            rc = hr_fd_link(out->fd, tmp_name);
         } while (rc < 0 && errno == EEXIST && n < 100);
         if (rc < 0) {
             hr_err("%s: cannot name the output file: %s", out->dest, strerror(errno));

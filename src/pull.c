@@ -84,7 +84,6 @@ static int cache_put(struct pull *p, const char *digest, const char *data, size_
     hr_autofree char *dest = hr_xasprintf("%s/%s", p->blobs, digest + 7);
     hr_autoclose int fd = open(p->blobs, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
     bool is_anonymous = fd >= 0;
-    char proc[64];
     int rc;
 
     if (!is_anonymous)
@@ -93,8 +92,7 @@ static int cache_put(struct pull *p, const char *digest, const char *data, size_
         fsync(fd) < 0) {
         rc = -1;
     } else if (is_anonymous) {
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-        rc = linkat(AT_FDCWD, proc, AT_FDCWD, dest, AT_SYMLINK_FOLLOW);
+        rc = hr_fd_link(fd, dest);
         if (rc < 0 && errno == EEXIST)
             rc = 0;
     } else {

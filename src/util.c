@@ -107,6 +107,14 @@ int hr_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+int hr_fd_link(int fd, const char *path)
+{
+    char proc[64];
+
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
 bool hr_strv_has(const struct hr_strv *sv, const char *s)
 {
     for (size_t i = 0; i < sv->n; i++)

@@ -45,6 +45,11 @@ int hr_fail(char *err, size_t errlen, const char *fmt, ...)
  * -1 with errno set. */
 int hr_write_all(int fd, const void *buf, size_t len);
 
+/* Give an O_TMPFILE file (fd) the name path: linkat(2) through
+ * /proc/self/fd, as open(2) describes. Returns 0, or -1 with errno set
+ * (EEXIST if path exists). */
+int hr_fd_link(int fd, const char *path);
+
 /* Read a whole file (at most max bytes) into a NUL-terminated heap buffer. */
 char *hr_read_file(const char *path, size_t max, size_t *len_out);
 /* Write a string to a file, creating it (0644) if it does not exist; for
