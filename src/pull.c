@@ -271,20 +271,25 @@ static int resolve(struct pull *p, struct manifest *m)
 /* ---- blobs
  * ------------------------------------------------------------------------------ */
 
-static void want_blob(struct pull *p, json_t *desc, struct hr_blob *w, size_t *n)
+/* A blob the cache lacks joins want. Its size caps the download, so the
+ * descriptor must state one that can (the image spec requires it). 0 or -1. */
+static int want_blob(struct pull *p, json_t *desc, struct hr_blob *w, size_t *n)
 {
     const char *d = json_string_value(json_object_get(desc, "digest"));
-    json_t *size = json_object_get(desc, "size");
     hr_autofree char *path = NULL;
+    long long size;
 
     if (!hr_digest_valid(d))
-        return; /* hr_oci_manifest_open reports it */
+        return 0; /* hr_oci_manifest_open reports it */
+    if (hr_oci_descriptor_size(desc, true, HR_BLOB_SIZE_MAX, &size) < 0)
+        return -1;
     path = hr_xasprintf("%s/%s", p->blobs, d + 7);
     if (access(path, F_OK) == 0)
-        return;
+        return 0;
     w[*n].digest = d;
-    w[*n].size = json_is_integer(size) ? (long long)json_integer_value(size) : -1;
+    w[*n].size = size;
     (*n)++;
+    return 0;
 }
 
 static int fetch_blobs(struct pull *p, const struct manifest *m)
@@ -292,13 +297,17 @@ static int fetch_blobs(struct pull *p, const struct manifest *m)
     json_t *j = json_loads(m->text, 0, NULL), *layers, *l;
     struct hr_blob *want;
     size_t i, n = 0;
-    int rc = 0;
+    int rc;
 
     layers = json_object_get(j, "layers");
     want = hr_xmalloc((json_array_size(layers) + 1) * sizeof(*want));
-    want_blob(p, json_object_get(j, "config"), want, &n);
-    json_array_foreach(layers, i, l) want_blob(p, l, want, &n);
-    if (n > 0) {
+    rc = want_blob(p, json_object_get(j, "config"), want, &n);
+    json_array_foreach(layers, i, l)
+    {
+        if (rc == 0)
+            rc = want_blob(p, l, want, &n);
+    }
+    if (rc == 0 && n > 0) {
         hr_info("%s: %zu blobs to download", p->refname, n);
         rc = registry_ready(p) < 0
                  ? -1
