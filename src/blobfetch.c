@@ -180,11 +180,11 @@ static int xfer_publish(struct xfer *x)
 /* A transfer ended: 1 to start it again, 0 when done, -1 on failure. */
 static int xfer_done(struct xfer *x, CURLcode rc)
 {
-    long status = 0;
     hr_autofree char *what = hr_xasprintf("blob %s", x->digest);
+    long status;
 
-    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
-    x->resp.status = status;
+    hr_response_finish(&x->resp, x->h);
+    status = x->resp.status;
     if (rc == CURLE_OK && status == 401 && x->tries < MAX_TRIES) {
         xfer_stop(x);
         return hr_registry_authenticate(x->r, &x->resp) < 0 ? -1 : 1;

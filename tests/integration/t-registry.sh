@@ -311,6 +311,40 @@ rg_out=$(env HOME="$RG_DIR/home" XDG_CACHE_HOME="$RG_CACHE" "$HPCIMG" -vv --inse
 check "credentials from ~/.docker/config.json" test -s "$RG_DIR/b.sqfs"
 check "credentials never printed" sh -c "! printf '%s' \"\$1\" | grep -qE 's3cret|$rg_auth'" _ "$rg_out"
 
+# ---- credentials stay with the registry -----------------------------------------------------
+# The registry redirects blob GETs to "storage" on another loopback address
+# that answers 401 with a Bearer realm of its own over plain HTTP and
+# records every Authorization header it is sent: what a host the registry
+# only points to would do to collect the user's credentials.
+rg_evil_port=$(rg_free_port)
+REGAUX_HOSTILE=1 REGAUX_ADDR=127.0.0.2 REGAUX_AUTH_LOG="$RG_DIR/evil-auth.log" \
+    python3 "$(dirname "${BASH_SOURCE[0]}")/regaux.py" "$rg_evil_port" /dev/null /dev/null \
+    "$RG_DIR/evil-store" 1 x x >"$RG_DIR/evil.log" 2>&1 &
+RG_PIDS="$RG_PIDS $!"
+wait_until 100 curl -s -o /dev/null "http://127.0.0.2:$rg_evil_port/token"
+if rg_start redirected http "" "auth:
+  htpasswd:
+    realm: hpcrun-test
+    path: $RG_DIR/htpasswd
+middleware:
+  storage:
+    - name: redirect
+      options:
+        baseurl: http://127.0.0.2:$rg_evil_port/"; then ok "registry redirecting to hostile storage starts"; else fail "registry redirecting to hostile storage starts" "$(cat "$RG_DIR/redirected.log")"; fi
+R=$RG_ADDR
+check "push to it" rg_push "$RG_DIR/u1:latest" "$R/test/u1:1" --dest-creds 'tester:s3cret pass'
+: >"$RG_DIR/evil-auth.log" # what skopeo sent is not hpcimg's doing
+rm -rf "$RG_CACHE"
+check_rc "$HR_EXIT_FAIL" "a 401 from where a redirect led fails the pull (exit $HR_EXIT_FAIL)" \
+    rg_pull --insecure --creds 'tester:s3cret pass' pull "$R/test/u1:1" -o "$RG_DIR/evil.sqfs"
+check_grep "^hpcimg: $R/test/u1:1: HTTP 401 from http://127.0.0.2:$rg_evil_port, where the registry redirected: not authenticating there" \
+    "... with a line naming the redirect target" \
+    rg_pull --insecure --creds 'tester:s3cret pass' pull "$R/test/u1:1" -o "$RG_DIR/evil.sqfs"
+check "... the hostile storage was asked for the blob" grep -q '^/docker/registry/v2/blobs/' "$RG_DIR/evil-auth.log"
+check "... and received no Authorization header, so no credentials" \
+    sh -c "! grep -v '	-\$' '$RG_DIR/evil-auth.log' && ! grep -qE '$rg_auth|s3cret' '$RG_DIR/evil-auth.log'"
+check "... no output" test ! -e "$RG_DIR/evil.sqfs"
+
 # ---- bearer tokens (a token service made here) and redirects to blob storage -----------------
 # The registry trusts tokens signed with tok.key (auth.token); its redirect
 # middleware answers blob GETs with 307 to regaux.py's storage side, which
@@ -389,6 +423,29 @@ check "a token with credentials" \
     rg_pull --insecure --creds tester:pw pull "$T/test/secret:1" -o "$RG_DIR/secret.sqfs"
 check_grep "^hpcimg: $T/test/denied:1: token: DENIED" "access denied names DENIED" \
     rg_pull --insecure pull "$T/test/denied:1" -o "$RG_DIR/denied.sqfs"
+
+# A registry reached over HTTPS whose token realm is plain HTTP: the realm
+# gets no credentials (they would cross the network in clear text); the
+# token is asked for anonymously, with a warning that says why.
+if rg_start bearertls https "  tls:
+    certificate: $RG_DIR/srv.crt
+    key: $RG_DIR/srv.key" "auth:
+  token:
+    realm: http://127.0.0.1:$rg_aux_port/token
+    service: hpcrun-test
+    issuer: hpcrun-test-issuer
+    rootcertbundle: $RG_DIR/tok.crt"; then ok "HTTPS registry with a plain HTTP token realm starts"; else fail "HTTPS registry with a plain HTTP token realm starts" "$(cat "$RG_DIR/bearertls.log")"; fi
+BT=$RG_ADDR
+check "push to it" sh -c "$(declare -f rg_push); rg_push '$RG_DIR/stack:latest' '$BT/test/stack:1' --dest-creds pusher:pw"
+rm -rf "$RG_CACHE"
+rg_aux_lines=$(wc -l <"$RG_DIR/aux.log")
+check_grep "^hpcimg: warning: $BT/test/stack:1: token realm http://127.0.0.1:$rg_aux_port/token is not HTTPS: asking it for a token without the credentials" \
+    "HTTPS registry, plain HTTP realm: a warning naming the realm" \
+    env XDG_CACHE_HOME="$RG_CACHE" "$HPCIMG" --ca-cert "$RG_DIR/ca.crt" --creds tester:pw pull "$BT/test/stack:1" -o "$RG_DIR/bt.sqfs"
+check "... the pull succeeds with an anonymous token" rg_same_tree "$RG_DIR/bt.sqfs" "$RG_DIR/stack-conv.sqfs"
+check "... the realm was asked, never with credentials" sh -c "
+    $(declare -f rg_aux_new); rg_aux_lines=$rg_aux_lines; RG_DIR='$RG_DIR'
+    rg_aux_new | grep -q '^GET /token.* auth=no 200' && ! rg_aux_new | grep -q '^GET /token.* auth=yes'"
 
 # ---- the end: every server stopped by PID ------------------------------------------------------
 cd "$WORK" || true
