@@ -214,7 +214,8 @@ static int xfer_open(struct xfer *x, const char *blobs)
     x->partial = hr_xasprintf("%s/%s.partial", blobs, x->digest + 7);
     for (int i = 0;; i++) {
         struct stat held, named;
-        x->fd = open(x->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        /* 0600: the cache is the user's alone (see pull.c) */
+        x->fd = open(x->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (x->fd < 0 || flock(x->fd, LOCK_EX) < 0 || fstat(x->fd, &held) < 0) {
             hr_err("%s: %s: %s", x->r->ref, x->partial, strerror(errno));
             return -1;

@@ -268,12 +268,54 @@ check "... the same tree" rg_same_tree "$RG_DIR/tls.sqfs" "$RG_DIR/stack-conv.sq
 rm -rf "$RG_CACHE"
 check "--insecure also allows TLS without verification" \
     rg_pull --insecure pull "$S/test/stack:1" -o "$RG_DIR/tls2.sqfs"
+
+# ---- the blob cache is the user's alone ---------------------------------------------------------
+# A private registry's layers must not be readable by other users, also
+# where homes are 0755 (Debian's default): directories 0700, files 0600.
+rg_modes() { find "$@" -exec stat -c '%a %F %n' {} +; }
+rg_not_private() { rg_modes "$@" | grep -vE '^(700 directory|600 regular( empty)? file) '; }
+rm -rf "$RG_CACHE"
+check "a pull into a new cache" \
+    rg_pull --ca-cert "$RG_DIR/ca.crt" pull "$S/test/stack:1" -o "$RG_DIR/modes.sqfs"
+check "... its directories are 0700 and its files 0600 (stat)" \
+    sh -c "[ -n \"\$(find '$RG_CACHE' -type f)\" ] && ! { $(declare -f rg_modes rg_not_private); rg_not_private '$RG_CACHE'; }"
+check "... the output image keeps its mode, 0666 less the umask" \
+    test "$(stat -c %a "$RG_DIR/modes.sqfs")" = "$(printf '%o' $((0666 & ~0$(umask))))"
 if [ "$(id -u)" = 0 ]; then # the test user's own home: ~/.cache/hpcrun by default
     rm -rf "$USER_HOME/.cache/hpcrun"
+    install -d -o "$TEST_UID" -g "$TEST_GID" -m 0755 "$USER_HOME/.cache"
     check "a pull as an unprivileged user" \
         as_user "$HPCIMG" -q --ca-cert "$RG_DIR/ca.crt" pull "$S/test/stack:1" -o "$UWORK/user.sqfs"
     check "... caches in ~/.cache/hpcrun" test -f "$USER_HOME/.cache/hpcrun/blobs/sha256/$rg_mdigest"
+    check "... 0700 directories and 0600 files" \
+        sh -c "! { $(declare -f rg_modes rg_not_private); rg_not_private '$USER_HOME/.cache/hpcrun'; }"
+    # another local user, as run.sh makes the test user
+    rg_other=hpcrun-test2
+    id "$rg_other" >/dev/null 2>&1 || useradd --no-create-home --shell /bin/sh "$rg_other"
+    rg_layer=$(rg_layer_digest "$USER_HOME/.cache/hpcrun/blobs/sha256/$rg_mdigest")
+    check "another user cannot read a cached layer (home $(stat -c %a "$USER_HOME"), ~/.cache $(stat -c %a "$USER_HOME/.cache"))" \
+        sh -c "[ -f '$USER_HOME/.cache/hpcrun/blobs/sha256/${rg_layer#sha256:}' ] &&
+               ! timeout -k 5 20 setpriv --reuid='$(id -u "$rg_other")' --regid='$(id -g "$rg_other")' \
+                   --init-groups cat '$USER_HOME/.cache/hpcrun/blobs/sha256/${rg_layer#sha256:}' >/dev/null 2>&1"
+    # a cache an older hpcimg left open (0755 directories, a 0644 blob) is closed
+    as_user chmod 0755 .cache/hpcrun .cache/hpcrun/blobs .cache/hpcrun/blobs/sha256
+    as_user chmod 0644 ".cache/hpcrun/blobs/sha256/${rg_layer#sha256:}"
+    check "a pull with an open cache from an older hpcimg" \
+        as_user "$HPCIMG" -q --ca-cert "$RG_DIR/ca.crt" pull "$S/test/stack:1" -o "$UWORK/user.sqfs"
+    check "... makes its directories 0700 and its blobs 0600" \
+        sh -c "! { $(declare -f rg_modes rg_not_private); rg_not_private '$USER_HOME/.cache/hpcrun'; }"
     rm -rf "$USER_HOME/.cache/hpcrun" "$UWORK/user.sqfs"
+    # a cache directory that belongs to someone else is refused
+    mkdir -p "$UWORK/foreign/hpcrun" && chmod 0777 "$UWORK/foreign/hpcrun"
+    USER_ENV="XDG_CACHE_HOME=$UWORK/foreign" check_grep \
+        "^hpcimg: $UWORK/foreign/hpcrun: the blob cache belongs to uid 0, not to you \(uid $TEST_UID\)" \
+        "a cache directory of another user is refused, naming it" \
+        as_user "$HPCIMG" --ca-cert "$RG_DIR/ca.crt" pull "$S/test/stack:1" -o "$UWORK/foreign.sqfs"
+    check "... nothing written into it, no output" \
+        sh -c "[ -z \"\$(ls -A '$UWORK/foreign/hpcrun')\" ] && [ ! -e '$UWORK/foreign.sqfs' ]"
+    rm -rf "$UWORK/foreign"
+else
+    fail "the blob cache is private to its user" "needs root, to pull as one user and read as another"
 fi
 rm -rf "$RG_CACHE"
 if command -v script >/dev/null; then
