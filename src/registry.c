@@ -373,26 +373,27 @@ out:
  * never vouched for, whose token service would be handed the registry's
  * credentials. Asking it again without them is no use either: the
  * redirected request carried none already (see the top of this file), so
- * the answer would be the same 401. Hence an error naming that place. */
-static bool is_registry_answer(const struct hr_registry *r,
-                               const struct hr_response *resp)
+ * the answer would be the same 401. Hence an error naming that place.
+ * 0, or -1 (logged). */
+static int require_registry_answer(const struct hr_registry *r,
+                                   const struct hr_response *resp)
 {
     hr_autofree char *from = hr_url_origin(resp->url), *base = hr_url_origin(r->base);
 
     if (from && base && strcmp(from, base) == 0)
-        return true;
+        return 0;
     hr_err("%s: HTTP 401 from %s, where the registry redirected: not authenticating "
            "there (the registry's credentials go to the registry and its token realm "
            "only)",
            r->ref, from ? from : "an unknown place");
-    return false;
+    return -1;
 }
 
 int hr_registry_authenticate(struct hr_registry *r, const struct hr_response *resp)
 {
     struct hr_challenge c;
 
-    if (!is_registry_answer(r, resp))
+    if (require_registry_answer(r, resp) < 0)
         return -1;
     if (!resp->www_auth || hr_challenge_parse(resp->www_auth, &c) < 0) {
         hr_registry_report(r, resp, CURLE_OK, "authentication");
