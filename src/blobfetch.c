@@ -180,11 +180,11 @@ static int xfer_publish(struct xfer *x)
 /* A transfer ended: 1 to start it again, 0 when done, -1 on failure. */
 static int xfer_done(struct xfer *x, CURLcode rc)
 {
-    long status = 0;
     hr_autofree char *what = hr_xasprintf("blob %s", x->digest);
+    long status;
 
-    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
-    x->resp.status = status;
+    hr_response_finish(&x->resp, x->h);
+    status = x->resp.status;
     if (rc == CURLE_OK && status == 401 && x->tries < MAX_TRIES) {
         xfer_stop(x);
         return hr_registry_authenticate(x->r, &x->resp) < 0 ? -1 : 1;
@@ -214,7 +214,8 @@ static int xfer_open(struct xfer *x, const char *blobs)
     x->partial = hr_xasprintf("%s/%s.partial", blobs, x->digest + 7);
     for (int i = 0;; i++) {
         struct stat held, named;
-        x->fd = open(x->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        /* 0600: the cache is the user's alone (see pull.c) */
+        x->fd = open(x->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (x->fd < 0 || flock(x->fd, LOCK_EX) < 0 || fstat(x->fd, &held) < 0) {
             hr_err("%s: %s: %s", x->r->ref, x->partial, strerror(errno));
             return -1;

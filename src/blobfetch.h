@@ -8,7 +8,7 @@
 
 struct hr_blob {
     const char *digest; /* "sha256:..." */
-    long long size;     /* from the descriptor; -1: unknown */
+    long long size;     /* from the descriptor (hr_oci_descriptor_size); -1: unknown */
 };
 
 /* Download each blob of want into BLOBS/<hex> (BLOBS: the cache's

@@ -107,21 +107,25 @@ static char *read_json_file(const char *path, const char *name, size_t *len_out)
     return text;
 }
 
-/* Parse JSON text; checks its digest first when one is given. */
-static json_t *json_checked(const char *text, const char *digest, const char *name)
+/* Parse the len bytes of a JSON blob; checks their digest first when one is
+ * given. The digest covers every byte read, and the parser sees every byte
+ * too (json_loadb refuses a NUL and anything after the document), so no
+ * byte of a blob escapes its digest or is read differently by another tool. */
+static json_t *json_checked(const char *text, size_t len, const char *digest,
+                            const char *name)
 {
     json_error_t jerr;
     json_t *j;
 
     if (digest) {
         char got[HR_DIGEST_LEN + 1];
-        hr_sha256_buf(text, strlen(text), got);
+        hr_sha256_buf(text, len, got);
         if (strcmp(got, digest) != 0) {
             hr_err("%s: digest mismatch (content is %s)", digest, got);
             return NULL;
         }
     }
-    j = json_loads(text, 0, &jerr);
+    j = json_loadb(text, len, 0, &jerr);
     if (!j || !json_is_object(j)) {
         hr_err("%s: invalid JSON: %s", name, j ? "not an object" : jerr.text);
         json_decref(j);
@@ -135,12 +139,38 @@ static const char *jstr(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+int hr_oci_descriptor_size(json_t *desc, bool is_required, long long max, long long *size)
+{
+    json_t *j = json_object_get(desc, "size");
+    const char *name = jstr(desc, "digest") ? jstr(desc, "digest") : "descriptor";
+
+    *size = -1;
+    if (!j && !is_required)
+        return 0;
+    if (!json_is_integer(j)) {
+        hr_err("%s: descriptor %s", name, j ? "size is not an integer" : "has no size");
+        return -1;
+    }
+    *size = (long long)json_integer_value(j);
+    if (*size < 0) {
+        hr_err("%s: descriptor size %lld is negative", name, *size);
+        return -1;
+    }
+    if (*size > max) {
+        hr_err("%s: descriptor size %lld is over the limit of %lld bytes", name, *size,
+               max);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- the config (shared by both sources) --------------------------------------------
  */
 
-static int config_load(struct hr_oci_image *img, const char *text, const char *digest)
+static int config_load(struct hr_oci_image *img, const char *text, size_t len,
+                       const char *digest)
 {
-    json_t *cfg = json_checked(text, digest, "image config");
+    json_t *cfg = json_checked(text, len, digest, "image config");
     json_t *diff_ids;
     const char *os, *arch, *variant, *created;
     size_t i;
@@ -188,24 +218,27 @@ static char *blob_path(const char *dir, const char *digest)
     return hr_xasprintf("%s/blobs/sha256/%s", dir, digest + 7);
 }
 
-/* Read the blob a descriptor names, checking digest and size. */
-static char *layout_read_blob(const char *dir, json_t *desc, const char **digest_out)
+/* Read the JSON blob a descriptor names (its length in *len), checking the
+ * descriptor's size; the caller checks the digest (json_checked). */
+static char *layout_read_blob(const char *dir, json_t *desc, const char **digest_out,
+                              size_t *len)
 {
     const char *digest = jstr(desc, "digest");
-    json_t *size = json_object_get(desc, "size");
     hr_autofree char *path = NULL;
+    long long size;
     char *text;
-    size_t len;
 
     if (!hr_digest_valid(digest)) {
         hr_err("%s: descriptor with a missing or unsupported digest", dir);
         return NULL;
     }
+    if (hr_oci_descriptor_size(desc, false, JSON_MAX, &size) < 0)
+        return NULL;
     path = blob_path(dir, digest);
-    text = read_json_file(path, digest, &len);
-    if (text && json_is_integer(size) && (json_int_t)len != json_integer_value(size)) {
+    text = read_json_file(path, digest, len);
+    if (text && size >= 0 && (long long)*len != size) {
         hr_err("%s: size mismatch (descriptor says %lld, blob has %zu bytes)", digest,
-               (long long)json_integer_value(size), len);
+               size, *len);
         free(text);
         return NULL;
     }
@@ -277,7 +310,7 @@ static int manifest_layers(struct hr_oci_image *img, const char *dir, json_t *ma
     json_array_foreach(layers, i, l)
     {
         const char *digest = jstr(l, "digest"), *mt = jstr(l, "mediaType");
-        json_t *size = json_object_get(l, "size");
+        long long size;
         if (!hr_digest_valid(digest)) {
             hr_err("%s: layer %zu: missing or unsupported digest", img->reference, i);
             return -1;
@@ -286,10 +319,11 @@ static int manifest_layers(struct hr_oci_image *img, const char *dir, json_t *ma
             hr_err("%s: layer %s: unsupported media type %s", img->reference, digest, mt);
             return -1;
         }
+        if (hr_oci_descriptor_size(l, false, HR_BLOB_SIZE_MAX, &size) < 0)
+            return -1;
         img->layers[i].path = blob_path(dir, digest);
         img->layers[i].digest = hr_xstrdup(digest);
-        img->layers[i].size =
-            json_is_integer(size) ? (off_t)json_integer_value(size) : -1;
+        img->layers[i].size = (off_t)size;
     }
     return 0;
 }
@@ -302,10 +336,11 @@ static int open_manifest(struct hr_oci_image *img, const char *dir, json_t *desc
     hr_autofree char *mtext = NULL, *ctext = NULL;
     const char *mdigest = NULL, *cdigest = NULL;
     json_t *manifest = NULL;
+    size_t mlen, clen;
     int rc = -1;
 
-    if (!(mtext = layout_read_blob(dir, desc, &mdigest)) ||
-        !(manifest = json_checked(mtext, mdigest, mdigest)))
+    if (!(mtext = layout_read_blob(dir, desc, &mdigest, &mlen)) ||
+        !(manifest = json_checked(mtext, mlen, mdigest, mdigest)))
         goto out;
     mt = jstr(manifest, "mediaType") ? jstr(manifest, "mediaType") : mt;
     if (mt && strcmp(mt, MT_OCI_MANIFEST) != 0 && strcmp(mt, MT_DOCKER_MANIFEST) != 0) {
@@ -315,9 +350,10 @@ static int open_manifest(struct hr_oci_image *img, const char *dir, json_t *desc
     img->manifest_digest = hr_xstrdup(mdigest);
     if (manifest_layers(img, dir, manifest) < 0)
         goto out;
-    if (!(ctext = layout_read_blob(dir, json_object_get(manifest, "config"), &cdigest)))
+    if (!(ctext = layout_read_blob(dir, json_object_get(manifest, "config"), &cdigest,
+                                   &clen)))
         goto out;
-    rc = config_load(img, ctext, cdigest);
+    rc = config_load(img, ctext, clen, cdigest);
 out:
     json_decref(manifest);
     return rc;
@@ -335,7 +371,7 @@ int hr_oci_manifest_open(struct hr_oci_image *img, const char *dir, const char *
 
 json_t *hr_oci_index_pick(const char *text, const char *platform, const char *what)
 {
-    json_t *index = json_checked(text, NULL, what), *desc;
+    json_t *index = json_checked(text, strlen(text), NULL, what), *desc;
 
     if (!index)
         return NULL;
@@ -354,10 +390,11 @@ int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *ta
     hr_autofree char *text = NULL, *mtext = NULL;
     json_t *index = NULL, *desc;
     const char *mdigest = NULL, *mt;
+    size_t len;
     int rc = -1;
 
-    text = read_json_file(index_path, index_path, NULL);
-    if (!text || !(index = json_checked(text, NULL, index_path)))
+    text = read_json_file(index_path, index_path, &len);
+    if (!text || !(index = json_checked(text, len, NULL, index_path)))
         goto out;
     if (!platform)
         platform = hr_host_platform();
@@ -367,8 +404,8 @@ int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *ta
     if (mt && (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0)) {
         /* A multi-platform image: its index picks the manifest. */
         json_t *sub;
-        if (!(mtext = layout_read_blob(dir, desc, &mdigest)) ||
-            !(sub = json_checked(mtext, mdigest, mdigest)))
+        if (!(mtext = layout_read_blob(dir, desc, &mdigest, &len)) ||
+            !(sub = json_checked(mtext, len, mdigest, mdigest)))
             goto out;
         json_decref(index);
         index = sub;
@@ -446,6 +483,7 @@ int hr_docker_archive_open(struct hr_oci_image *img, const char *file)
     json_t *manifest = NULL, *entry;
     json_error_t jerr;
     const char *cname;
+    size_t clen;
     int rc = -1;
 
     if (!tf)
@@ -456,7 +494,7 @@ int hr_docker_archive_open(struct hr_oci_image *img, const char *file)
     }
     if (!(text = hr_tarfile_read_all(tf, tm, JSON_MAX)))
         goto out;
-    manifest = json_loads(text, 0, &jerr);
+    manifest = json_loadb(text, (size_t)tm->size, 0, &jerr);
     if (!json_is_array(manifest) || json_array_size(manifest) == 0) {
         hr_err("%s: manifest.json: %s", file,
                manifest ? "not a list of images" : jerr.text);
@@ -473,12 +511,13 @@ int hr_docker_archive_open(struct hr_oci_image *img, const char *file)
     }
     if (!(ctext = hr_tarfile_read_all(tf, tm, JSON_MAX)))
         goto out;
+    clen = (size_t)tm->size;
     if (docker_layers(img, file, entry, tf) < 0)
         goto out;
     cdigest = digest_from_name(cname);
     if (!cdigest)
-        hr_sha256_buf(ctext, strlen(ctext), cdigest = hr_xmalloc(HR_DIGEST_LEN + 1));
-    rc = config_load(img, ctext, cdigest);
+        hr_sha256_buf(ctext, clen, cdigest = hr_xmalloc(HR_DIGEST_LEN + 1));
+    rc = config_load(img, ctext, clen, cdigest);
 out:
     json_decref(manifest);
     if (rc == 0 && hr_tarfile_is_compressed(tf))

@@ -4,6 +4,7 @@
 #ifndef HR_OCI_H
 #define HR_OCI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,6 +36,19 @@ struct hr_oci_image {
     size_t n_layers;
     struct hr_tarfile *archive; /* a compressed docker-archive, kept open */
 };
+
+/* The largest blob a descriptor may announce: above the largest layers
+ * images really ship (tens of GiB), and a bound on what one manifest can
+ * make a pull write to disk. */
+#define HR_BLOB_SIZE_MAX (1LL << 40)
+
+/* The "size" of descriptor desc, checked: 0 and *size (-1 when the
+ * descriptor has none and is_required is false), or -1 (logged, naming the
+ * descriptor by its digest) when it is missing but required, not an
+ * integer, negative or over max. A download is capped at this size, so a
+ * negative one must not pass for "unknown". */
+int hr_oci_descriptor_size(json_t *desc, bool is_required, long long max,
+                           long long *size);
 
 /* "oci:" source: DIR with an optional TAG (org.opencontainers.image.ref.name).
  * Without TAG, the layout must hold one image, or one for the platform; a

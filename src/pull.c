@@ -5,6 +5,7 @@
  * whose blobs are all cached needs no registry at all. */
 #include "autoconfig.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -33,8 +34,11 @@ struct pull {
 };
 
 /* ---- the cache ----------------------------------------------------------------------
- */
+ * The cache is the user's alone: a private registry's layers must not be
+ * readable by other users through a 0755 home (Debian's default), so its
+ * directories are 0700 and its files 0600. */
 
+/* Missing directories are made 0700, as the XDG base directory spec asks. */
 static int mkdir_p(const char *path)
 {
     hr_autofree char *p = hr_xstrdup(path);
@@ -42,7 +46,7 @@ static int mkdir_p(const char *path)
     for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
         if (s)
             *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
             return -1;
         if (!s)
             return 0;
@@ -50,11 +54,84 @@ static int mkdir_p(const char *path)
     }
 }
 
+/* Blobs an older hpcimg left 0644: the user's own regular files lose their
+ * group and other bits. Runs after the directory became 0700, so no one
+ * else can swap a name between fstatat and fchmodat. A file that cannot be
+ * changed stays as it is: the directory already keeps others out. */
+static void cache_files_close(int dfd)
+{
+    int fd = dup(dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    struct stat st;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((e = readdir(d)))
+        if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 077))
+            fchmodat(dfd, e->d_name, st.st_mode & 0700, 0);
+    closedir(d);
+}
+
+/* Directory name in dfd, made if missing, opened and made the user's alone:
+ * another user's is refused (this user's blobs would be where that user
+ * controls them, and blobs read from it could be swapped), a looser mode
+ * becomes 0700 (*was_open then says so). The top directory (dfd
+ * AT_FDCWD) may be a symlink, to scratch space say; the ones below, which
+ * hpcimg made, may not. Its descriptor, or -1 (logged, naming shown). */
+static int cache_dir_own(int dfd, const char *name, const char *shown, bool *was_open)
+{
+    int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (dfd == AT_FDCWD ? 0 : O_NOFOLLOW);
+    int fd = -1;
+    struct stat st;
+
+    if ((mkdirat(dfd, name, 0700) < 0 && errno != EEXIST) ||
+        (fd = openat(dfd, name, flags)) < 0 || fstat(fd, &st) < 0) {
+        hr_err("%s: cannot create the blob cache: %s", shown, strerror(errno));
+    } else if (st.st_uid != geteuid()) {
+        hr_err("%s: the blob cache belongs to uid %u, not to you (uid %u): remove it, or "
+               "set XDG_CACHE_HOME to a directory of your own",
+               shown, (unsigned)st.st_uid, (unsigned)geteuid());
+    } else if ((st.st_mode & 077) && fchmod(fd, 0700) < 0) {
+        hr_err("%s: cannot make the blob cache private (mode 0700): %s", shown,
+               strerror(errno));
+    } else {
+        *was_open |= (st.st_mode & 077) != 0;
+        return fd;
+    }
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* DIR, DIR/blobs and DIR/blobs/sha256, each the user's alone; the files of
+ * a cache found open are closed too. 0 or -1 (logged). */
+static int cache_make_private(const char *dir)
+{
+    hr_autofree char *blobs_name = hr_xasprintf("%s/blobs", dir);
+    hr_autofree char *sha_name = hr_xasprintf("%s/blobs/sha256", dir);
+    hr_autoclose int top = -1, blobs = -1, sha = -1;
+    bool was_open = false;
+
+    if ((top = cache_dir_own(AT_FDCWD, dir, dir, &was_open)) < 0 ||
+        (blobs = cache_dir_own(top, "blobs", blobs_name, &was_open)) < 0 ||
+        (sha = cache_dir_own(blobs, "sha256", sha_name, &was_open)) < 0)
+        return -1;
+    if (was_open) {
+        hr_info("%s: the blob cache was readable by others: made it private", dir);
+        cache_files_close(sha);
+    }
+    return 0;
+}
+
 char *hr_blob_cache_dir(void)
 {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     char *dir;
-    hr_autofree char *blobs = NULL;
 
     /* XDG base directory spec: a relative $XDG_CACHE_HOME is ignored. */
     if (xdg && xdg[0] == '/')
@@ -65,9 +142,12 @@ char *hr_blob_cache_dir(void)
         hr_err("no blob cache: set XDG_CACHE_HOME or HOME");
         return NULL;
     }
-    blobs = hr_xasprintf("%s/blobs/sha256", dir);
-    if (mkdir_p(blobs) < 0) {
-        hr_err("%s: cannot create the blob cache: %s", blobs, strerror(errno));
+    if (mkdir_p(dir) < 0) {
+        hr_err("%s: cannot create the blob cache: %s", dir, strerror(errno));
+        free(dir);
+        return NULL;
+    }
+    if (cache_make_private(dir) < 0) {
         free(dir);
         return NULL;
     }
@@ -77,18 +157,19 @@ char *hr_blob_cache_dir(void)
 /* Write a small verified blob (a manifest) into the cache atomically. An
  * O_TMPFILE file has no name until it is complete and linked in, so a pull
  * killed half-way leaves nothing; a blob already there (another pull of the
- * same image) is the same content. Without O_TMPFILE: a named temp file. */
+ * same image) is the same content. Without O_TMPFILE: a named temp file.
+ * Mode 0600 whatever the umask, as every file of the cache. */
 static int cache_put(struct pull *p, const char *digest, const char *data, size_t len)
 {
     hr_autofree char *tmp = hr_xasprintf("%s/.tmp.XXXXXX", p->blobs);
     hr_autofree char *dest = hr_xasprintf("%s/%s", p->blobs, digest + 7);
-    hr_autoclose int fd = open(p->blobs, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+    hr_autoclose int fd = open(p->blobs, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     bool is_anonymous = fd >= 0;
     int rc;
 
     if (!is_anonymous)
         fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0 || hr_write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 ||
+    if (fd < 0 || hr_write_all(fd, data, len) < 0 || fchmod(fd, 0600) < 0 ||
         fsync(fd) < 0) {
         rc = -1;
     } else if (is_anonymous) {
@@ -271,20 +352,25 @@ static int resolve(struct pull *p, struct manifest *m)
 /* ---- blobs
  * ------------------------------------------------------------------------------ */
 
-static void want_blob(struct pull *p, json_t *desc, struct hr_blob *w, size_t *n)
+/* A blob the cache lacks joins want. Its size caps the download, so the
+ * descriptor must state one that can (the image spec requires it). 0 or -1. */
+static int want_blob(struct pull *p, json_t *desc, struct hr_blob *w, size_t *n)
 {
     const char *d = json_string_value(json_object_get(desc, "digest"));
-    json_t *size = json_object_get(desc, "size");
     hr_autofree char *path = NULL;
+    long long size;
 
     if (!hr_digest_valid(d))
-        return; /* hr_oci_manifest_open reports it */
+        return 0; /* hr_oci_manifest_open reports it */
+    if (hr_oci_descriptor_size(desc, true, HR_BLOB_SIZE_MAX, &size) < 0)
+        return -1;
     path = hr_xasprintf("%s/%s", p->blobs, d + 7);
     if (access(path, F_OK) == 0)
-        return;
+        return 0;
     w[*n].digest = d;
-    w[*n].size = json_is_integer(size) ? (long long)json_integer_value(size) : -1;
+    w[*n].size = size;
     (*n)++;
+    return 0;
 }
 
 static int fetch_blobs(struct pull *p, const struct manifest *m)
@@ -292,13 +378,17 @@ static int fetch_blobs(struct pull *p, const struct manifest *m)
     json_t *j = json_loads(m->text, 0, NULL), *layers, *l;
     struct hr_blob *want;
     size_t i, n = 0;
-    int rc = 0;
+    int rc;
 
     layers = json_object_get(j, "layers");
     want = hr_xmalloc((json_array_size(layers) + 1) * sizeof(*want));
-    want_blob(p, json_object_get(j, "config"), want, &n);
-    json_array_foreach(layers, i, l) want_blob(p, l, want, &n);
-    if (n > 0) {
+    rc = want_blob(p, json_object_get(j, "config"), want, &n);
+    json_array_foreach(layers, i, l)
+    {
+        if (rc == 0)
+            rc = want_blob(p, l, want, &n);
+    }
+    if (rc == 0 && n > 0) {
         hr_info("%s: %zu blobs to download", p->refname, n);
         rc = registry_ready(p) < 0
                  ? -1

@@ -25,8 +25,10 @@ int hr_pull(const char *ref, const char *dest, const struct hr_pull_opts *o);
 char *hr_pull_default_output(const struct hr_ref *ref);
 
 /* The blob cache: $XDG_CACHE_HOME/hpcrun, or ~/.cache/hpcrun; blobs lie in
- * its blobs/sha256/. Created when missing. NULL (logged) if neither is set
- * or it cannot be created. */
+ * its blobs/sha256/. Created when missing (directories 0700); one found
+ * readable by others is made 0700, its blobs 0600. NULL (logged) if neither
+ * variable is set, or the cache cannot be created, belongs to another user
+ * or cannot be made private. */
 char *hr_blob_cache_dir(void);
 
 #endif

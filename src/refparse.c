@@ -1,6 +1,7 @@
 /* The registry client's pure helpers (see registry.h): image references,
- * WWW-Authenticate challenges, base64, Docker config.json credentials and
- * the decision how to resume a partial download. */
+ * WWW-Authenticate challenges, base64, Docker config.json credentials,
+ * where credentials may go, and the decision how to resume a partial
+ * download. */
 #include "autoconfig.h"
 
 #include <ctype.h>
@@ -271,6 +272,46 @@ char *hr_docker_config_creds(const char *json_text, const char *host)
     }
     json_decref(root);
     return creds;
+}
+
+/* ---- where credentials may go --------------------------------------------------------
+ */
+
+char *hr_url_origin(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *origin = NULL;
+
+    /* No scheme guessing: a URL that does not say it is not trusted. */
+    if (u && url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        origin = hr_xasprintf("%s://%s:%s", scheme, host, port);
+        for (char *c = origin; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return origin;
+}
+
+bool hr_realm_may_get_creds(const char *realm, const char *registry_base,
+                            bool is_insecure)
+{
+    hr_autofree char *to = hr_url_origin(realm), *base = hr_url_origin(registry_base);
+
+    if (!to || !base)
+        return false;
+    if (strncmp(to, "https://", 8) == 0)
+        return true;
+    /* Plain HTTP only where the user accepted it for the registry itself,
+     * and the registry itself speaks it: the credentials then cross the
+     * network in clear text anyway (basic auth to the registry). */
+    return is_insecure && strncmp(base, "http://", 7) == 0 &&
+           strncmp(to, "http://", 7) == 0;
 }
 
 /* ---- resuming ------------------------------------------------------------------------

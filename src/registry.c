@@ -1,9 +1,12 @@
 /* Requests to a registry (see registry.h): TLS verified unless --insecure,
  * redirects followed without the registry's Authorization (libcurl only
- * sends a custom Authorization header to the host it was set for unless
- * CURLOPT_UNRESTRICTED_AUTH, which is never set: blob storage behind a 307
- * gets pre-signed URLs and must not see registry credentials), bearer
- * tokens fetched from the challenge's realm and renewed before they expire. */
+ * sends a custom Authorization header to the scheme, host and port it was
+ * set for unless CURLOPT_UNRESTRICTED_AUTH, which is never set: blob
+ * storage behind a 307 gets pre-signed URLs and must not see registry
+ * credentials), bearer tokens fetched from the challenge's realm and
+ * renewed before they expire. Credentials go to the registry, and to a
+ * token realm the registry itself named when it is HTTPS (or plain HTTP
+ * like an --insecure registry); never to where a redirect led. */
 #include "autoconfig.h"
 
 #include <stdlib.h>
@@ -41,11 +44,23 @@ static void headers_reset(struct hr_response *r)
 void hr_response_reset(struct hr_response *resp)
 {
     headers_reset(resp);
+    free(resp->url);
+    resp->url = NULL;
     free(resp->body);
     resp->body = NULL;
     resp->status = 0;
     resp->len = 0;
     resp->errbuf[0] = '\0';
+}
+
+void hr_response_finish(struct hr_response *resp, CURL *h)
+{
+    char *url = NULL;
+
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &url);
+    free(resp->url);
+    resp->url = url ? hr_xstrdup(url) : NULL;
 }
 
 static bool header_is(const char *line, size_t n, const char *name, char **slot)
@@ -286,8 +301,25 @@ static char *token_url(CURL *h, const struct hr_challenge *c)
     return url;
 }
 
+/* Whether the credentials go with a token request; says once why not. */
+static bool is_realm_given_creds(struct hr_registry *r)
+{
+    if (!r->creds)
+        return false;
+    if (hr_realm_may_get_creds(r->challenge.realm, r->base, r->is_insecure))
+        return true;
+    if (!r->is_realm_warned)
+        hr_warn("%s: token realm %s is not HTTPS: asking it for a token without the "
+                "credentials",
+                r->ref, r->challenge.realm);
+    r->is_realm_warned = true;
+    return false;
+}
+
 /* The token endpoint: GET REALM?service=..&scope=.., with basic
- * credentials when there are any, anonymous otherwise. */
+ * credentials when there are any and the realm may have them, anonymous
+ * otherwise (a public image still pulls; a private one fails on the
+ * token, after the warning that says why). */
 static int fetch_token(struct hr_registry *r)
 {
     struct hr_response resp = {0};
@@ -304,14 +336,14 @@ static int fetch_token(struct hr_registry *r)
     url = token_url(h, &r->challenge);
     set_transport(r, h, &resp);
     curl_easy_setopt(h, CURLOPT_URL, url);
-    if (r->creds) {
+    if (is_realm_given_creds(r)) {
         hr_autofree char *basic = basic_authz(r->creds);
         hdrs = curl_slist_append(hdrs, basic);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     }
     hr_debug("%s: token from %s", r->ref, r->challenge.realm);
     rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+    hr_response_finish(&resp, h);
     if (rc != CURLE_OK || resp.status != 200) {
         hr_registry_report(r, &resp, rc, "token");
         goto out;
@@ -336,10 +368,33 @@ out:
     return ret;
 }
 
+/* Only the registry's own challenges are followed. A 401 from where a
+ * redirect led (blob storage on another host) names a realm the registry
+ * never vouched for, whose token service would be handed the registry's
+ * credentials. Asking it again without them is no use either: the
+ * redirected request carried none already (see the top of this file), so
+ * the answer would be the same 401. Hence an error naming that place.
+ * 0, or -1 (logged). */
+static int require_registry_answer(const struct hr_registry *r,
+                                   const struct hr_response *resp)
+{
+    hr_autofree char *from = hr_url_origin(resp->url), *base = hr_url_origin(r->base);
+
+    if (from && base && strcmp(from, base) == 0)
+        return 0;
+    hr_err("%s: HTTP 401 from %s, where the registry redirected: not authenticating "
+           "there (the registry's credentials go to the registry and its token realm "
+           "only)",
+           r->ref, from ? from : "an unknown place");
+    return -1;
+}
+
 int hr_registry_authenticate(struct hr_registry *r, const struct hr_response *resp)
 {
     struct hr_challenge c;
 
+    if (require_registry_answer(r, resp) < 0)
+        return -1;
     if (!resp->www_auth || hr_challenge_parse(resp->www_auth, &c) < 0) {
         hr_registry_report(r, resp, CURLE_OK, "authentication");
         return -1;
@@ -390,7 +445,7 @@ static CURLcode get_once(struct hr_registry *r, const char *path,
     hdrs = curl_slist_append(hdrs, accept_all);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    hr_response_finish(resp, h);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     return rc;

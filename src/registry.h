@@ -53,6 +53,16 @@ char *hr_base64_decode(const char *s, size_t *len_out);
  * (auths.HOST.auth, base64), or NULL. */
 char *hr_docker_config_creds(const char *json_text, const char *host);
 
+/* "scheme://host:port" of an absolute URL, lower case, the port filled in
+ * from the scheme when not given (libcurl's URL parser); NULL if url is not
+ * an absolute http(s) URL libcurl can parse. */
+char *hr_url_origin(const char *url);
+/* Whether the registry's credentials may be sent to a token realm: over
+ * HTTPS; over plain HTTP only with --insecure and when the registry itself
+ * (registry_base, "http://HOST" or "https://HOST") is plain HTTP. */
+bool hr_realm_may_get_creds(const char *realm, const char *registry_base,
+                            bool is_insecure);
+
 /* What to do with a partial download of `have` bytes, given the answer to
  * a request with "Range: bytes=have-" (or without Range when have is 0). */
 enum hr_resume {
@@ -82,12 +92,14 @@ struct hr_registry {
     char *authz;              /* "Authorization: ..." or NULL */
     long long authz_renew_ms; /* CLOCK_MONOTONIC ms to renew it at; 0: never */
     struct hr_challenge challenge;
+    bool is_realm_warned; /* said once that the realm gets no credentials */
 };
 
 /* One answer: status, body (2xx bodies in memory only for manifests and
  * tokens) and the headers the client needs. */
 struct hr_response {
     long status;
+    char *url; /* where the answer came from, after redirects */
     char *body;
     size_t len, max;
     char *content_type, *docker_digest, *www_auth, *content_range;
@@ -102,6 +114,8 @@ int hr_registry_init(struct hr_registry *r, const struct hr_ref *ref, const char
                      const struct hr_registry_opts *o);
 void hr_registry_free(struct hr_registry *r);
 void hr_response_reset(struct hr_response *resp);
+/* After curl_easy_perform on h: the answer's status and URL. */
+void hr_response_finish(struct hr_response *resp, CURL *h);
 /* Keep n more bytes of body (at most resp->max, default 8 MiB). 0 or -1. */
 int hr_response_append(struct hr_response *resp, const char *data, size_t n);
 
@@ -112,7 +126,10 @@ struct curl_slist *hr_registry_prepare(struct hr_registry *r, CURL *h, const cha
                                        struct hr_response *resp);
 /* Refresh the token when it is about to expire. 0 or -1 (logged). */
 int hr_registry_keep_auth(struct hr_registry *r);
-/* After a 401: follow its challenge (token or basic). 0 or -1 (logged). */
+/* After a 401: follow its challenge (token or basic), if the registry
+ * itself gave it (resp->url on the registry's scheme, host and port; a 401
+ * from where a redirect led is an error naming that place). 0 or -1
+ * (logged). */
 int hr_registry_authenticate(struct hr_registry *r, const struct hr_response *resp);
 /* Log the failure of a request: the transfer error or the registry's own
  * error code. what: "manifest latest", "blob sha256:...". */

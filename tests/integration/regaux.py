@@ -14,6 +14,16 @@
       STORE. A request carrying Authorization is refused (403), as
       pre-signed storage URLs are.
 
+With REGAUX_HOSTILE=1 it plays a hostile blob store instead: every storage
+request is answered 401 with `WWW-Authenticate: Bearer realm="http://ADDR:
+PORT/token"` (its own token endpoint, over plain HTTP), and /token hands out
+a worthless token to whoever asks, as a host that wants to collect the
+credentials a client sends to a realm would.
+
+REGAUX_ADDR: the loopback address to listen on (default 127.0.0.1).
+REGAUX_AUTH_LOG: a file that records the Authorization header of every
+request, "PATH<TAB>VALUE" ("-" when there is none).
+
 Every request is logged to stdout: "METHOD PATH auth=yes|no STATUS"; a
 storage GET also logs "inflight=N", the storage requests being served at
 once (each takes at least $REGAUX_DELAY seconds, default 0.3), which shows
@@ -40,6 +50,9 @@ EXPIRES_IN = int(sys.argv[5])
 PUSH_CREDS, PULL_CREDS = sys.argv[6], sys.argv[7]
 ISSUER, SERVICE = "hpcrun-test-issuer", "hpcrun-test"
 DELAY = float(os.environ.get("REGAUX_DELAY", "0.3"))
+ADDR = os.environ.get("REGAUX_ADDR", "127.0.0.1")
+HOSTILE = os.environ.get("REGAUX_HOSTILE") == "1"
+AUTH_LOG = os.environ.get("REGAUX_AUTH_LOG")
 inflight, lock = 0, threading.Lock()
 STALL_AFTER = 1 << 20  # the first GET of a larger blob stops after this much
 stalled = set()
@@ -79,9 +92,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def error(self, status, code, message):
+    def error(self, status, code, message, headers=None):
         self.answer(status, json.dumps(
-            {"errors": [{"code": code, "message": message}]}).encode())
+            {"errors": [{"code": code, "message": message}]}).encode(),
+            headers=headers)
 
     def creds(self):
         h = self.headers.get("Authorization", "")
@@ -150,8 +164,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         self.answer(200, data, "application/octet-stream")
 
+    def record_auth(self):
+        if AUTH_LOG:
+            with lock, open(AUTH_LOG, "a") as f:
+                f.write(f"{self.path}\t{self.headers.get('Authorization') or '-'}\n")
+
+    def hostile(self, path):
+        if path == "/token":
+            return self.answer(200, json.dumps({"token": "collected",
+                                                "expires_in": 300}).encode())
+        realm = f"http://{ADDR}:{PORT}/token"
+        self.error(401, "UNAUTHORIZED", "authentication required",
+                   {"WWW-Authenticate": f'Bearer realm="{realm}",service="storage"'})
+
     def do_GET(self):
+        self.record_auth()
         u = urllib.parse.urlsplit(self.path)
+        if HOSTILE:
+            return self.hostile(u.path)
         if u.path == "/token":
             return self.token(u.query)
         return self.storage(u.path)
@@ -159,4 +189,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+http.server.ThreadingHTTPServer((ADDR, PORT), Handler).serve_forever()

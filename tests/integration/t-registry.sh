@@ -268,12 +268,54 @@ check "... the same tree" rg_same_tree "$RG_DIR/tls.sqfs" "$RG_DIR/stack-conv.sq
 rm -rf "$RG_CACHE"
 check "--insecure also allows TLS without verification" \
     rg_pull --insecure pull "$S/test/stack:1" -o "$RG_DIR/tls2.sqfs"
+
+# ---- the blob cache is the user's alone ---------------------------------------------------------
+# A private registry's layers must not be readable by other users, also
+# where homes are 0755 (Debian's default): directories 0700, files 0600.
+rg_modes() { find "$@" -exec stat -c '%a %F %n' {} +; }
+rg_not_private() { rg_modes "$@" | grep -vE '^(700 directory|600 regular( empty)? file) '; }
+rm -rf "$RG_CACHE"
+check "a pull into a new cache" \
+    rg_pull --ca-cert "$RG_DIR/ca.crt" pull "$S/test/stack:1" -o "$RG_DIR/modes.sqfs"
+check "... its directories are 0700 and its files 0600 (stat)" \
+    sh -c "[ -n \"\$(find '$RG_CACHE' -type f)\" ] && ! { $(declare -f rg_modes rg_not_private); rg_not_private '$RG_CACHE'; }"
+check "... the output image keeps its mode, 0666 less the umask" \
+    test "$(stat -c %a "$RG_DIR/modes.sqfs")" = "$(printf '%o' $((0666 & ~0$(umask))))"
 if [ "$(id -u)" = 0 ]; then # the test user's own home: ~/.cache/hpcrun by default
     rm -rf "$USER_HOME/.cache/hpcrun"
+    install -d -o "$TEST_UID" -g "$TEST_GID" -m 0755 "$USER_HOME/.cache"
     check "a pull as an unprivileged user" \
         as_user "$HPCIMG" -q --ca-cert "$RG_DIR/ca.crt" pull "$S/test/stack:1" -o "$UWORK/user.sqfs"
     check "... caches in ~/.cache/hpcrun" test -f "$USER_HOME/.cache/hpcrun/blobs/sha256/$rg_mdigest"
+    check "... 0700 directories and 0600 files" \
+        sh -c "! { $(declare -f rg_modes rg_not_private); rg_not_private '$USER_HOME/.cache/hpcrun'; }"
+    # another local user, as run.sh makes the test user
+    rg_other=hpcrun-test2
+    id "$rg_other" >/dev/null 2>&1 || useradd --no-create-home --shell /bin/sh "$rg_other"
+    rg_layer=$(rg_layer_digest "$USER_HOME/.cache/hpcrun/blobs/sha256/$rg_mdigest")
+    check "another user cannot read a cached layer (home $(stat -c %a "$USER_HOME"), ~/.cache $(stat -c %a "$USER_HOME/.cache"))" \
+        sh -c "[ -f '$USER_HOME/.cache/hpcrun/blobs/sha256/${rg_layer#sha256:}' ] &&
+               ! timeout -k 5 20 setpriv --reuid='$(id -u "$rg_other")' --regid='$(id -g "$rg_other")' \
+                   --init-groups cat '$USER_HOME/.cache/hpcrun/blobs/sha256/${rg_layer#sha256:}' >/dev/null 2>&1"
+    # a cache an older hpcimg left open (0755 directories, a 0644 blob) is closed
+    as_user chmod 0755 .cache/hpcrun .cache/hpcrun/blobs .cache/hpcrun/blobs/sha256
+    as_user chmod 0644 ".cache/hpcrun/blobs/sha256/${rg_layer#sha256:}"
+    check "a pull with an open cache from an older hpcimg" \
+        as_user "$HPCIMG" -q --ca-cert "$RG_DIR/ca.crt" pull "$S/test/stack:1" -o "$UWORK/user.sqfs"
+    check "... makes its directories 0700 and its blobs 0600" \
+        sh -c "! { $(declare -f rg_modes rg_not_private); rg_not_private '$USER_HOME/.cache/hpcrun'; }"
     rm -rf "$USER_HOME/.cache/hpcrun" "$UWORK/user.sqfs"
+    # a cache directory that belongs to someone else is refused
+    mkdir -p "$UWORK/foreign/hpcrun" && chmod 0777 "$UWORK/foreign/hpcrun"
+    USER_ENV="XDG_CACHE_HOME=$UWORK/foreign" check_grep \
+        "^hpcimg: $UWORK/foreign/hpcrun: the blob cache belongs to uid 0, not to you \(uid $TEST_UID\)" \
+        "a cache directory of another user is refused, naming it" \
+        as_user "$HPCIMG" --ca-cert "$RG_DIR/ca.crt" pull "$S/test/stack:1" -o "$UWORK/foreign.sqfs"
+    check "... nothing written into it, no output" \
+        sh -c "[ -z \"\$(ls -A '$UWORK/foreign/hpcrun')\" ] && [ ! -e '$UWORK/foreign.sqfs' ]"
+    rm -rf "$UWORK/foreign"
+else
+    fail "the blob cache is private to its user" "needs root, to pull as one user and read as another"
 fi
 rm -rf "$RG_CACHE"
 if command -v script >/dev/null; then
@@ -310,6 +352,40 @@ cp "$RG_DIR/auth.json" "$RG_DIR/home/.docker/config.json"
 rg_out=$(env HOME="$RG_DIR/home" XDG_CACHE_HOME="$RG_CACHE" "$HPCIMG" -vv --insecure pull "$B/test/u1:1" -o "$RG_DIR/b.sqfs" 2>&1)
 check "credentials from ~/.docker/config.json" test -s "$RG_DIR/b.sqfs"
 check "credentials never printed" sh -c "! printf '%s' \"\$1\" | grep -qE 's3cret|$rg_auth'" _ "$rg_out"
+
+# ---- credentials stay with the registry -----------------------------------------------------
+# The registry redirects blob GETs to "storage" on another loopback address
+# that answers 401 with a Bearer realm of its own over plain HTTP and
+# records every Authorization header it is sent: what a host the registry
+# only points to would do to collect the user's credentials.
+rg_evil_port=$(rg_free_port)
+REGAUX_HOSTILE=1 REGAUX_ADDR=127.0.0.2 REGAUX_AUTH_LOG="$RG_DIR/evil-auth.log" \
+    python3 "$(dirname "${BASH_SOURCE[0]}")/regaux.py" "$rg_evil_port" /dev/null /dev/null \
+    "$RG_DIR/evil-store" 1 x x >"$RG_DIR/evil.log" 2>&1 &
+RG_PIDS="$RG_PIDS $!"
+wait_until 100 curl -s -o /dev/null "http://127.0.0.2:$rg_evil_port/token"
+if rg_start redirected http "" "auth:
+  htpasswd:
+    realm: hpcrun-test
+    path: $RG_DIR/htpasswd
+middleware:
+  storage:
+    - name: redirect
+      options:
+        baseurl: http://127.0.0.2:$rg_evil_port/"; then ok "registry redirecting to hostile storage starts"; else fail "registry redirecting to hostile storage starts" "$(cat "$RG_DIR/redirected.log")"; fi
+R=$RG_ADDR
+check "push to it" rg_push "$RG_DIR/u1:latest" "$R/test/u1:1" --dest-creds 'tester:s3cret pass'
+: >"$RG_DIR/evil-auth.log" # what skopeo sent is not hpcimg's doing
+rm -rf "$RG_CACHE"
+check_rc "$HR_EXIT_FAIL" "a 401 from where a redirect led fails the pull (exit $HR_EXIT_FAIL)" \
+    rg_pull --insecure --creds 'tester:s3cret pass' pull "$R/test/u1:1" -o "$RG_DIR/evil.sqfs"
+check_grep "^hpcimg: $R/test/u1:1: HTTP 401 from http://127.0.0.2:$rg_evil_port, where the registry redirected: not authenticating there" \
+    "... with a line naming the redirect target" \
+    rg_pull --insecure --creds 'tester:s3cret pass' pull "$R/test/u1:1" -o "$RG_DIR/evil.sqfs"
+check "... the hostile storage was asked for the blob" grep -q '^/docker/registry/v2/blobs/' "$RG_DIR/evil-auth.log"
+check "... and received no Authorization header, so no credentials" \
+    sh -c "! grep -v '	-\$' '$RG_DIR/evil-auth.log' && ! grep -qE '$rg_auth|s3cret' '$RG_DIR/evil-auth.log'"
+check "... no output" test ! -e "$RG_DIR/evil.sqfs"
 
 # ---- bearer tokens (a token service made here) and redirects to blob storage -----------------
 # The registry trusts tokens signed with tok.key (auth.token); its redirect
@@ -389,6 +465,29 @@ check "a token with credentials" \
     rg_pull --insecure --creds tester:pw pull "$T/test/secret:1" -o "$RG_DIR/secret.sqfs"
 check_grep "^hpcimg: $T/test/denied:1: token: DENIED" "access denied names DENIED" \
     rg_pull --insecure pull "$T/test/denied:1" -o "$RG_DIR/denied.sqfs"
+
+# A registry reached over HTTPS whose token realm is plain HTTP: the realm
+# gets no credentials (they would cross the network in clear text); the
+# token is asked for anonymously, with a warning that says why.
+if rg_start bearertls https "  tls:
+    certificate: $RG_DIR/srv.crt
+    key: $RG_DIR/srv.key" "auth:
+  token:
+    realm: http://127.0.0.1:$rg_aux_port/token
+    service: hpcrun-test
+    issuer: hpcrun-test-issuer
+    rootcertbundle: $RG_DIR/tok.crt"; then ok "HTTPS registry with a plain HTTP token realm starts"; else fail "HTTPS registry with a plain HTTP token realm starts" "$(cat "$RG_DIR/bearertls.log")"; fi
+BT=$RG_ADDR
+check "push to it" sh -c "$(declare -f rg_push); rg_push '$RG_DIR/stack:latest' '$BT/test/stack:1' --dest-creds pusher:pw"
+rm -rf "$RG_CACHE"
+rg_aux_lines=$(wc -l <"$RG_DIR/aux.log")
+check_grep "^hpcimg: warning: $BT/test/stack:1: token realm http://127.0.0.1:$rg_aux_port/token is not HTTPS: asking it for a token without the credentials" \
+    "HTTPS registry, plain HTTP realm: a warning naming the realm" \
+    env XDG_CACHE_HOME="$RG_CACHE" "$HPCIMG" --ca-cert "$RG_DIR/ca.crt" --creds tester:pw pull "$BT/test/stack:1" -o "$RG_DIR/bt.sqfs"
+check "... the pull succeeds with an anonymous token" rg_same_tree "$RG_DIR/bt.sqfs" "$RG_DIR/stack-conv.sqfs"
+check "... the realm was asked, never with credentials" sh -c "
+    $(declare -f rg_aux_new); rg_aux_lines=$rg_aux_lines; RG_DIR='$RG_DIR'
+    rg_aux_new | grep -q '^GET /token.* auth=no 200' && ! rg_aux_new | grep -q '^GET /token.* auth=yes'"
 
 # ---- the end: every server stopped by PID ------------------------------------------------------
 cd "$WORK" || true

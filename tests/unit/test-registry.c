@@ -1,5 +1,6 @@
 /* The registry client's pure parts: references, WWW-Authenticate
- * challenges, base64, Docker config.json credentials, resume decisions. */
+ * challenges, base64, Docker config.json credentials, where credentials may
+ * go, resume decisions. */
 #include "autoconfig.h"
 
 #include <stdlib.h>
@@ -144,6 +145,44 @@ static void test_creds(void)
     CHECK(hr_docker_config_creds("{}", "reg.example:5000") == NULL);
 }
 
+static void test_where_creds_go(void)
+{
+    char *s;
+
+    s = hr_url_origin("https://Reg.Example/v2/a/blobs/x?sig=1");
+    CHECK_STR(s, "https://reg.example:443");
+    free(s);
+    s = hr_url_origin("http://127.0.0.2:5000/docker/registry/v2/blobs");
+    CHECK_STR(s, "http://127.0.0.2:5000");
+    free(s);
+    s = hr_url_origin("http://reg.example");
+    CHECK_STR(s, "http://reg.example:80");
+    free(s);
+    CHECK(hr_url_origin("reg.example/token") == NULL); /* no guessed scheme */
+    CHECK(hr_url_origin("/token") == NULL);
+    CHECK(hr_url_origin(NULL) == NULL);
+
+    /* HTTPS realms, on the registry's host or another (Docker Hub's is). */
+    CHECK(hr_realm_may_get_creds("https://auth.example/token", "https://reg.example",
+                                 false));
+    CHECK(
+        hr_realm_may_get_creds("https://auth.example/token", "http://reg.example", true));
+    /* Plain HTTP realms: only for a plain HTTP registry the user allowed. */
+    CHECK(!hr_realm_may_get_creds("http://auth.example/token", "https://reg.example",
+                                  false));
+    CHECK(!hr_realm_may_get_creds("http://auth.example/token", "https://reg.example",
+                                  true));
+    CHECK(!hr_realm_may_get_creds("http://auth.example/token", "http://reg.example",
+                                  false));
+    CHECK(
+        hr_realm_may_get_creds("http://auth.example/token", "http://reg.example", true));
+    /* Neither HTTP nor HTTPS, or no URL at all. */
+    CHECK(
+        !hr_realm_may_get_creds("ftp://auth.example/token", "http://reg.example", true));
+    CHECK(!hr_realm_may_get_creds("auth.example/token", "https://reg.example", true));
+    CHECK(!hr_realm_may_get_creds(NULL, "https://reg.example", true));
+}
+
 static void test_resume(void)
 {
     CHECK(hr_resume_decide(0, 200, NULL) == HR_RESUME_RESTART);
@@ -162,6 +201,7 @@ int main(void)
     test_refs();
     test_challenges();
     test_creds();
+    test_where_creds_go();
     test_resume();
     return unit_done();
 }
