@@ -1,7 +1,8 @@
-/* Members of a `docker save` tar (see tarfile.h). An uncompressed tar is
- * indexed by reading its 512-byte headers directly, skipping the data: the
- * offsets let the layers be read in place, in any order, for free. A
- * compressed tar goes through libarchive, in order only. */
+/* Members of a `docker save` tar (see tarfile.h). libarchive reads every
+ * header, compressed or not: the project keeps no tar parser of its own.
+ * For an uncompressed tar that is a regular file, the index records where
+ * each member's data lies, so the layers are then read in place, in any
+ * order, with pread. A compressed tar is read in order only. */
 #include "autoconfig.h"
 
 #include <archive.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -24,19 +26,21 @@
  * bounded whatever the size of the layers. */
 #define KEEP_MEMBER_MAX ((off_t)1 << 20)
 #define KEEP_MAX ((off_t)16 << 20)
-#define HEADER_MAX ((off_t)1 << 20) /* a PAX or GNU long-name record */
 #define STREAM_BLOCK (256u * 1024u)
+#define TAR_BLOCK 512
 
 struct hr_tarfile {
     char *path;
-    int fd; /* uncompressed: for reading members in place */
+    int fd;          /* the file indexed; an uncompressed one is read from it */
+    off_t file_size; /* of fd, when it is a regular file */
     bool is_compressed;
     struct hr_tar_member *members;
     size_t n_members;
     /* the current read */
     const struct hr_tar_member *cur;
     off_t cur_done;
-    /* the decompressing stream of a compressed tar */
+    /* the libarchive reader: the index pass, and the decompressing stream
+     * of a compressed tar */
     struct archive *stream;
     size_t at;       /* ordinal of the member it is in; 0: before the first */
     bool is_started; /* some of that member's data has been read */
@@ -45,7 +49,7 @@ struct hr_tarfile {
 };
 
 static struct hr_tar_member *member_add(struct hr_tarfile *tf, char *name, off_t size,
-                                        off_t offset, size_t ordinal)
+                                        size_t ordinal)
 {
     struct hr_tar_member *m;
 
@@ -53,7 +57,7 @@ static struct hr_tar_member *member_add(struct hr_tarfile *tf, char *name, off_t
     m = &tf->members[tf->n_members++];
     m->name = name;
     m->size = size;
-    m->offset = offset;
+    m->offset = -1;
     m->ordinal = ordinal;
     m->data = NULL;
     return m;
@@ -77,111 +81,7 @@ static int read_at(struct hr_tarfile *tf, void *buf, size_t size, off_t off)
     return 0;
 }
 
-/* ---- an uncompressed tar: its headers ------------------------------------------ */
-
-static off_t tar_number(const char *f, size_t len)
-{
-    off_t v = 0;
-
-    if ((unsigned char)f[0] & 0x80) { /* base-256, for sizes >= 8 GiB */
-        for (size_t i = 1; i < len; i++)
-            v = (v << 8) | (unsigned char)f[i];
-        return v;
-    }
-    for (size_t i = 0; i < len && f[i]; i++) {
-        if (f[i] == ' ')
-            continue;
-        if (f[i] < '0' || f[i] > '7')
-            break;
-        v = v * 8 + (f[i] - '0');
-    }
-    return v;
-}
-
-/* A tar header's checksum: the byte sum with the checksum field as spaces. */
-static bool tar_checksum_ok(const char *h)
-{
-    unsigned long sum = 0;
-
-    for (size_t i = 0; i < 512; i++)
-        sum += (i >= 148 && i < 156) ? ' ' : (unsigned char)h[i];
-    return sum == (unsigned long)tar_number(h + 148, 8);
-}
-
-/* The "path" record of a PAX extended header, or NULL. */
-static char *pax_path(const char *rec, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        char *end;
-        unsigned long n = strtoul(rec + i, &end, 10);
-        const char *kv = end + 1;
-        if (n == 0 || i + n > len || *end != ' ')
-            break;
-        if (strncmp(kv, "path=", 5) == 0)
-            return hr_xstrndup(kv + 5, (size_t)(rec + i + n - 1 - (kv + 5)));
-        i += n;
-    }
-    return NULL;
-}
-
-/* Name -> offset and size of each regular file, from the headers alone. */
-static int index_plain(struct hr_tarfile *tf)
-{
-    char h[512], *longname = NULL;
-    size_t ordinal = 0;
-    off_t pos = 0;
-
-    for (;;) {
-        off_t size;
-        char type;
-        if (pread(tf->fd, h, sizeof(h), pos) != (ssize_t)sizeof(h) || !h[0] ||
-            !tar_checksum_ok(h))
-            break;
-        size = tar_number(h + 124, 12);
-        type = h[156];
-        if (type == 'L' || type == 'x') {
-            hr_autofree char *rec = NULL;
-            if (size > HEADER_MAX) {
-                hr_err("%s: a tar header record of %lld bytes", tf->path,
-                       (long long)size);
-                goto fail;
-            }
-            rec = hr_xmalloc((size_t)size + 1);
-            if (read_at(tf, rec, (size_t)size, pos + 512) < 0) {
-                hr_err("%s", tf->error);
-                goto fail;
-            }
-            free(longname);
-            longname = type == 'L' ? hr_xstrndup(rec, (size_t)size)
-                                   : pax_path(rec, (size_t)size);
-        } else if (type == '0' || type == '\0' || type == '7') {
-            char *name;
-            if (longname) {
-                name = longname;
-                longname = NULL;
-            } else if (memcmp(h + 257, "ustar", 5) == 0 && h[345]) {
-                name = hr_xasprintf("%.155s/%.100s", h + 345, h);
-            } else {
-                name = hr_xstrndup(h, 100);
-            }
-            member_add(tf, name, size, pos + 512, ++ordinal);
-        } else {
-            free(longname);
-            longname = NULL;
-            ordinal++;
-        }
-        pos += 512 + ((size + 511) / 512) * 512;
-    }
-    free(longname);
-    return 0;
-fail:
-    free(longname);
-    return -1;
-}
-
-/* ---- a compressed tar: a stream ------------------------------------------------ */
+/* ---- the libarchive reader ------------------------------------------------------ */
 
 static void stream_close(struct hr_tarfile *tf)
 {
@@ -192,8 +92,14 @@ static void stream_close(struct hr_tarfile *tf)
     tf->is_started = false;
 }
 
-static int stream_open(struct hr_tarfile *tf)
+/* Start reading the archive from its first byte: from tf->fd for the index
+ * pass, so that what is indexed is what pread reads later; by its path for
+ * a later pass over a compressed tar, so that a file replaced meanwhile is
+ * noticed (stream_seek compares what it finds with the index). */
+static int stream_open(struct hr_tarfile *tf, bool is_by_path)
 {
+    int r;
+
     stream_close(tf);
     tf->stream = archive_read_new();
     if (!tf->stream) {
@@ -202,13 +108,21 @@ static int stream_open(struct hr_tarfile *tf)
     }
     archive_read_support_filter_all(tf->stream);
     archive_read_support_format_tar(tf->stream);
-    if (archive_read_open_filename(tf->stream, tf->path, STREAM_BLOCK) != ARCHIVE_OK) {
+    if (is_by_path) {
+        r = archive_read_open_filename(tf->stream, tf->path, STREAM_BLOCK);
+    } else if (lseek(tf->fd, 0, SEEK_SET) < 0 && errno != ESPIPE) {
+        hr_err("%s: %s", tf->path, strerror(errno));
+        stream_close(tf);
+        return -1;
+    } else {
+        r = archive_read_open_fd(tf->stream, tf->fd, STREAM_BLOCK);
+    }
+    if (r != ARCHIVE_OK) {
         hr_err("%s: not a tar archive, plain or compressed: %s", tf->path,
                archive_error_string(tf->stream));
         stream_close(tf);
         return -1;
     }
-    tf->n_passes++;
     return 0;
 }
 
@@ -218,6 +132,22 @@ static const char *entry_name(struct archive_entry *e)
     return p ? p : archive_entry_pathname(e);
 }
 
+/* libarchive's tar reader reports a malformed header that it worked around
+ * (a PAX record that is not "LEN key=value\n", a sparse map it cannot
+ * read, too many extension headers) as a warning and goes on with what
+ * it could read: a member under another name, or of another size. The
+ * archives read here are written by tools, so such a header is damage,
+ * and an error. The one warning that is no damage is a name that does not
+ * convert to the current locale (a UTF-8 name under LANG=C): entry_name()
+ * takes the UTF-8 form. The reader tags only that warning with
+ * ARCHIVE_ERRNO_FILE_FORMAT, which is EILSEQ where there is no EFTYPE
+ * (set_conversion_failed_error in archive_read_support_format_tar.c,
+ * archive_platform.h); any other warning counts as damage. */
+static bool is_damage_warning(struct archive *a)
+{
+    return archive_errno(a) != EILSEQ;
+}
+
 /* Move to the next header: 1, 0 at the end of the archive, -1 (logged). */
 static int stream_next(struct hr_tarfile *tf, struct archive_entry **e)
 {
@@ -225,9 +155,17 @@ static int stream_next(struct hr_tarfile *tf, struct archive_entry **e)
 
     if (r == ARCHIVE_EOF)
         return 0;
+    if (r == ARCHIVE_WARN && is_damage_warning(tf->stream)) {
+        const char *name = entry_name(*e);
+        hr_err("%s: corrupt archive: malformed header of %s (%s)", tf->path,
+               name && *name ? name : "a member", archive_error_string(tf->stream));
+        return -1;
+    }
     if (r < ARCHIVE_WARN) {
         hr_err("%s: %s: %s", tf->path,
-               tf->at ? "corrupt archive" : "not a tar archive, plain or compressed",
+               tf->at || archive_format(tf->stream)
+                   ? "corrupt archive"
+                   : "not a tar archive, plain or compressed",
                archive_error_string(tf->stream));
         return -1;
     }
@@ -249,32 +187,99 @@ static ssize_t stream_read(struct hr_tarfile *tf, void *buf, size_t size)
     return n;
 }
 
-static int index_stream(struct hr_tarfile *tf)
+/* ---- the index pass ------------------------------------------------------------- */
+
+/* Where the data of member m lies in an uncompressed tar. libarchive has
+ * just consumed the header block(s) of m (its ustar header and any PAX or
+ * GNU long-name records before it) and nothing of its data, so the count
+ * of bytes it took from the file is the data's offset. That count must be
+ * block-aligned, past the header, and the data must end inside the file:
+ * a pread of the member never leaves it. */
+static int member_locate(struct hr_tarfile *tf, struct hr_tar_member *m)
+{
+    la_int64_t header = archive_read_header_position(tf->stream);
+    la_int64_t data = archive_filter_bytes(tf->stream, 0);
+
+    if (header < 0 || data < header + TAR_BLOCK || data % TAR_BLOCK) {
+        hr_err("%s: %s: cannot locate its data (header at %lld, data at %lld)", tf->path,
+               m->name, (long long)header, (long long)data);
+        return -1;
+    }
+    if (data > tf->file_size || m->size > tf->file_size - data) {
+        hr_err("%s: truncated archive: %s needs %lld bytes from offset %lld, the file "
+               "has %lld",
+               tf->path, m->name, (long long)m->size, (long long)data,
+               (long long)tf->file_size);
+        return -1;
+    }
+    m->offset = data;
+    return 0;
+}
+
+/* A compressed tar: keep member m in memory if it is small enough. */
+static int member_keep(struct hr_tarfile *tf, struct hr_tar_member *m, off_t *kept)
+{
+    if (m->size > KEEP_MEMBER_MAX || *kept + m->size > KEEP_MAX)
+        return 0;
+    m->data = hr_xmalloc((size_t)m->size + 1);
+    for (off_t got = 0; got < m->size;) {
+        ssize_t n = stream_read(tf, m->data + got, (size_t)(m->size - got));
+        if (n < 0) {
+            hr_err("%s", tf->error);
+            return -1;
+        }
+        got += n;
+    }
+    *kept += m->size;
+    return 0;
+}
+
+/* The members indexed: regular files with data of their own. A hard link
+ * carries none, and the data of a sparse file is not its content as
+ * stored. */
+static bool is_member(struct archive_entry *e)
+{
+    return entry_name(e) && archive_entry_filetype(e) == AE_IFREG &&
+           !archive_entry_hardlink(e) && archive_entry_sparse_count(e) == 0;
+}
+
+/* One pass over the archive from tf->fd. An uncompressed regular file is
+ * then read in place (libarchive skips the data with lseek); anything else
+ * is a stream, and this pass is its first decompression. */
+static int index_archive(struct hr_tarfile *tf)
 {
     struct archive_entry *e;
+    struct stat st;
     off_t kept = 0;
     int r;
 
-    if (stream_open(tf) < 0)
+    if (fstat(tf->fd, &st) < 0) {
+        hr_err("%s: %s", tf->path, strerror(errno));
+        return -1;
+    }
+    tf->file_size = st.st_size;
+    if (stream_open(tf, false) < 0)
         return -1;
     while ((r = stream_next(tf, &e)) > 0) {
-        const char *name = entry_name(e);
         struct hr_tar_member *m;
-        if (!name || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
-            continue;
-        m = member_add(tf, hr_xstrdup(name), archive_entry_size(e), -1, tf->at);
-        if (m->size > KEEP_MEMBER_MAX || kept + m->size > KEEP_MAX)
-            continue;
-        m->data = hr_xmalloc((size_t)m->size + 1);
-        for (off_t got = 0; got < m->size;) {
-            ssize_t n = stream_read(tf, m->data + got, (size_t)(m->size - got));
-            if (n < 0) {
-                hr_err("%s", tf->error);
-                return -1;
-            }
-            got += n;
+        if (tf->at == 1) {
+            tf->is_compressed = !S_ISREG(st.st_mode) ||
+                                archive_filter_code(tf->stream, 0) != ARCHIVE_FILTER_NONE;
+            tf->n_passes = tf->is_compressed ? 1 : 0;
         }
-        kept += m->size;
+        if (!is_member(e))
+            continue;
+        m = member_add(tf, hr_xstrdup(entry_name(e)), archive_entry_size(e), tf->at);
+        if (tf->is_compressed ? member_keep(tf, m, &kept) < 0 : member_locate(tf, m) < 0)
+            return -1;
+    }
+    /* libarchive skips data with lseek, which succeeds past the end of a
+     * file; a reader that did not notice would see the end of the archive
+     * there. The index then reached beyond the file: it is cut short. */
+    if (r == 0 && !tf->is_compressed &&
+        archive_filter_bytes(tf->stream, 0) > tf->file_size) {
+        hr_err("%s: truncated archive: it ends inside a member", tf->path);
+        r = -1;
     }
     stream_close(tf);
     return r;
@@ -295,8 +300,9 @@ static int stream_seek(struct hr_tarfile *tf, const struct hr_tar_member *m)
     if (!tf->stream) {
         hr_info("%s: decompressing from the start for %s (pass %u)", tf->path, m->name,
                 tf->n_passes + 1);
-        if (stream_open(tf) < 0)
+        if (stream_open(tf, true) < 0)
             return -1;
+        tf->n_passes++;
     }
     while (tf->at < m->ordinal)
         if ((r = stream_next(tf, &e)) <= 0) {
@@ -318,7 +324,6 @@ static int stream_seek(struct hr_tarfile *tf, const struct hr_tar_member *m)
 struct hr_tarfile *hr_tarfile_open(const char *path)
 {
     struct hr_tarfile *tf = hr_xmalloc(sizeof(*tf));
-    char h[512];
 
     memset(tf, 0, sizeof(*tf));
     tf->path = hr_xstrdup(path);
@@ -327,11 +332,7 @@ struct hr_tarfile *hr_tarfile_open(const char *path)
         hr_err("%s: %s", path, strerror(errno));
         goto fail;
     }
-    /* What `docker save` writes starts with a tar header; anything else is
-     * left to libarchive's detection of compressors. */
-    tf->is_compressed =
-        !(pread(tf->fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) && tar_checksum_ok(h));
-    if (tf->is_compressed ? index_stream(tf) < 0 : index_plain(tf) < 0)
+    if (index_archive(tf) < 0)
         goto fail;
     return tf;
 fail:

@@ -1,8 +1,11 @@
 /* The members of a tar archive that holds other files (`docker save`
  * output), read without unpacking it.
  *
- * An uncompressed tar is indexed from its headers and its members are read
- * in place. A compressed one (gzip, zstd, xz, bzip2: whatever libarchive
+ * libarchive reads the headers, of any tar format it knows (ustar, PAX,
+ * GNU); a malformed header, a member whose data runs past the end of the
+ * file or a truncated archive is an error. An uncompressed tar in a
+ * regular file is indexed in one pass that seeks over the data, and its
+ * members are read in place. A compressed one (gzip, zstd, xz, bzip2: whatever libarchive
  * detects) cannot be seeked: one pass indexes it and keeps its small
  * members in memory; a larger member is streamed when asked for, and asking
  * for one that lies behind the stream's position decompresses the archive
@@ -24,7 +27,8 @@ struct hr_tar_member {
 
 struct hr_tarfile;
 
-/* Index the archive at path (its regular files). NULL after logging. */
+/* Index the archive at path (its regular files: not hard links, not
+ * sparse files). NULL after logging. */
 struct hr_tarfile *hr_tarfile_open(const char *path);
 void hr_tarfile_close(struct hr_tarfile *tf);
 

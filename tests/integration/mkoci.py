@@ -8,6 +8,13 @@ nodes, owners, setuid bits, xattrs and hostile names need no privileges.
   mkoci.py stack-docker FILE  the same image as a `docker save` archive
   mkoci.py stack-docker-big FILE  ... with Docker 25's names and two layers
                               of over 1 MiB
+  mkoci.py stack-docker-pax FILE  stack-docker as a PAX (or -gnu: GNU) tar,
+                              its members under names of over 100 bytes
+  mkoci.py docker-HOW FILE    stack-docker with a hostile header, HOW one of
+                              negsize (a layer of -1024 bytes, base-256),
+                              pax-short (a PAX record shorter than "N path="),
+                              pax-nonl (a PAX record without its newline),
+                              oversize (a layer longer than the file)
   mkoci.py runnable OUT BUSYBOX  a runnable image around a static busybox
   mkoci.py multi OUT           a multi-platform index (arm64, amd64)
   mkoci.py hostile OUT        entries that try to leave the image tree
@@ -201,30 +208,71 @@ def write_runnable(out, busybox, how="gzip"):
     image_config = base
 
 
-def write_docker_archive(path, layers, blob_names=False):
+def write_docker_archive(path, layers, blob_names=False, fmt=tarfile.USTAR_FORMAT,
+                         prefix=""):
     """Classic `docker save` names (<hex>.json, <id>/layer.tar), config
     first; with blob_names those of Docker 25 and later (blobs/sha256/<hex>),
-    layers first, bottom first."""
+    layers first, bottom first. prefix goes before each name but
+    manifest.json's."""
     tars = [make_tar(e) for e, _ in layers]
     diff_ids = [sha(t) for t in tars]
     config = image_config(diff_ids)
     config["config"]["User"] = ""  # Docker's "not set"
     cfg = json.dumps(config, sort_keys=True).encode()
     if blob_names:
-        names = ["blobs/sha256/" + sha(t)[7:] for t in tars]
-        cname = "blobs/sha256/" + sha(cfg)[7:]
+        names = [prefix + "blobs/sha256/" + sha(t)[7:] for t in tars]
+        cname = prefix + "blobs/sha256/" + sha(cfg)[7:]
         members = list(zip(names, tars)) + [(cname, cfg)]
     else:
-        names = [sha(t)[7:19] + "/layer.tar" for t in tars]
-        cname = sha(cfg)[7:] + ".json"
+        names = [prefix + sha(t)[7:19] + "/layer.tar" for t in tars]
+        cname = prefix + sha(cfg)[7:] + ".json"
         members = [(cname, cfg)] + list(zip(names, tars))
     manifest = [{"Config": cname, "RepoTags": ["stack:latest"], "Layers": names}]
     members.append(("manifest.json", json.dumps(manifest).encode()))
-    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tf:
+    with tarfile.open(path, "w", format=fmt) as tf:
         for name, data in members:
             ti = tarfile.TarInfo(name)
             ti.size, ti.mtime = len(data), MTIME
             tf.addfile(ti, io.BytesIO(data))
+
+
+def header_patched(tar, off, size_field):
+    """tar with the header at off given another size field (12 bytes)."""
+    h = bytearray(tar[off:off + 512])
+    h[124:136] = size_field
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\0 " % sum(h)
+    return tar[:off] + bytes(h) + tar[off + 512:]
+
+
+def pax_header(name, record):
+    """A PAX extended header block for name, with record as its data."""
+    ti = tarfile.TarInfo("PaxHeader/" + name)
+    ti.type, ti.size, ti.mtime = tarfile.XHDTYPE, len(record), MTIME
+    return ti.tobuf(tarfile.USTAR_FORMAT) + record + b"\0" * (-len(record) % 512)
+
+
+def write_hostile_archive(path, how):
+    """stack-docker with one header made hostile (see the usage above)."""
+    write_docker_archive(path, stack_layers())
+    with open(path, "rb") as f:
+        tar = f.read()
+    with tarfile.open(path) as tf:
+        at = {ti.name: ti.offset for ti in tf.getmembers()}
+    layer = min(off for name, off in at.items() if name.endswith("/layer.tar"))
+    if how == "negsize":  # -1024 in base-256: two's complement, top bit set
+        tar = header_patched(tar, layer, bytes([0xff] * 10 + [0xfc, 0]))
+    elif how == "oversize":
+        tar = header_patched(tar, layer, b"%011o\0" % (len(tar) + (1 << 20)))
+    elif how in ("pax-short", "pax-nonl"):
+        # The length field counts the whole record, "N path=" included.
+        record = b"6 path=" + b"A" * 700 if how == "pax-short" else b"20 path=AAAAAAAAAAAA"
+        off = at["manifest.json"]
+        tar = tar[:off] + pax_header("manifest.json", record) + tar[off:]
+    else:
+        sys.exit("unknown hostile archive: " + how)
+    with open(path, "wb") as f:
+        f.write(tar)
 
 
 def stack_big_layers():
@@ -332,6 +380,12 @@ def main():
         write_docker_archive(out, stack_layers())
     elif what == "stack-docker-big":
         write_docker_archive(out, stack_big_layers(), blob_names=True)
+    elif what in ("stack-docker-pax", "stack-docker-gnu"):
+        write_docker_archive(out, stack_layers(), prefix="x" * 120 + "/",
+                             fmt=tarfile.PAX_FORMAT if what.endswith("pax")
+                             else tarfile.GNU_FORMAT)
+    elif what.startswith("docker-"):
+        write_hostile_archive(out, what[7:])
     elif what == "runnable":
         write_runnable(out, sys.argv[3])
     elif what == "runnable-zstd":

@@ -239,6 +239,37 @@ check "compressed docker-archive errors: existing FILE untouched, no temp file" 
     "[ \"\$(cat '$HI_DIR/out-dz/img.sqfs')\" = previous ] && \
      [ \"\$(ls -A '$HI_DIR/out-dz')\" = img.sqfs ]"
 
+# ---- the outer tar of an uncompressed docker-archive ------------------------------------
+# libarchive reads its headers; each layer is then read in place at the offset
+# the index found. Members named through PAX and GNU long-name records.
+for hi_fmt in pax gnu; do
+    hi_mk "stack-docker-$hi_fmt" "$HI_DIR/stack-docker-$hi_fmt.tar"
+    check "docker-archive, $hi_fmt tar with long member names: the tree of the OCI layout" \
+        sh -c "'$HPCIMG' -q convert 'docker-archive:$HI_DIR/stack-docker-$hi_fmt.tar' \
+               '$HI_DIR/docker-$hi_fmt.sqfs' && \
+               [ \"\$(unsquashfs -lln '$HI_DIR/docker-$hi_fmt.sqfs' | grep -v hpcrun)\" = \
+                 \"\$(unsquashfs -lln '$S' | grep -v hpcrun)\" ]"
+done
+# Hostile headers: each is refused at once (timeout bounds a parser that
+# would not advance) with one line naming the archive, and no output.
+mkdir -p "$HI_DIR/out-ht"
+echo previous >"$HI_DIR/out-ht/img.sqfs"
+head -c 300000 "$HI_DIR/stack-docker.tar" >"$HI_DIR/docker-truncated.tar"
+for hi_how in negsize:corrupt pax-short:corrupt pax-nonl:corrupt oversize:truncated \
+    truncated:truncated; do
+    hi_tar=$HI_DIR/docker-${hi_how%%:*}.tar
+    [ -e "$hi_tar" ] || hi_mk "docker-${hi_how%%:*}" "$hi_tar"
+    check "docker-archive ${hi_how%%:*}: refused promptly, one line naming the file" \
+        hi_one_error "^hpcimg: $hi_tar: ${hi_how#*:} archive: " \
+        timeout 30 "$HPCIMG" convert "docker-archive:$hi_tar" "$HI_DIR/out-ht/img.sqfs"
+done
+check "docker-archive hostile headers: existing FILE untouched, no temp file" \
+    sh -c "[ \"\$(cat '$HI_DIR/out-ht/img.sqfs')\" = previous ] && \
+           [ \"\$(ls -A '$HI_DIR/out-ht')\" = img.sqfs ]"
+check "docker-archive hostile header, no FILE before: none after" sh -c \
+    "! timeout 30 '$HPCIMG' -q convert 'docker-archive:$HI_DIR/docker-negsize.tar' \
+       '$HI_DIR/out-ht/new.sqfs' 2>/dev/null && [ \"\$(ls -A '$HI_DIR/out-ht')\" = img.sqfs ]"
+
 # ---- run a converted image with hpcrun: the config applies -----------------------------
 hi_busybox=$(command -v busybox || true)
 if [ -n "$hi_busybox" ] && [ -x "$HPCRUN" ] &&
