@@ -152,6 +152,7 @@ int rs_dir_open_at(int dirfd, const char *name, const char *shown, bool is_creat
 int rs_dir_open(const char *path, bool is_create)
 {
     hr_autofree char *copy = hr_path_normalize(path);
+    hr_autofree char *shown = copy ? hr_xstrdup(copy) : NULL;
     char *save = NULL;
     int fd;
 
@@ -162,14 +163,15 @@ int rs_dir_open(const char *path, bool is_create)
     fd = rs_dir_open_at(AT_FDCWD, "/", "/", false);
     for (char *c = strtok_r(copy, "/", &save); c && fd >= 0;
          c = strtok_r(NULL, "/", &save)) {
+        size_t end = (size_t)(c - copy) + strlen(c);
+        char saved = shown[end];
         int next;
-        if (c > copy)
-            c[-1] = '/'; /* the path so far, for messages */
-        next = rs_dir_open_at(fd, c, copy, is_create);
+
+        shown[end] = '\0'; /* the path down to this component, for messages */
+        next = rs_dir_open_at(fd, c, shown, is_create);
+        shown[end] = saved;
         close(fd);
         fd = next;
-        if (c > copy)
-            c[-1] = '\0';
     }
     return fd;
 }
