@@ -74,13 +74,6 @@ struct prolog {
     dev_t mount_dev;
 };
 
-static void closep(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
 /* Whether the image's real path lies under one of kernel-mount-dirs'. */
 static bool image_is_trusted(const struct prolog *p)
 {
@@ -382,12 +375,12 @@ int main(void)
         undo(&p);
     }
     if (p.src_fd != p.image_fd)
-        closep(&p.src_fd);
-    closep(&p.image_fd);
-    closep(&p.mnt_fd);
-    closep(&p.job_fd);
-    closep(&p.node_fd);
-    closep(&p.stage_node_fd);
+        hr_closep(&p.src_fd);
+    hr_closep(&p.image_fd);
+    hr_closep(&p.mnt_fd);
+    hr_closep(&p.job_fd);
+    hr_closep(&p.node_fd);
+    hr_closep(&p.stage_node_fd);
     hr_config_free(&p.cfg);
     rs_job_free(&p.job);
     return 0;
