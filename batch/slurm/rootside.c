@@ -140,7 +140,14 @@ int rs_dir_open_at(int dirfd, const char *name, const char *shown, bool is_creat
             rs_say("%s: %s", shown, strerror(e));
         return -e;
     }
-    if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022)) {
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        rs_say("%s: %s", shown, strerror(e));
+        close(fd);
+        return -e;
+    }
+    /* anyone else who could write here could swap what root works on */
+    if (st.st_uid != 0 || (st.st_mode & 022)) {
         rs_say("%s: not root's alone (owner %u, mode %o): refused", shown,
                (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
         close(fd);
