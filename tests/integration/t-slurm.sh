@@ -220,6 +220,14 @@ prolog_tests() {
     USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep '^mount +FUSE' \
         "hpcrun: the kernel mount serves only the very image file it was made of" \
         hpcrun --no-join --dry-run "$UWORK/copy.sqfs" true
+    # the user owns mnt/: what lies there must be the mount the record names
+    local md
+    md=$(sed -n 's/^mount_dev=//p' /run/hpcrun/hrtest/999999/record)
+    sed -i "s/^mount_dev=.*/mount_dev=$((md + 1))/" /run/hpcrun/hrtest/999999/record
+    USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep '^mount +FUSE' \
+        "hpcrun: a squashfs mount on another device than the record's is not used" \
+        hpcrun --no-join --dry-run "$t" true
+    sed -i "s/^mount_dev=.*/mount_dev=$md/" /run/hpcrun/hrtest/999999/record
     sed -i "s/^uid=.*/uid=$((TEST_UID + 1))/" /run/hpcrun/hrtest/999999/record
     USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep '^mount +FUSE' \
         "hpcrun: a kernel mount made for another user is not used" hpcrun --no-join --dry-run "$t" true
@@ -287,7 +295,9 @@ prolog_attack_tests() {
     # STAGE/NODE first and swap root's job directory for their own.
     printf 'kernel-mount-dirs = %s\nstage-dir = %s\n' "$WORK/trusted" "$UWORK/stage" >"$WORK/site.conf"
     if with_running_job "$t" wwstage.out 1; then
-        if no_kmounts && [ ! -e "$UWORK/stage" ] && [ "$(rig_user_procs hpcrun-fuse)" = 1 ]; then
+        job=$(SLURM_CONF=$SLURM_DIR/slurm.conf squeue -h -o %i | head -1)
+        if [ -n "$job" ] && ! kmounts | grep -q "^/run/hpcrun/n1/$job/" && [ ! -e "$UWORK/stage" ] &&
+            [ "$(rig_user_procs hpcrun-fuse)" = 1 ]; then
             ok "slurm prolog: a stage-dir under a world-writable directory is refused, nothing written (FUSE)"
         else
             fail "slurm prolog: a stage-dir under a world-writable directory is refused, nothing written (FUSE)" \
