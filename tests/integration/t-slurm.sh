@@ -339,6 +339,26 @@ prolog_attack_tests() {
     fi
     rm -rf "$STAGE"/hrtest*
     hand_cleanup
+    # The same for /run/hpcrun/NODE: the user's, or a symlink elsewhere.
+    mkdir -p /run/hpcrun/hrtestrun && chown "$TEST_UID" /run/hpcrun/hrtestrun
+    by_hand prolog hrtestrun 999990 "$WORK/site.conf" "$t" >"$WORK/run.out" 2>&1
+    if ! hand_mounted hrtestrun && [ -z "$(ls -A /run/hpcrun/hrtestrun)" ] &&
+        grep -q "/run/hpcrun/hrtestrun: not root's alone" "$WORK/run.out"; then
+        ok "slurm prolog: a /run/hpcrun/NODE owned by the user is refused"
+    else
+        fail "slurm prolog: a /run/hpcrun/NODE owned by the user is refused" "$(cat "$WORK/run.out"; kmounts)"
+    fi
+    ln -s "$WORK/victim" /run/hpcrun/hrtestrunl
+    by_hand prolog hrtestrunl 999990 "$WORK/site.conf" "$t" >"$WORK/runl.out" 2>&1
+    if ! findmnt -rn -t squashfs -o TARGET | grep -q "^$WORK/victim/" && [ -z "$(ls -A "$WORK/victim")" ]; then
+        ok "slurm prolog: a symlink at /run/hpcrun/NODE is refused, nothing made or mounted where it points"
+    else
+        fail "slurm prolog: a symlink at /run/hpcrun/NODE is refused, nothing made or mounted where it points" \
+            "$(cat "$WORK/runl.out"; findmnt -rn -t squashfs)"
+        umount -l "$WORK/victim/999990/image" 2>/dev/null
+        rm -rf "${WORK:?}/victim/999990"
+    fi
+    hand_cleanup
 
     # Images the job's user may not read: root's 0600, and one in a root
     # 0700 directory. Root can read both; the prolog must not do it for them.
