@@ -136,35 +136,42 @@ static void kill_servers(const struct rs_job *job)
     closedir(d);
 }
 
-/* JOB/mnt: unmount JOB/mnt/image if a mount is there, then empty the
- * directory as its owner and remove it. Returns 0 once it is gone. */
+/* Unmount dirfd/name if a mount is there: relative to the directory, never
+ * following a symlink. No user can mount on this node, so a mount point
+ * there is the prolog's. */
+static void unmount_at(int dirfd, const char *name, const char *shown)
+{
+    struct stat st, at;
+
+    if (fstatat(dirfd, name, &at, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(at.st_mode) ||
+        fstat(dirfd, &st) < 0 || at.st_dev == st.st_dev)
+        return;
+    /* busy while a killed process is not yet reaped: then lazily */
+    if (fchdir(dirfd) < 0 || (umount2(name, UMOUNT_NOFOLLOW) < 0 &&
+                              umount2(name, UMOUNT_NOFOLLOW | MNT_DETACH) < 0))
+        rs_say("cannot unmount %s/%s: %s", shown, name, strerror(errno));
+    if (chdir("/") < 0)
+        rs_say("/: %s", strerror(errno));
+}
+
+/* JOB/mnt: unmount JOB/mnt/image, then empty the directory as its owner
+ * and remove it. Returns 0 once it is gone. */
 static int mnt_clean(int job_fd, const char *job_dir)
 {
+    hr_autofree char *shown = hr_xasprintf("%s/%s", job_dir, HR_KMOUNT_MNT);
     hr_autoclose int mnt_fd =
         openat(job_fd, HR_KMOUNT_MNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st, at;
 
     if (mnt_fd < 0 && errno == ENOENT)
         return 0;
     if (mnt_fd < 0) {
-        rs_say("%s/%s: %s: left alone", job_dir, HR_KMOUNT_MNT, strerror(errno));
+        rs_say("%s: %s: left alone", shown, strerror(errno));
         return -1;
     }
-    /* a user cannot mount on this node: a mount point here is the prolog's */
-    if (fstatat(mnt_fd, HR_KMOUNT_IMAGE, &at, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISDIR(at.st_mode) && fstat(mnt_fd, &st) == 0 && at.st_dev != st.st_dev) {
-        /* busy while a killed process is not yet reaped: then lazily */
-        if (fchdir(mnt_fd) < 0 ||
-            (umount2(HR_KMOUNT_IMAGE, UMOUNT_NOFOLLOW) < 0 &&
-             umount2(HR_KMOUNT_IMAGE, UMOUNT_NOFOLLOW | MNT_DETACH) < 0))
-            rs_say("cannot unmount %s/%s/%s: %s", job_dir, HR_KMOUNT_MNT, HR_KMOUNT_IMAGE,
-                   strerror(errno));
-        if (chdir("/") < 0)
-            rs_say("/: %s", strerror(errno));
-    }
+    unmount_at(mnt_fd, HR_KMOUNT_IMAGE, shown);
     if (rs_clear_as_owner(mnt_fd) < 0 ||
         unlinkat(job_fd, HR_KMOUNT_MNT, AT_REMOVEDIR) < 0) {
-        rs_say("%s/%s: cannot remove all of it: left", job_dir, HR_KMOUNT_MNT);
+        rs_say("%s: cannot remove all of it: left", shown);
         return -1;
     }
     return 0;
@@ -182,6 +189,8 @@ static void run_dir_clean(const struct rs_job *job)
         (node_fd = rs_dir_open_at(run_fd, job->node, node_dir, false)) < 0 ||
         (job_fd = rs_dir_open_at(node_fd, job->id, job_dir, false)) < 0)
         return;
+    /* JOB/image: where earlier prologs mounted (a job older than an upgrade) */
+    unmount_at(job_fd, HR_KMOUNT_IMAGE, job_dir);
     if (mnt_clean(job_fd, job_dir) == 0 && rs_remove_at(node_fd, job->id) < 0)
         rs_say("%s: cannot remove it", job_dir);
     unlinkat(run_fd, job->node, AT_REMOVEDIR); /* if no other job has one */
