@@ -393,10 +393,37 @@ static int site_host_key(struct hr_config *cfg, const char *key, const char *val
     return site_set_key(cfg, key, value, err, errlen);
 }
 
+int hr_config_parse_size(const char *key, const char *value, unsigned long long *out,
+                         char *err, size_t errlen)
+{
+    static const char units[] = "KMGT";
+    unsigned long long v;
+    const char *u = NULL;
+    char *end;
+    int shift = 0;
+
+    if (value[0] < '0' || value[0] > '9')
+        return hr_fail(err, errlen, "%s: '%s' is not a size (e.g. 8G)", key, value);
+    errno = 0;
+    v = strtoull(value, &end, 10);
+    if (*end && (end[1] || !(u = strchr(units, *end))))
+        return hr_fail(err, errlen, "%s: '%s' is not a size (e.g. 8G)", key, value);
+    if (*end)
+        shift = 10 * (int)(u - units + 1);
+    if (errno == ERANGE || (v << shift) >> shift != v)
+        return hr_fail(err, errlen, "%s: '%s' is too large", key, value);
+    *out = v << shift;
+    return 0;
+}
+
 /* One site policy key; returns 1 if key is not one of them. */
 static int site_policy_key(struct hr_config *cfg, const char *key, const char *value,
                            char *err, size_t errlen)
 {
+    if (strcmp(key, "stage-max-size") == 0)
+        return hr_config_parse_size(key, value, &cfg->stage_max_size, err, errlen);
+    if (strcmp(key, "stage-min-free") == 0)
+        return hr_config_parse_size(key, value, &cfg->stage_min_free, err, errlen);
     if (strcmp(key, "stage-dir") == 0) {
         if (*value && value[0] != '/')
             return hr_fail(err, errlen, "stage-dir: '%s' is not an absolute path", value);
@@ -485,6 +512,8 @@ int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t er
     int rc;
 
     memset(cfg, 0, sizeof(*cfg));
+    cfg->stage_max_size = HR_STAGE_MAX_SIZE_DEFAULT;
+    cfg->stage_min_free = HR_STAGE_MIN_FREE_DEFAULT;
     text = hr_read_file(site, 1 << 20, NULL);
     if (!text)
         return errno == ENOENT ? 0

@@ -58,6 +58,8 @@ struct hr_config {
      * never mounts with the kernel, it only binds what the prolog mounted. */
     char *stage_dir;         /* stage-dir: node-local copies of images ("": none) */
     char *kernel_mount_dirs; /* kernel-mount-dirs: DIR:DIR... ("": never) */
+    unsigned long long stage_max_size; /* stage-max-size: largest image staged (0: any) */
+    unsigned long long stage_min_free; /* stage-min-free: bytes a copy must leave free */
     /* Host libraries (hostlibs.h): defaults, not restrictions, like binds. */
     char *ld_so_cache;    /* ld-so-cache: the host's cache (default /etc/ld.so.cache) */
     char *host_mpi;       /* host-mpi: the host MPI's libmpi (or its directory) */
@@ -85,8 +87,17 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
 /* Apply HPCRUN_* variables from envp (HPCRUN_BIND: comma-separated specs). */
 int hr_config_apply_env(struct hr_config *cfg, char **envp, char *err, size_t errlen);
 
+/* Shipped defaults of the staging caps (bytes); 0 in the file lifts a cap. */
+#define HR_STAGE_MAX_SIZE_DEFAULT (32ULL << 30)
+#define HR_STAGE_MIN_FREE_DEFAULT (1ULL << 30)
+
+/* A size: digits with an optional K, M, G or T suffix (powers of 1024).
+ * Returns 0 or -1 with a message naming key in err. Pure. */
+int hr_config_parse_size(const char *key, const char *value, unsigned long long *out,
+                         char *err, size_t errlen);
+
 /* A fresh cfg holding the site config file's settings (none if there is no
- * such file). Returns 0 or -1 with err set. */
+ * such file) over the shipped defaults. Returns 0 or -1 with err set. */
 int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t errlen);
 
 /* The whole of step 1: site file, environment, then argv (later wins). */

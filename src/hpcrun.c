@@ -115,9 +115,11 @@ int main(int argc, char **argv)
         return HR_EXIT_OK;
     }
     if (cfg.show_site_config) {
-        /* read by the Slurm prolog (batch/slurm/prolog): one parser for both */
+        /* the Slurm prolog's policy, as its own parser (this one) reads it */
         printf("stage-dir=%s\nkernel-mount-dirs=%s\n", cfg.stage_dir ? cfg.stage_dir : "",
                cfg.kernel_mount_dirs ? cfg.kernel_mount_dirs : "");
+        printf("stage-max-size=%llu\nstage-min-free=%llu\n", cfg.stage_max_size,
+               cfg.stage_min_free);
         print_host_policy(&cfg);
         hr_config_free(&cfg);
         return HR_EXIT_OK;

@@ -1,10 +1,13 @@
 /* The prolog's kernel mount of a job's image. Trust comes only from what
  * a user cannot forge: directories and a record owned by root and writable
- * by nobody else, and a mount whose file system is the kernel's squashfs
- * (only root can make one: squashfs cannot be mounted in a user namespace).
- * The record ties it to the job, the user and the image file's identity,
- * which hpcrun takes from the file it opened with the caller's own
- * credentials: at worst a user gets, read-only, an image they can read. */
+ * by nobody else, and a mount whose file system is the kernel's squashfs on
+ * the loop device the record names (only root can make one: squashfs cannot
+ * be mounted in a user namespace). The mount point's directory belongs to
+ * the job's user (so that no other user reaches the mount), hence what lies
+ * there is checked, and checked again once bound. The record ties the mount
+ * to the job, the user and the image file's identity, which hpcrun takes
+ * from the file it opened with the caller's own credentials: at worst a user
+ * gets, read-only, an image they can read. */
 #include "autoconfig.h"
 
 #include <errno.h>
@@ -86,6 +89,46 @@ bool hr_kmount_record_matches(const char *text, const struct hr_kmount_want *wan
     return true;
 }
 
+char *hr_kmount_record_format(const struct hr_kmount_want *want, dev_t mount_dev,
+                              const char *source)
+{
+    const struct stat *st = want->image;
+
+    if (strchr(source, '\n') || strchr(want->job, '\n'))
+        return NULL;
+    return hr_xasprintf(
+        "job=%s\nuid=%llu\ndev=%llu\nino=%llu\nsize=%llu\nmtime=%llu\n"
+        "ctime=%llu\nmount_dev=%llu\nsource=%s\n",
+        want->job, (unsigned long long)want->uid, (unsigned long long)st->st_dev,
+        (unsigned long long)st->st_ino, (unsigned long long)st->st_size,
+        (unsigned long long)st->st_mtim.tv_sec, (unsigned long long)st->st_ctim.tv_sec,
+        (unsigned long long)mount_dev, source);
+}
+
+int hr_kmount_record_mount_dev(const char *text, dev_t *mount_dev)
+{
+    char buf[64], *end;
+    unsigned long long v;
+
+    if (!record_get(text, "mount_dev", buf, sizeof(buf)) || buf[0] < '0' || buf[0] > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(buf, &end, 10);
+    if (errno || *end || v == 0 || (dev_t)v != v)
+        return -1;
+    *mount_dev = (dev_t)v;
+    return 0;
+}
+
+bool hr_kmount_path_is_trusted(const char *real, char *const *dirs, size_t n_dirs)
+{
+    for (size_t i = 0; i < n_dirs; i++)
+        if (dirs[i] && dirs[i][0] == '/' && strcmp(real, dirs[i]) != 0 &&
+            hr_path_is_under(real, dirs[i]))
+            return true;
+    return false;
+}
+
 /* A name that is one path component of our own making. */
 static bool is_plain_name(const char *s)
 {
@@ -140,18 +183,21 @@ static char *record_read(const char *path)
     return text;
 }
 
-/* The kernel's squashfs, read-only, nosuid, nodev: made by root. */
-static bool is_prolog_mount(const char *mnt)
+bool hr_kmount_is_mount(const char *path, dev_t mount_dev)
 {
     struct statfs sf;
     struct statvfs sv;
+    struct stat st;
     unsigned long want = ST_RDONLY | ST_NOSUID | ST_NODEV;
+    /* one descriptor for every check: the path is resolved once */
+    hr_autoclose int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-    return statfs(mnt, &sf) == 0 && sf.f_type == SQUASHFS_SUPER_MAGIC &&
-           statvfs(mnt, &sv) == 0 && (sv.f_flag & want) == want;
+    return fd >= 0 && fstatfs(fd, &sf) == 0 && sf.f_type == SQUASHFS_SUPER_MAGIC &&
+           fstatvfs(fd, &sv) == 0 && (sv.f_flag & want) == want && fstat(fd, &st) == 0 &&
+           st.st_dev == mount_dev;
 }
 
-char *hr_kmount_find(const struct stat *image, char **envp)
+char *hr_kmount_find(const struct stat *image, char **envp, dev_t *mount_dev)
 {
     const char *job = hr_env_get(envp, "SLURM_JOB_ID");
     const char *node = hr_env_get(envp, "SLURMD_NODENAME");
@@ -162,8 +208,8 @@ char *hr_kmount_find(const struct stat *image, char **envp)
     if (!is_plain_name(job) || !is_plain_name(node))
         return NULL;
     dir = hr_xasprintf("%s/%s/%s", HR_KMOUNT_DIR, node, job);
-    rec_path = hr_xasprintf("%s/record", dir);
-    mnt = hr_xasprintf("%s/image", dir);
+    rec_path = hr_xasprintf("%s/%s", dir, HR_KMOUNT_RECORD);
+    mnt = hr_xasprintf("%s/%s/%s", dir, HR_KMOUNT_MNT, HR_KMOUNT_IMAGE);
     text = NULL;
     ok = access(rec_path, F_OK) == 0 && is_root_only_tree(rec_path) &&
          (text = record_read(rec_path)) != NULL;
@@ -171,8 +217,14 @@ char *hr_kmount_find(const struct stat *image, char **envp)
         hr_debug("kernel mount %s: not used: %s", mnt, why);
         ok = false;
     }
-    if (ok && !is_prolog_mount(mnt)) {
-        hr_debug("kernel mount %s: not a read-only nosuid,nodev squashfs mount", mnt);
+    if (ok && hr_kmount_record_mount_dev(text, mount_dev) < 0) {
+        hr_debug("kernel mount %s: not used: the record names no mount_dev", mnt);
+        ok = false;
+    }
+    if (ok && !hr_kmount_is_mount(mnt, *mount_dev)) {
+        hr_debug("kernel mount %s: not the record's read-only nosuid,nodev squashfs "
+                 "mount",
+                 mnt);
         ok = false;
     }
     free(text);

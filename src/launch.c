@@ -25,13 +25,13 @@
  * caller's, and --fakeroot needs the image's root-owned files as its own:
  * both only FUSE does. */
 static char *image_kernel_mount(const struct hr_config *cfg, const struct hr_plan *plan,
-                                const struct hr_image *img, char **envp)
+                                const struct hr_image *img, char **envp, dev_t *mount_dev)
 {
     if (plan->is_writable || plan->is_fakeroot || cfg->offset) {
         hr_debug("kernel mount: not with --writable-tmpfs, --fakeroot or --offset");
         return NULL;
     }
-    return hr_kmount_find(&img->st, envp);
+    return hr_kmount_find(&img->st, envp, mount_dev);
 }
 
 /* -vv reports how long each step took (the benchmark report uses it). */
@@ -48,7 +48,7 @@ static void step_done(const char *step, struct timespec *t0)
 
 /* 4 and 5 with the prolog's mount: bind it where FUSE would mount. */
 static int image_enter_kernel(const struct hr_plan *plan, const char *kmount,
-                              struct timespec *t0)
+                              dev_t mount_dev, struct timespec *t0)
 {
     char *src;
     int rc;
@@ -60,6 +60,13 @@ static int image_enter_kernel(const struct hr_plan *plan, const char *kmount,
         return -1;
     src = hr_path_join(HR_STAGE_OLDROOT, kmount);
     rc = hr_mount(src, HR_STAGE_IMAGE, NULL, MS_BIND | MS_RDONLY, NULL);
+    /* The mount point's directory is the user's: what was bound must still
+     * be the very mount hr_kmount_find checked. */
+    if (rc == 0 && !hr_kmount_is_mount(HR_STAGE_IMAGE, mount_dev)) {
+        hr_err("%s: no longer the prolog's kernel mount (changed while it was bound)",
+               kmount);
+        rc = -1;
+    }
     free(src);
     return rc;
 }
@@ -111,6 +118,7 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     struct hr_inject inject;
     bool is_join_leader = false;
     char *kmount;
+    dev_t mount_dev = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* 2. checks (hr_check_privileges() ran first of all, in the caller) */
@@ -139,7 +147,7 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     }
     step_done("plan", &t0);
     if (cfg->is_dry_run) {
-        kmount = image_kernel_mount(cfg, &plan, &img, envp);
+        kmount = image_kernel_mount(cfg, &plan, &img, envp, &mount_dev);
         hr_plan_print(&plan, img.path, stdout);
         hr_inject_print(&inject, stdout);
         if (kmount)
@@ -164,7 +172,7 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
         }
         is_join_leader = true;
     }
-    kmount = image_kernel_mount(cfg, &plan, &img, envp);
+    kmount = image_kernel_mount(cfg, &plan, &img, envp, &mount_dev);
     hr_info("%s: %s image, %s, root %s, %zu mounts, running %s as uid %u", img.path,
             img.compression, kmount ? "kernel squashfs mount by the prolog" : "FUSE",
             plan.is_writable     ? "writable (tmpfs overlay)"
@@ -173,7 +181,7 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
             plan.n_mounts, plan.argv.v[0], (unsigned)plan.uid);
     devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull_fd < 0 ||
-        (kmount ? image_enter_kernel(&plan, kmount, &t0) < 0
+        (kmount ? image_enter_kernel(&plan, kmount, mount_dev, &t0) < 0
                 : image_enter_fuse(&plan, &img, &view, &t0, is_join_leader ? &join : NULL,
                                    devnull_fd) < 0))
         return HR_EXIT_FAIL;

@@ -10,10 +10,14 @@ SLURM_DIR=$WORK/slurm
 # node: the PMIx server directory there is visible inside only because
 # hpcrun binds it. The nodes' TmpFS (DIR/tmp-n*) is under /tmp, the default.
 SLURM_SPOOL=
+# The prolog's stage-dir: root's alone, like every directory above it (the
+# prolog refuses one under /tmp), so it is not under $WORK.
+STAGE=
 
 slurm_stop() {
     [ -z "$SLURM_DIR" ] || "$SLURM_RIG" stop "$SLURM_DIR" >/dev/null 2>&1
     [ -z "$SLURM_SPOOL" ] || rm -rf "$SLURM_SPOOL"
+    [ -z "$STAGE" ] || rm -rf "$STAGE"
 }
 # Stopped at the end of this file, and by run.sh's exit however it ends.
 trap 'slurm_stop; rm -rf "$WORK"' EXIT
@@ -104,7 +108,7 @@ no_kmounts() { [ -z "$(kmounts)" ]; }
 # no loop device on the trusted images.
 prolog_nothing_left() {
     no_kmounts && [ -z "$(ls -A /run/hpcrun/n1 /run/hpcrun/n2 2>/dev/null)" ] &&
-        [ -z "$(ls -A "$WORK/stage" 2>/dev/null)" ] &&
+        [ -z "$(ls -A "$STAGE" 2>/dev/null)" ] &&
         [ -z "$(losetup -n -j "$WORK/trusted/test.sqfs"; losetup -n -j "$WORK/trusted/user.sqfs")" ]
 }
 
@@ -124,13 +128,13 @@ with_running_job() {
 # images under kernel-mount-dirs only, used by hpcrun instead of FUSE.
 prolog_tests() {
     local t=$WORK/trusted/test.sqfs u=$WORK/trusted/user.sqfs out job p
-    local hand="SLURM_JOB_UID=$TEST_UID HPCRUN_CONFIG=$WORK/site.conf HPCRUN_PROLOG_HPCRUN=$HPCRUN"
+    local hand="SLURM_JOB_UID=$TEST_UID SLURM_JOB_GID=$TEST_GID HPCRUN_CONFIG=$WORK/site.conf HPCRUN_PROLOG_HPCRUN=$HPCRUN"
     mkdir -p "$WORK/trusted" && cp "$IMG/test.sqfs" "$t" && chmod 0644 "$t"
 
     # srun --container-image of a trusted image: a kernel mount, no FUSE.
     if with_running_job "$t" kmount.out 2; then
         out=$(kmounts)
-        if printf '%s\n' "$out" | grep -qE '^/run/hpcrun/n1/[0-9]+/image [^ ]*\bro\b.*nosuid.*nodev' &&
+        if printf '%s\n' "$out" | grep -qE '^/run/hpcrun/n1/[0-9]+/mnt/image [^ ]*\bro\b.*nosuid.*nodev' &&
             [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; then
             ok "slurm prolog: a trusted image runs from a kernel squashfs mount, no FUSE server"
         else
@@ -158,7 +162,7 @@ prolog_tests() {
     USER_ENV="SLURM_CONF=$SLURM_DIR/slurm.conf" as_user sbatch --wait -o /dev/null -w n1 \
         --container-image="$t" --wrap "touch $UWORK/kstarted; sleep 3" >"$WORK/ksbatch.out" 2>&1 &
     KJOB_PID=$!
-    if wait_until 300 test -e "$UWORK/kstarted" && kmounts | grep -q '^/run/hpcrun/n1/[0-9]*/image ' &&
+    if wait_until 300 test -e "$UWORK/kstarted" && kmounts | grep -q '^/run/hpcrun/n1/[0-9]*/mnt/image ' &&
         [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; then
         ok "slurm prolog: sbatch --container-image runs the script from the kernel mount"
     else
@@ -184,15 +188,15 @@ prolog_tests() {
     # The user's own image in a trusted directory: mounted only from a copy
     # in stage-dir, which only root can write.
     cp "$IMG/test.sqfs" "$u" && chown "$TEST_UID" "$u" && chmod 0644 "$u"
-    printf 'kernel-mount-dirs = %s\nstage-dir = %s\n' "$WORK/trusted" "$WORK/stage" >"$WORK/site.conf"
+    printf 'kernel-mount-dirs = %s\nstage-dir = %s\n' "$WORK/trusted" "$STAGE" >"$WORK/site.conf"
     if with_running_job "$u" staged.out 1; then
-        job=$(ls "$WORK/stage/n1" 2>/dev/null)
-        if [ -n "$job" ] && [ "$(stat -c %u "$WORK/stage/n1/$job/image.sqfs")" = 0 ] &&
-            kmounts | grep -q "^/run/hpcrun/n1/$job/image " && [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; then
+        job=$(ls "$STAGE/n1" 2>/dev/null)
+        if [ -n "$job" ] && [ "$(stat -c %u "$STAGE/n1/$job/image.sqfs")" = 0 ] &&
+            kmounts | grep -q "^/run/hpcrun/n1/$job/mnt/image " && [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; then
             ok "slurm prolog: a user's image in a trusted directory is staged, then kernel-mounted"
         else
             fail "slurm prolog: a user's image in a trusted directory is staged, then kernel-mounted" \
-                "$(ls -lR "$WORK/stage"; kmounts; cat "$WORK/staged.out")"
+                "$(ls -lR "$STAGE"; kmounts; cat "$WORK/staged.out")"
         fi
     else
         fail "slurm prolog: a user's image in a trusted directory is staged, then kernel-mounted" "$(cat "$WORK/staged.out")"
@@ -204,7 +208,7 @@ prolog_tests() {
     # By hand, as slurmd would run them: what hpcrun says and what it refuses.
     env -i SPANK_HPCRUN_IMAGE="$t" SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest $hand \
         "$top_builddir/batch/slurm/prolog" 2>/dev/null
-    USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep '^mount +kernel squashfs /run/hpcrun/hrtest/999999/image \(prolog\)$' \
+    USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep '^mount +kernel squashfs /run/hpcrun/hrtest/999999/mnt/image \(prolog\)$' \
         "hpcrun --dry-run names the prolog's kernel mount" hpcrun --no-join --dry-run "$t" true
     USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep "^hpcrun: $t: .* image, kernel squashfs mount by the prolog," \
         "hpcrun -v says it uses the kernel mount" hpcrun --no-join -v "$t" cat /etc/hpcrun-demo
@@ -216,6 +220,14 @@ prolog_tests() {
     USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep '^mount +FUSE' \
         "hpcrun: the kernel mount serves only the very image file it was made of" \
         hpcrun --no-join --dry-run "$UWORK/copy.sqfs" true
+    # the user owns mnt/: what lies there must be the mount the record names
+    local md
+    md=$(sed -n 's/^mount_dev=//p' /run/hpcrun/hrtest/999999/record)
+    sed -i "s/^mount_dev=.*/mount_dev=$((md + 1))/" /run/hpcrun/hrtest/999999/record
+    USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep '^mount +FUSE' \
+        "hpcrun: a squashfs mount on another device than the record's is not used" \
+        hpcrun --no-join --dry-run "$t" true
+    sed -i "s/^mount_dev=.*/mount_dev=$md/" /run/hpcrun/hrtest/999999/record
     sed -i "s/^uid=.*/uid=$((TEST_UID + 1))/" /run/hpcrun/hrtest/999999/record
     USER_ENV="SLURM_JOB_ID=999999 SLURMD_NODENAME=hrtest" check_grep '^mount +FUSE' \
         "hpcrun: a kernel mount made for another user is not used" hpcrun --no-join --dry-run "$t" true
@@ -248,6 +260,228 @@ prolog_tests() {
     check "slurm epilog: the hand-made job's processes are gone" wait_until 50 job_fuse hrtestother 0
 }
 
+# The prolog or epilog by hand, as slurmd runs them (as root, with a fixed
+# environment): by_hand prolog|epilog NODE JOB SITE-CONFIG [IMAGE]. Bounded.
+by_hand() {
+    env -i SPANK_HPCRUN_IMAGE="${5:-}" SLURM_JOB_ID="$3" SLURMD_NODENAME="$2" \
+        SLURM_JOB_UID="$TEST_UID" SLURM_JOB_GID="$TEST_GID" HPCRUN_CONFIG="$4" \
+        HPCRUN_PROLOG_HPCRUN="$HPCRUN" timeout -k 2 20 "$top_builddir/batch/slurm/$1"
+}
+# What the tests below left under /run/hpcrun (nodes hrtest*), whatever
+# prolog made it.
+hand_cleanup() {
+    local m
+    for m in $(findmnt -rn -t squashfs -o TARGET | grep -E '^/run/hpcrun/hrtest'); do
+        umount -l "$m"
+    done
+    rm -rf /run/hpcrun/hrtest*
+}
+hand_mounted() { kmounts | grep -q "^/run/hpcrun/$1/"; }
+# A second local user, who is not the job's.
+OTHER_USER=hpcrun-test2
+as_other() {
+    (cd / && timeout -k 5 "$TEST_TIMEOUT" setpriv --reuid="$OTHER_USER" --regid="$OTHER_USER" \
+        --init-groups env -i PATH=/usr/bin:/bin "$@")
+}
+
+# Attacks on the prolog: a stage-dir others can write in, an image the
+# job's user cannot read, a FIFO, an image over the caps.
+prolog_attack_tests() {
+    local t=$WORK/trusted/test.sqfs conf=$WORK/site-stage.conf job img rc t0
+    printf 'kernel-mount-dirs = %s\nstage-dir = %s\n' "$WORK/trusted" "$STAGE" >"$conf"
+    mkdir -p "$WORK/victim" && echo precious >"$WORK/victim-file" && chmod 0644 "$WORK/victim-file"
+
+    # stage-dir under a world-writable directory: anyone could make
+    # STAGE/NODE first and swap root's job directory for their own.
+    printf 'kernel-mount-dirs = %s\nstage-dir = %s\n' "$WORK/trusted" "$UWORK/stage" >"$WORK/site.conf"
+    if with_running_job "$t" wwstage.out 1; then
+        job=$(SLURM_CONF=$SLURM_DIR/slurm.conf squeue -h -o %i | head -1)
+        if [ -n "$job" ] && ! kmounts | grep -q "^/run/hpcrun/n1/$job/" && [ ! -e "$UWORK/stage" ] &&
+            [ "$(rig_user_procs hpcrun-fuse)" = 1 ]; then
+            ok "slurm prolog: a stage-dir under a world-writable directory is refused, nothing written (FUSE)"
+        else
+            fail "slurm prolog: a stage-dir under a world-writable directory is refused, nothing written (FUSE)" \
+                "$(kmounts; ls -lR "$UWORK/stage" 2>&1; tail -3 "$SLURM_DIR/log/slurmd-n1.log")"
+        fi
+    else
+        fail "slurm prolog: a stage-dir under a world-writable directory is refused, nothing written (FUSE)" \
+            "the job did not start: $(cat "$WORK/wwstage.out")"
+    fi
+    wait "$KJOB_PID" && ok "slurm prolog: the job with a refused stage-dir still runs" ||
+        fail "slurm prolog: the job with a refused stage-dir still runs" "$(cat "$WORK/wwstage.out")"
+    rm -rf "$UWORK/stage"
+    printf 'kernel-mount-dirs = %s\n' "$WORK/trusted" >"$WORK/site.conf"
+    wait_until 100 prolog_nothing_left
+
+    # STAGE/NODE made beforehand by the user, or a symlink elsewhere.
+    mkdir "$STAGE/hrtestown" && chown "$TEST_UID" "$STAGE/hrtestown"
+    by_hand prolog hrtestown 999990 "$conf" "$t" >"$WORK/own.out" 2>&1
+    if ! hand_mounted hrtestown && [ -z "$(ls -A "$STAGE/hrtestown")" ] &&
+        grep -q "$STAGE/hrtestown: not root's alone" "$WORK/own.out"; then
+        ok "slurm prolog: a STAGE-DIR/NODE owned by the user is refused"
+    else
+        fail "slurm prolog: a STAGE-DIR/NODE owned by the user is refused" "$(cat "$WORK/own.out"; ls -lR "$STAGE")"
+    fi
+    ln -s "$WORK/victim" "$STAGE/hrtestlnk"
+    by_hand prolog hrtestlnk 999990 "$conf" "$t" >"$WORK/lnk.out" 2>&1
+    if ! hand_mounted hrtestlnk && [ -z "$(ls -A "$WORK/victim")" ]; then
+        ok "slurm prolog: a symlink at STAGE-DIR/NODE is refused, nothing written where it points"
+    else
+        fail "slurm prolog: a symlink at STAGE-DIR/NODE is refused, nothing written where it points" \
+            "$(cat "$WORK/lnk.out"; ls -lR "$WORK/victim")"
+    fi
+    mkdir -m 0755 "$STAGE/hrtestjl" && ln -s "$WORK/victim-file" "$STAGE/hrtestjl/999990"
+    by_hand prolog hrtestjl 999990 "$conf" "$t" >"$WORK/jl.out" 2>&1
+    if ! hand_mounted hrtestjl && [ "$(cat "$WORK/victim-file")" = precious ]; then
+        ok "slurm prolog: a symlink at STAGE-DIR/NODE/JOB to a root file leaves the file unchanged"
+    else
+        fail "slurm prolog: a symlink at STAGE-DIR/NODE/JOB to a root file leaves the file unchanged" "$(cat "$WORK/jl.out")"
+    fi
+    rm -rf "$STAGE"/hrtest*
+    hand_cleanup
+    # The same for /run/hpcrun/NODE: the user's, or a symlink elsewhere.
+    mkdir -p /run/hpcrun/hrtestrun && chown "$TEST_UID" /run/hpcrun/hrtestrun
+    by_hand prolog hrtestrun 999990 "$WORK/site.conf" "$t" >"$WORK/run.out" 2>&1
+    if ! hand_mounted hrtestrun && [ -z "$(ls -A /run/hpcrun/hrtestrun)" ] &&
+        grep -q "/run/hpcrun/hrtestrun: not root's alone" "$WORK/run.out"; then
+        ok "slurm prolog: a /run/hpcrun/NODE owned by the user is refused"
+    else
+        fail "slurm prolog: a /run/hpcrun/NODE owned by the user is refused" "$(cat "$WORK/run.out"; kmounts)"
+    fi
+    ln -s "$WORK/victim" /run/hpcrun/hrtestrunl
+    by_hand prolog hrtestrunl 999990 "$WORK/site.conf" "$t" >"$WORK/runl.out" 2>&1
+    if ! findmnt -rn -t squashfs -o TARGET | grep -q "^$WORK/victim/" && [ -z "$(ls -A "$WORK/victim")" ]; then
+        ok "slurm prolog: a symlink at /run/hpcrun/NODE is refused, nothing made or mounted where it points"
+    else
+        fail "slurm prolog: a symlink at /run/hpcrun/NODE is refused, nothing made or mounted where it points" \
+            "$(cat "$WORK/runl.out"; findmnt -rn -t squashfs)"
+        umount -l "$WORK/victim/999990/image" 2>/dev/null
+        rm -rf "${WORK:?}/victim/999990"
+    fi
+    hand_cleanup
+
+    # Images the job's user may not read: root's 0600, and one in a root
+    # 0700 directory. Root can read both; the prolog must not do it for them.
+    cp "$t" "$WORK/trusted/secret.sqfs" && chmod 0600 "$WORK/trusted/secret.sqfs"
+    mkdir -m 0700 "$WORK/trusted/private" && cp "$t" "$WORK/trusted/private/inner.sqfs" &&
+        chmod 0644 "$WORK/trusted/private/inner.sqfs"
+    for img in secret.sqfs private/inner.sqfs; do
+        by_hand prolog hrtestsec 999991 "$conf" "$WORK/trusted/$img" >"$WORK/sec.out" 2>&1
+        if ! hand_mounted hrtestsec && [ ! -e "$STAGE/hrtestsec/999991" ] &&
+            ! as_user sh -c 'cat /run/hpcrun/hrtestsec/999991/image/etc/hpcrun-demo ||
+                cat /run/hpcrun/hrtestsec/999991/mnt/image/etc/hpcrun-demo' >/dev/null 2>&1 &&
+            grep -q "cannot open it: Permission denied" "$WORK/sec.out"; then
+            ok "slurm prolog: an image the job's user cannot read ($img) is neither staged nor mounted"
+        else
+            fail "slurm prolog: an image the job's user cannot read ($img) is neither staged nor mounted" \
+                "$(cat "$WORK/sec.out"; kmounts; ls -lR "$STAGE")"
+        fi
+        rm -rf "$STAGE"/hrtest*
+        hand_cleanup
+    done
+
+    # The job's mount is its user's alone: another local user cannot list
+    # or read it while the job runs.
+    id "$OTHER_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$OTHER_USER"
+    if with_running_job "$t" other.out 1; then
+        job=$(SLURM_CONF=$SLURM_DIR/slurm.conf squeue -h -o %i | head -1)
+        if [ -n "$job" ] && kmounts | grep -q "^/run/hpcrun/n1/$job/" &&
+            ! as_other ls "/run/hpcrun/n1/$job/mnt/image" >/dev/null 2>&1 &&
+            ! as_other ls "/run/hpcrun/n1/$job/image" >/dev/null 2>&1 &&
+            ! as_other cat "/run/hpcrun/n1/$job/mnt/image/etc/hpcrun-demo" >/dev/null 2>&1 &&
+            ! as_other cat "/run/hpcrun/n1/$job/image/etc/hpcrun-demo" >/dev/null 2>&1 &&
+            as_user cat "/run/hpcrun/n1/$job/mnt/image/etc/hpcrun-demo" | grep -q 'hpcrun demo'; then
+            ok "slurm prolog: another local user cannot list or read the job's kernel mount, the job's user can"
+        else
+            fail "slurm prolog: another local user cannot list or read the job's kernel mount, the job's user can" \
+                "job $job: $(kmounts; ls -lR "/run/hpcrun/n1/$job" 2>&1 | head -20)"
+        fi
+    else
+        fail "slurm prolog: another local user cannot list or read the job's kernel mount, the job's user can" \
+            "the job did not start: $(cat "$WORK/other.out")"
+    fi
+    wait "$KJOB_PID"
+    wait_until 100 prolog_nothing_left
+
+    # A FIFO named as the image: the prolog must not wait for a writer.
+    mkfifo -m 0644 "$WORK/trusted/fifo.sqfs"
+    t0=$(date +%s)
+    by_hand prolog hrtestfifo 999992 "$WORK/site.conf" "$WORK/trusted/fifo.sqfs" >"$WORK/fifo.out" 2>&1
+    rc=$?
+    if [ "$rc" = 0 ] && [ $(($(date +%s) - t0)) -lt 10 ] && ! hand_mounted hrtestfifo &&
+        grep -q 'fifo.sqfs: not a regular file' "$WORK/fifo.out"; then
+        ok "slurm prolog: a FIFO as the image: it returns at once, no mount"
+    else
+        fail "slurm prolog: a FIFO as the image: it returns at once, no mount" "exit $rc: $(cat "$WORK/fifo.out")"
+    fi
+    hand_cleanup
+
+    # The staging caps: an image over stage-max-size, a copy that would
+    # leave less than stage-min-free.
+    printf 'kernel-mount-dirs = %s\nstage-dir = %s\nstage-max-size = 4K\n' "$WORK/trusted" "$STAGE" >"$WORK/site-cap.conf"
+    by_hand prolog hrtestcap 999993 "$WORK/site-cap.conf" "$t" >"$WORK/cap.out" 2>&1
+    if ! hand_mounted hrtestcap && [ ! -e "$STAGE/hrtestcap/999993" ] &&
+        grep -q 'larger than stage-max-size (4096): not staged' "$WORK/cap.out"; then
+        ok "slurm prolog: an image over stage-max-size is not staged"
+    else
+        fail "slurm prolog: an image over stage-max-size is not staged" "$(cat "$WORK/cap.out"; ls -lR "$STAGE")"
+    fi
+    printf 'kernel-mount-dirs = %s\nstage-dir = %s\nstage-min-free = 1000T\n' "$WORK/trusted" "$STAGE" >"$WORK/site-cap.conf"
+    by_hand prolog hrtestcap 999993 "$WORK/site-cap.conf" "$t" >"$WORK/cap.out" 2>&1
+    if ! hand_mounted hrtestcap && [ ! -e "$STAGE/hrtestcap/999993" ] &&
+        grep -q 'less than stage-min-free' "$WORK/cap.out"; then
+        ok "slurm prolog: a copy that would leave less than stage-min-free is not made"
+    else
+        fail "slurm prolog: a copy that would leave less than stage-min-free is not made" "$(cat "$WORK/cap.out"; ls -lR "$STAGE")"
+    fi
+    rm -rf "$STAGE"/hrtest*
+    hand_cleanup
+}
+
+# Attacks on the epilog: symlinks where it removes and unmounts.
+epilog_attack_tests() {
+    local conf=$WORK/site-stage.conf
+    mkdir -p /run/hpcrun "$WORK/victim/keep"
+    # STAGE-DIR/NODE a symlink to another directory holding JOB/image.sqfs
+    mkdir -p "$WORK/victim2/999994" && echo precious >"$WORK/victim2/999994/image.sqfs"
+    ln -s "$WORK/victim2" "$STAGE/hrtesteps"
+    by_hand epilog hrtesteps 999994 "$conf" >"$WORK/eps.out" 2>&1
+    if [ -f "$WORK/victim2/999994/image.sqfs" ]; then
+        ok "slurm epilog: removes nothing through a symlink at STAGE-DIR/NODE"
+    else
+        fail "slurm epilog: removes nothing through a symlink at STAGE-DIR/NODE" "$(cat "$WORK/eps.out")"
+    fi
+    rm -f "$STAGE/hrtesteps"
+    # /run/hpcrun/NODE a symlink to a directory with mounts where the job's would be
+    mkdir -p "$WORK/victim3/999994/image" "$WORK/victim3/999994/mnt/image" &&
+        echo precious >"$WORK/victim3/999994/record"
+    mount -t tmpfs hrtest-victim "$WORK/victim3/999994/image"
+    mount -t tmpfs hrtest-victim "$WORK/victim3/999994/mnt/image"
+    ln -s "$WORK/victim3" /run/hpcrun/hrtestepr
+    by_hand epilog hrtestepr 999994 "$conf" >"$WORK/epr.out" 2>&1
+    if mountpoint -q "$WORK/victim3/999994/image" && mountpoint -q "$WORK/victim3/999994/mnt/image" &&
+        [ -f "$WORK/victim3/999994/record" ]; then
+        ok "slurm epilog: unmounts and removes nothing through a symlink at /run/hpcrun/NODE"
+    else
+        fail "slurm epilog: unmounts and removes nothing through a symlink at /run/hpcrun/NODE" "$(cat "$WORK/epr.out")"
+    fi
+    umount -l "$WORK/victim3/999994/image" "$WORK/victim3/999994/mnt/image" 2>/dev/null
+    rm -f /run/hpcrun/hrtestepr
+    # the user's symlinks in the user's own directory: removed, not followed
+    by_hand prolog hrtestusr 999995 "$WORK/site.conf" "$WORK/trusted/test.sqfs" >/dev/null 2>&1
+    as_user sh -c "d=/run/hpcrun/hrtestusr/999995/mnt; ln -s $WORK/victim-file \$d/f; ln -s $WORK/victim \$d/d;
+        mkdir -p \$d/sub/sub && ln -s $WORK/victim \$d/sub/sub/d" >/dev/null 2>&1
+    by_hand epilog hrtestusr 999995 "$conf" >"$WORK/usr.out" 2>&1
+    if [ "$(cat "$WORK/victim-file")" = precious ] && [ -d "$WORK/victim/keep" ] && ! hand_mounted hrtestusr &&
+        [ ! -e /run/hpcrun/hrtestusr ]; then
+        ok "slurm epilog: removes the job's mount and directory, never following the user's symlinks"
+    else
+        fail "slurm epilog: removes the job's mount and directory, never following the user's symlinks" \
+            "$(cat "$WORK/usr.out"; kmounts; ls -lR /run/hpcrun/hrtestusr 2>&1 | head)"
+    fi
+    hand_cleanup
+}
+
 slurm_tests() {
     local out srun_pid t0 t1
     SLURM_SPOOL=$(mktemp -d /var/tmp/hpcrun-slurmd.XXXXXX) || {
@@ -255,6 +489,10 @@ slurm_tests() {
         return
     }
     chmod 0755 "$SLURM_SPOOL"
+    STAGE=$(mktemp -d /var/lib/hpcrun-stage.XXXXXX) && chmod 0755 "$STAGE" || {
+        fail "slurm: rig starts" "mktemp in /var/lib failed"
+        return
+    }
     t0=$(date +%s)
     if [ -f "$BIN/hpcrun_spank.so" ]; then
         export HPCRUN_SPANK_PLUGIN=$BIN/hpcrun_spank.so
@@ -456,6 +694,8 @@ slurm_tests() {
 
     spank_tests
     prolog_tests
+    prolog_attack_tests
+    epilog_attack_tests
 
     # A job that reaches its time limit (one minute, Slurm's least):
     # slurmctld notices within its 30 s check, and the application gets
@@ -496,5 +736,6 @@ fi
 slurm_stop
 SLURM_DIR=
 SLURM_SPOOL=
+STAGE=
 trap 'rm -rf "$WORK"' EXIT
 trap - INT TERM

@@ -138,6 +138,36 @@ static void test_site_and_env(void)
     hr_config_free(&cfg);
 }
 
+/* The prolog's staging caps: sizes with binary suffixes, 0 lifts a cap. */
+static void test_stage_caps(void)
+{
+    struct hr_config cfg;
+    char err[512];
+    unsigned long long v;
+
+    memset(&cfg, 0, sizeof(cfg));
+    CHECK(hr_config_apply_site(&cfg, "site.conf",
+                               "stage-max-size = 8G\nstage-min-free = 512M\n", err,
+                               sizeof(err)) == 0);
+    CHECK(cfg.stage_max_size == 8ULL << 30 && cfg.stage_min_free == 512ULL << 20);
+    CHECK(hr_config_apply_site(&cfg, "site.conf", "stage-max-size = 0\n", err,
+                               sizeof(err)) == 0 &&
+          cfg.stage_max_size == 0);
+    CHECK(hr_config_parse_size("k", "4096", &v, err, sizeof(err)) == 0 && v == 4096);
+    CHECK(hr_config_parse_size("k", "3K", &v, err, sizeof(err)) == 0 && v == 3072);
+    CHECK(hr_config_parse_size("k", "1T", &v, err, sizeof(err)) == 0 && v == 1ULL << 40);
+    CHECK(hr_config_parse_size("k", "", &v, err, sizeof(err)) < 0);
+    CHECK(hr_config_parse_size("k", "-1", &v, err, sizeof(err)) < 0);
+    CHECK(hr_config_parse_size("k", "8GB", &v, err, sizeof(err)) < 0);
+    CHECK(hr_config_parse_size("k", "8X", &v, err, sizeof(err)) < 0);
+    CHECK(hr_config_parse_size("k", "99999999999999999999", &v, err, sizeof(err)) < 0);
+    CHECK(hr_config_parse_size("k", "17179869184T", &v, err, sizeof(err)) < 0);
+    CHECK(hr_config_apply_site(&cfg, "site.conf", "\nstage-min-free = lots\n", err,
+                               sizeof(err)) < 0);
+    CHECK(strstr(err, "site.conf:2: stage-min-free: 'lots' is not a size"));
+    hr_config_free(&cfg);
+}
+
 static void test_site_policy(void)
 {
     struct hr_config cfg;
@@ -162,6 +192,7 @@ static void test_site_policy(void)
                                sizeof(err)) < 0);
     CHECK(strstr(err, "site.conf:1: stage-dir: 'local' is not an absolute path"));
     hr_config_free(&cfg);
+    test_stage_caps();
     CHECK(parse(&cfg, err, "--site-config", NULL) == 0 && cfg.show_site_config);
     hr_config_free(&cfg);
 }

@@ -1,0 +1,236 @@
+/* hpcrun's Slurm epilog: run by slurmd as root, once per node per job. It
+ * removes what the job left on this node: hpcrun's FUSE and --join servers
+ * of the job's user that belong to this job on this node (found by the
+ * SLURM_JOB_ID and SLURMD_NODENAME in their environment, which slurmd set
+ * for the job's tasks: several slurmd may share one host), the prolog's
+ * kernel mount, its record and the staged copy (see prolog.c). It never
+ * fails: a failing epilog drains the node; what it cannot do it says on
+ * stderr and in syslog.
+ *
+ * Why each privileged step is safe:
+ * - a process is signalled through a pidfd taken before its /proc entry is
+ *   read (pidfd_open(2)): if it exits and its PID is reused meanwhile, the
+ *   signal fails instead of hitting the newcomer;
+ * - the directories are opened as in the prolog (rootside.c): root's,
+ *   writable by no one else, no symlink followed; one that is not is left
+ *   alone;
+ * - the mount is unmounted relative to the mount point's directory, without
+ *   following a symlink, and only where a mount point is;
+ * - the job user's directory (mnt/) is emptied by a child that has become
+ *   its owner: root never works inside a tree the user can rearrange. */
+#include "autoconfig.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "kmount.h"
+#include "rootside.h"
+#include "util.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* An environment larger than this is no server of ours (hpcrun keeps the
+ * job's, which slurmd bounds well below it). */
+#define ENVIRON_MAX (1 << 20)
+
+/* name in dirfd, NUL-terminated; returns its length or -1. */
+static ssize_t read_at(int dirfd, const char *name, char *buf, size_t len)
+{
+    hr_autoclose int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    size_t got = 0;
+
+    if (fd < 0)
+        return -1;
+    while (got < len - 1) {
+        ssize_t n = read(fd, buf + got, len - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    return (ssize_t)got;
+}
+
+/* Whether the NUL-separated list env holds the entry want exactly. */
+static bool env_has(const char *env, size_t len, const char *want)
+{
+    for (size_t i = 0; i < len; i += strlen(env + i) + 1)
+        if (strcmp(env + i, want) == 0)
+            return true;
+    return false;
+}
+
+/* hpcrun-fuse or hpcrun-join, of the job's user, in this job on this node. */
+static bool is_job_server(int pdir, const struct rs_job *job, char *comm, size_t len)
+{
+    hr_autofree char *env = hr_xmalloc(ENVIRON_MAX);
+    hr_autofree char *want_job = hr_xasprintf("SLURM_JOB_ID=%s", job->id);
+    hr_autofree char *want_node = hr_xasprintf("SLURMD_NODENAME=%s", job->node);
+    struct stat st;
+    ssize_t n;
+
+    if (read_at(pdir, "comm", comm, len) <= 0)
+        return false;
+    comm[strcspn(comm, "\n")] = '\0';
+    if (strcmp(comm, "hpcrun-fuse") != 0 && strcmp(comm, "hpcrun-join") != 0)
+        return false;
+    if (fstat(pdir, &st) < 0 || st.st_uid != job->uid)
+        return false;
+    n = read_at(pdir, "environ", env, ENVIRON_MAX);
+    return n > 0 && env_has(env, (size_t)n, want_job) &&
+           env_has(env, (size_t)n, want_node);
+}
+
+static void kill_if_server(int proc_fd, const char *name, const struct rs_job *job)
+{
+    pid_t pid = (pid_t)strtol(name, NULL, 10);
+    hr_autoclose int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    bool is_legacy = pidfd < 0 && errno == ENOSYS; /* before Linux 5.3 */
+    hr_autoclose int pdir = -1;
+    char comm[32];
+    long rc;
+
+    if (pidfd < 0 && !is_legacy)
+        return; /* gone already */
+    pdir = openat(proc_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pdir < 0 || !is_job_server(pdir, job, comm, sizeof(comm)))
+        return;
+    rc = is_legacy ? kill(pid, SIGKILL)
+                   : syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    if (rc == 0)
+        rs_say("killed %s %d", comm, (int)pid);
+}
+
+/* Servers first: a FUSE server holds its image open. */
+static void kill_servers(const struct rs_job *job)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+
+    if (!d) {
+        rs_say("/proc: %s", strerror(errno));
+        return;
+    }
+    while ((e = readdir(d)))
+        if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+            kill_if_server(dirfd(d), e->d_name, job);
+    closedir(d);
+}
+
+/* Unmount dirfd/name if a mount is there: relative to the directory, never
+ * following a symlink. No user can mount on this node, so a mount point
+ * there is the prolog's. */
+static void unmount_at(int dirfd, const char *name, const char *shown)
+{
+    struct stat st, at;
+
+    if (fstatat(dirfd, name, &at, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(at.st_mode) ||
+        fstat(dirfd, &st) < 0 || at.st_dev == st.st_dev)
+        return;
+    /* busy while a killed process is not yet reaped: then lazily */
+    if (fchdir(dirfd) < 0 || (umount2(name, UMOUNT_NOFOLLOW) < 0 &&
+                              umount2(name, UMOUNT_NOFOLLOW | MNT_DETACH) < 0))
+        rs_say("cannot unmount %s/%s: %s", shown, name, strerror(errno));
+    if (chdir("/") < 0)
+        rs_say("/: %s", strerror(errno));
+}
+
+/* JOB/mnt: unmount JOB/mnt/image, then empty the directory as its owner
+ * and remove it. Returns 0 once it is gone. */
+static int mnt_clean(int job_fd, const char *job_dir)
+{
+    hr_autofree char *shown = hr_xasprintf("%s/%s", job_dir, HR_KMOUNT_MNT);
+    hr_autoclose int mnt_fd =
+        openat(job_fd, HR_KMOUNT_MNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (mnt_fd < 0 && errno == ENOENT)
+        return 0;
+    if (mnt_fd < 0) {
+        rs_say("%s: %s: left alone", shown, strerror(errno));
+        return -1;
+    }
+    unmount_at(mnt_fd, HR_KMOUNT_IMAGE, shown);
+    if (rs_clear_as_owner(mnt_fd) < 0 ||
+        unlinkat(job_fd, HR_KMOUNT_MNT, AT_REMOVEDIR) < 0) {
+        rs_say("%s: cannot remove all of it: left", shown);
+        return -1;
+    }
+    return 0;
+}
+
+/* /run/hpcrun/NODE/JOB: the mount, the record, the directories. */
+static void run_dir_clean(const struct rs_job *job)
+{
+    hr_autoclose int run_fd = rs_dir_open(HR_KMOUNT_DIR, false);
+    hr_autoclose int node_fd = -1, job_fd = -1;
+    hr_autofree char *node_dir = hr_xasprintf("%s/%s", HR_KMOUNT_DIR, job->node);
+    hr_autofree char *job_dir = hr_xasprintf("%s/%s", node_dir, job->id);
+
+    if (run_fd < 0 ||
+        (node_fd = rs_dir_open_at(run_fd, job->node, node_dir, false)) < 0 ||
+        (job_fd = rs_dir_open_at(node_fd, job->id, job_dir, false)) < 0)
+        return;
+    /* JOB/image: where earlier prologs mounted (a job older than an upgrade) */
+    unmount_at(job_fd, HR_KMOUNT_IMAGE, job_dir);
+    if (mnt_clean(job_fd, job_dir) == 0 && rs_remove_at(node_fd, job->id) < 0)
+        rs_say("%s: cannot remove it", job_dir);
+    unlinkat(run_fd, job->node, AT_REMOVEDIR); /* if no other job has one */
+}
+
+/* STAGE-DIR/NODE/JOB: root's alone, like every directory above it. */
+static void stage_clean(const struct rs_job *job, const char *stage)
+{
+    hr_autoclose int stage_fd = rs_dir_open(stage, false);
+    hr_autoclose int node_fd = -1, job_fd = -1;
+    hr_autofree char *node_dir = hr_xasprintf("%s/%s", stage, job->node);
+    hr_autofree char *job_dir = hr_xasprintf("%s/%s", node_dir, job->id);
+
+    if (stage_fd < 0 ||
+        (node_fd = rs_dir_open_at(stage_fd, job->node, node_dir, false)) < 0 ||
+        (job_fd = rs_dir_open_at(node_fd, job->id, job_dir, false)) < 0)
+        return;
+    if (rs_remove_at(node_fd, job->id) < 0)
+        rs_say("%s: cannot remove it", job_dir);
+    unlinkat(stage_fd, job->node, AT_REMOVEDIR);
+}
+
+int main(void)
+{
+    struct rs_job job;
+    struct hr_config cfg;
+    char err[1024];
+
+    umask(022);
+    rs_log_init("epilog");
+    if (rs_job_from_env(&job, environ, false) < 0)
+        return 0;
+    if (job.has_uid)
+        kill_servers(&job);
+    run_dir_clean(&job);
+    if (hr_config_load_site(&cfg, environ, err, sizeof(err)) < 0)
+        rs_say("%s (staged copies not removed)", err);
+    else if (cfg.stage_dir)
+        stage_clean(&job, cfg.stage_dir);
+    hr_config_free(&cfg);
+    rs_job_free(&job);
+    return 0;
+}
