@@ -201,12 +201,15 @@ int hr_join_secret(char **env, uint8_t secret[HR_JOIN_SECRET_LEN])
     const char *leaf = "join";
     char why[128] = "";
 
+    if (!where) {
+        hr_warn("--join: no directory for the secret (HOME is not set); %s", JOIN_ALONE);
+        return -1;
+    }
     if (base >= 0 && (top = dir_open(base, "hpcrun", 0)) >= 0)
         /* the directory and the file are hpcrun's own: never a symlink */
         dir = dir_open(top, "join", O_NOFOLLOW);
     if (dir < 0) {
-        snprintf(why, sizeof(why), "%s",
-                 where ? strerror(errno) : "no HOME to keep it in");
+        snprintf(why, sizeof(why), "%s", strerror(errno));
     } else if (is_private(dir, S_IFDIR, why, sizeof(why))) {
         leaf = "join/key";
         fd = secret_open(dir);
@@ -218,8 +221,7 @@ int hr_join_secret(char **env, uint8_t secret[HR_JOIN_SECRET_LEN])
             snprintf(why, sizeof(why), "cannot read it");
         }
     }
-    hr_warn("--join: %s/hpcrun/%s: %s; %s", where ? where : "~/.cache", leaf, why,
-            JOIN_ALONE);
+    hr_warn("--join: %s/hpcrun/%s: %s; %s", where, leaf, why, JOIN_ALONE);
     return -1;
 }
 
