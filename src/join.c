@@ -1,31 +1,228 @@
 #include "autoconfig.h"
 
+/* OpenSSL 3 marks the low-level SHA-256 functions deprecated in favour of
+ * EVP, but EVP's first use loads OpenSSL's provider machinery: 2 to 10 ms
+ * measured here, for every rank, where a whole launch takes about 10. The
+ * low-level functions are the same digest without that. Asking for the
+ * 1.1.1 API declares them without the warning (openssl_user_macros(7)). */
+#define OPENSSL_API_COMPAT 10101
+
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/sha.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "join.h"
 #include "log.h"
 #include "util.h"
 
 #define JOIN_WAIT_MS 60000 /* for the leader to have its root ready */
 #define JOIN_ATTEMPTS 50   /* leaders that die before serving, in a row */
+#define JOIN_ALONE "this launch runs in a container of its own"
 
-void hr_join_name(const char *key, uid_t uid, char *out, size_t len)
+_Static_assert(HR_JOIN_SECRET_LEN <= SHA256_CBLOCK, "the secret is an HMAC key as it is");
+
+/* HMAC (RFC 2104) with SHA-256: H((K ^ opad) || H((K ^ ipad) || msg)). The
+ * key is shorter than a block, so it is used zero-padded, as it is. */
+static void hmac_sha256(const uint8_t key[HR_JOIN_SECRET_LEN], const char *msg,
+                        uint8_t out[SHA256_DIGEST_LENGTH])
 {
-    uint64_t h = hr_hash_str(HR_HASH_INIT, key);
+    uint8_t ipad[SHA256_CBLOCK], opad[SHA256_CBLOCK];
+    SHA256_CTX c;
 
-    snprintf(out, len, "hpcrun/%u/%016llx", (unsigned)uid, (unsigned long long)h);
+    memset(ipad, 0x36, sizeof(ipad));
+    memset(opad, 0x5c, sizeof(opad));
+    for (size_t i = 0; i < HR_JOIN_SECRET_LEN; i++) {
+        ipad[i] ^= key[i];
+        opad[i] ^= key[i];
+    }
+    SHA256_Init(&c);
+    SHA256_Update(&c, ipad, sizeof(ipad));
+    SHA256_Update(&c, msg, strlen(msg));
+    SHA256_Final(out, &c);
+    SHA256_Init(&c);
+    SHA256_Update(&c, opad, sizeof(opad));
+    SHA256_Update(&c, out, SHA256_DIGEST_LENGTH);
+    SHA256_Final(out, &c);
+    explicit_bzero(ipad, sizeof(ipad));
+    explicit_bzero(opad, sizeof(opad));
+    explicit_bzero(&c, sizeof(c));
+}
+
+void hr_join_name(const char *key, uid_t uid, const uint8_t secret[HR_JOIN_SECRET_LEN],
+                  char *out, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t mac[SHA256_DIGEST_LENGTH];
+    char mac_hex[2 * SHA256_DIGEST_LENGTH + 1];
+
+    hmac_sha256(secret, key, mac);
+    for (size_t i = 0; i < sizeof(mac); i++) {
+        mac_hex[2 * i] = hex[mac[i] >> 4];
+        mac_hex[2 * i + 1] = hex[mac[i] & 15];
+    }
+    mac_hex[sizeof(mac_hex) - 1] = '\0';
+    snprintf(out, len, "hpcrun/%u/%s", (unsigned)uid, mac_hex);
+}
+
+/* Open the directory path (relative to at), making it 0700 first if it is
+ * missing. */
+static int dir_open(int at, const char *path, int flags)
+{
+    int fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+
+    if (fd < 0 && errno == ENOENT) {
+        if (mkdirat(at, path, 0700) < 0 && errno != EEXIST)
+            return -1;
+        fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+    }
+    return fd;
+}
+
+/* Where the secret's directory goes (*where names it for messages; NULL
+ * when the environment names none). $XDG_RUNTIME_DIR is node-local and the
+ * user's alone (XDG base directory spec), but a batch job often inherits the
+ * login node's value, which is missing on the compute node: it counts only
+ * if it is a directory of the user's. Else the cache directory, found as the
+ * blob cache finds it (pull.c). The path up to here is the user's own
+ * choice (a home or cache often is a symlink); what is checked is below. */
+static int secret_base(char **env, char **where)
+{
+    const char *run = hr_env_get(env, "XDG_RUNTIME_DIR");
+    const char *cache = hr_env_get(env, "XDG_CACHE_HOME");
+    const char *home = hr_env_get(env, "HOME");
+    struct stat st;
+    int fd;
+
+    *where = NULL;
+    if (run && run[0] == '/') {
+        fd = open(run, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid()) {
+            *where = hr_xstrdup(run);
+            return fd;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    if (cache && cache[0] == '/')
+        *where = hr_xstrdup(cache);
+    else if (home && home[0] == '/')
+        *where = hr_path_join(home, ".cache");
+    else
+        return -1;
+    return dir_open(AT_FDCWD, *where, 0);
+}
+
+/* Is the open file fd of the given type, the caller's and closed to every
+ * other user? If not, why (into why). */
+static bool is_private(int fd, mode_t type, char *why, size_t len)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        snprintf(why, len, "%s", strerror(errno));
+    else if ((st.st_mode & S_IFMT) != type)
+        snprintf(why, len, "not a %s", type == S_IFDIR ? "directory" : "regular file");
+    else if (st.st_uid != geteuid())
+        snprintf(why, len, "owned by uid %u, not by uid %u", (unsigned)st.st_uid,
+                 (unsigned)geteuid());
+    else if (st.st_mode & 077)
+        snprintf(why, len, "mode %04o lets other users in (want %s)",
+                 (unsigned)(st.st_mode & 07777), type == S_IFDIR ? "0700" : "0600");
+    else if (type == S_IFREG && st.st_size != HR_JOIN_SECRET_LEN)
+        snprintf(why, len,
+                 "%lld bytes, not %d (remove it: the next launch makes a new one)",
+                 (long long)st.st_size, HR_JOIN_SECRET_LEN);
+    else
+        return true;
+    return false;
+}
+
+/* Make the secret file. It gets its name only once whole (an O_TMPFILE
+ * file, or where the file system has none a temporary name, linked to
+ * "key"), and linkat(2) never replaces a file: of ranks that start at once,
+ * one links its key and the others read that one. */
+static int secret_create(int dir)
+{
+    uint8_t key[HR_JOIN_SECRET_LEN];
+    char tmp[32] = "", proc[48];
+    hr_autoclose int fd = openat(dir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    int rc = -1, err;
+
+    if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+        return -1;
+    if (fd < 0) {
+        snprintf(tmp, sizeof(tmp), ".key.%02x%02x%02x%02x", key[0], key[1], key[2],
+                 key[3]);
+        fd = openat(dir, tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
+    if (fd >= 0 && hr_write_all(fd, key, sizeof(key)) == 0 && fsync(fd) == 0) {
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        rc = tmp[0] ? linkat(dir, tmp, dir, "key", 0)
+                    : linkat(AT_FDCWD, proc, dir, "key", AT_SYMLINK_FOLLOW);
+    }
+    err = errno;
+    if (tmp[0] && fd >= 0)
+        unlinkat(dir, tmp, 0);
+    explicit_bzero(key, sizeof(key));
+    errno = err;
+    return rc;
+}
+
+static int secret_open(int dir)
+{
+    int fd = openat(dir, "key", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    if (secret_create(dir) < 0 && errno != EEXIST)
+        return -1;
+    return openat(dir, "key", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int hr_join_secret(char **env, uint8_t secret[HR_JOIN_SECRET_LEN])
+{
+    hr_autofree char *where = NULL;
+    hr_autoclose int base = secret_base(env, &where);
+    hr_autoclose int top = -1, dir = -1, fd = -1;
+    const char *leaf = "join";
+    char why[128] = "";
+
+    if (!where) {
+        hr_warn("--join: no directory for the secret (HOME is not set); %s", JOIN_ALONE);
+        return -1;
+    }
+    if (base >= 0 && (top = dir_open(base, "hpcrun", 0)) >= 0)
+        /* the directory and the file are hpcrun's own: never a symlink */
+        dir = dir_open(top, "join", O_NOFOLLOW);
+    if (dir < 0) {
+        snprintf(why, sizeof(why), "%s", strerror(errno));
+    } else if (is_private(dir, S_IFDIR, why, sizeof(why))) {
+        leaf = "join/key";
+        fd = secret_open(dir);
+        if (fd < 0)
+            snprintf(why, sizeof(why), "%s", strerror(errno));
+        else if (is_private(fd, S_IFREG, why, sizeof(why))) {
+            if (pread(fd, secret, HR_JOIN_SECRET_LEN, 0) == HR_JOIN_SECRET_LEN)
+                return 0;
+            snprintf(why, sizeof(why), "cannot read it");
+        }
+    }
+    hr_warn("--join: %s/hpcrun/%s: %s; %s", where, leaf, why, JOIN_ALONE);
+    return -1;
 }
 
 static socklen_t join_addr(const char *name, struct sockaddr_un *a)
@@ -39,13 +236,15 @@ static socklen_t join_addr(const char *name, struct sockaddr_un *a)
     return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
 }
 
-static bool peer_is_me(int fd)
+/* The uid of the socket's peer (as the caller's user namespace sees it), or
+ * (uid_t)-1. */
+static uid_t peer_uid(int fd)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
 
-    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-           cred.uid == getuid();
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.uid
+                                                                     : (uid_t)-1;
 }
 
 /* One byte carrying up to two descriptors (SCM_RIGHTS). */
@@ -113,41 +312,57 @@ static int recv_fds(int sock, int *fds, size_t n, int ms)
     return 0;
 }
 
-/* Connect to the leader and enter its namespaces. 1: joined; 0: no leader
- * (try to become one); -1: error. */
-static int join_member(const char *name)
+/* Connect to the leader and enter its namespaces: HR_JOIN_MEMBER, joined;
+ * HR_JOIN_LEADER, no leader there (try to become one); HR_JOIN_ALONE (warned)
+ * or HR_JOIN_ERROR (logged). */
+static enum hr_join_role join_member(const char *name)
 {
     struct sockaddr_un a;
     socklen_t alen = join_addr(name, &a);
-    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    hr_autoclose int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    hr_autoclose int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    hr_autoclose int user_ns = -1, mnt_ns = -1;
     int ns[2] = {-1, -1};
-    int rc = 0;
+    uid_t peer;
 
     if (sock < 0 || self < 0) {
-        hr_err("--join: %s", strerror(errno));
-        rc = -1;
-    } else if (connect(sock, (struct sockaddr *)&a, alen) < 0) {
-        rc = 0; /* the leader went away: the name is free again */
-    } else if (!peer_is_me(sock)) {
-        hr_err("--join: the socket @%s belongs to another user", name);
-        rc = -1;
-    } else if (send_fds(sock, &self, 1) < 0 || recv_fds(sock, ns, 2, JOIN_WAIT_MS) < 0) {
-        rc = 0; /* the leader failed before its root was ready */
-    } else if (setns(ns[0], CLONE_NEWUSER) < 0 || setns(ns[1], CLONE_NEWNS) < 0) {
-        hr_err("--join: cannot enter the step's namespaces: %s", strerror(errno));
-        rc = -1;
-    } else {
-        rc = 1;
+        hr_warn("--join: %s; %s", strerror(errno), JOIN_ALONE);
+        return HR_JOIN_ALONE;
     }
-    for (int i = 0; i < 2; i++)
-        if (ns[i] >= 0)
-            close(ns[i]);
-    if (self >= 0)
-        close(self);
-    if (sock >= 0)
-        close(sock);
-    return rc;
+    if (connect(sock, (struct sockaddr *)&a, alen) < 0)
+        return HR_JOIN_LEADER; /* the leader went away: the name is free again */
+    /* the name is no secret once bound (/proc/net/unix): anyone may take it
+     * after a step, should a later launch use the same key */
+    if ((peer = peer_uid(sock)) != getuid()) {
+        hr_warn("--join: @%s is held by uid %d, not by you; %s", name, (int)peer,
+                JOIN_ALONE);
+        return HR_JOIN_ALONE;
+    }
+    if (send_fds(sock, &self, 1) < 0 || recv_fds(sock, ns, 2, JOIN_WAIT_MS) < 0)
+        return HR_JOIN_LEADER; /* the leader failed before its root was ready */
+    user_ns = ns[0];
+    mnt_ns = ns[1];
+    if (setns(user_ns, CLONE_NEWUSER) < 0 || setns(mnt_ns, CLONE_NEWNS) < 0) {
+        hr_err("--join: cannot enter the step's namespaces: %s", strerror(errno));
+        return HR_JOIN_ERROR;
+    }
+    return HR_JOIN_MEMBER;
+}
+
+/* Bind and listen on the name: 0, lead; -1 with errno (EADDRINUSE: taken). */
+static int join_lead(const struct sockaddr_un *a, socklen_t alen, struct hr_join *j)
+{
+    hr_autoclose int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int ready[2];
+
+    if (sock < 0 || bind(sock, (const struct sockaddr *)a, alen) < 0 ||
+        listen(sock, 256) < 0 || pipe2(ready, O_CLOEXEC) < 0)
+        return -1;
+    j->listen_fd = sock;
+    sock = -1;
+    j->ready_rd = ready[0];
+    j->ready_wr = ready[1];
+    return 0;
 }
 
 enum hr_join_role hr_join_enter(const char *name, struct hr_join *j)
@@ -157,41 +372,25 @@ enum hr_join_role hr_join_enter(const char *name, struct hr_join *j)
 
     j->listen_fd = j->ready_rd = j->ready_wr = -1;
     for (int attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
-        int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int rc;
-        int ready[2];
+        enum hr_join_role role;
 
-        if (sock < 0) {
-            hr_err("--join: %s", strerror(errno));
-            return HR_JOIN_ERROR;
-        }
-        if (bind(sock, (struct sockaddr *)&a, alen) == 0) {
-            if (listen(sock, 256) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
-                hr_err("--join: %s", strerror(errno));
-                close(sock);
-                return HR_JOIN_ERROR;
-            }
-            j->listen_fd = sock;
-            j->ready_rd = ready[0];
-            j->ready_wr = ready[1];
+        if (join_lead(&a, alen, j) == 0) {
             hr_info("--join: leading @%s", name);
             return HR_JOIN_LEADER;
         }
-        close(sock);
         if (errno != EADDRINUSE) {
-            hr_err("--join: @%s: %s", name, strerror(errno));
-            return HR_JOIN_ERROR;
+            hr_warn("--join: @%s: %s; %s", name, strerror(errno), JOIN_ALONE);
+            return HR_JOIN_ALONE;
         }
-        rc = join_member(name);
-        if (rc != 0) {
-            if (rc > 0)
-                hr_info("--join: joined @%s", name);
-            return rc > 0 ? HR_JOIN_MEMBER : HR_JOIN_ERROR;
-        }
+        role = join_member(name);
+        if (role == HR_JOIN_MEMBER)
+            hr_info("--join: joined @%s", name);
+        if (role != HR_JOIN_LEADER)
+            return role;
         nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
     }
-    hr_err("--join: @%s: no leader could be joined or replaced", name);
-    return HR_JOIN_ERROR;
+    hr_warn("--join: @%s: no leader could be joined or replaced; %s", name, JOIN_ALONE);
+    return HR_JOIN_ALONE;
 }
 
 void hr_join_ready(struct hr_join *j)
@@ -213,7 +412,7 @@ int hr_join_accept(int listen_fd)
         return -1;
     /* the server runs inside the user namespace: the peer's uid is
      * translated into it, and only the same user maps to ours */
-    if (!peer_is_me(c) || recv_fds(c, &member, 1, 5000) < 0) {
+    if (peer_uid(c) != getuid() || recv_fds(c, &member, 1, 5000) < 0) {
         close(c);
         return -1;
     }

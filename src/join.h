@@ -2,20 +2,32 @@
  * namespace and one image mount (DESIGN.md, step 4).
  *
  * The first launch with a given key is the leader: before it creates
- * anything it binds an abstract unix socket named after the key, builds the
+ * anything it binds an abstract unix socket named after the key and the
+ * user's secret (hr_join_name: nobody who lacks the secret can take the name
+ * first, which would make the step's tasks fail), builds the
  * container as usual, and its FUSE server then hands the namespaces to the
  * others. A later launch connects, checks the server is its own user
  * (SO_PEERCRED), sends a pidfd of itself, receives descriptors of the user and
  * mount namespaces and enters them with setns(2). No PID is ever used to find
  * a namespace, so a recycled PID cannot mislead anyone. The server serves
- * until the last member is gone; then the mount is gone too. */
+ * until the last member is gone; then the mount is gone too.
+ *
+ * Abstract sockets vanish with their last descriptor, so a leader killed
+ * with SIGKILL leaves nothing behind. Their names are not secret, though
+ * (/proc/net/unix lists them) and anyone may bind one: hence the name is a
+ * MAC of the key, never the key itself. Whatever keeps a launch from
+ * joining before it has entered anything (no usable secret, a name held by
+ * another user, leaders that keep dying) is a one-line warning, and the
+ * launch builds a container of its own. */
 #ifndef HR_JOIN_H
 #define HR_JOIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
-enum hr_join_role { HR_JOIN_LEADER, HR_JOIN_MEMBER, HR_JOIN_ERROR };
+/* HR_JOIN_ALONE: no container to share; build one as without --join */
+enum hr_join_role { HR_JOIN_LEADER, HR_JOIN_MEMBER, HR_JOIN_ALONE, HR_JOIN_ERROR };
 
 struct hr_join {
     int listen_fd; /* leader: the bound, listening socket */
@@ -23,10 +35,26 @@ struct hr_join {
     int ready_wr;  /* leader: written once the root is assembled */
 };
 
-/* The socket's name for a key: "hpcrun/UID/HASH" (pure). */
-void hr_join_name(const char *key, uid_t uid, char *out, size_t len);
+#define HR_JOIN_SECRET_LEN 32
+/* "hpcrun/" + uid + "/" + 64 hex digits + NUL, and room to spare */
+#define HR_JOIN_NAME_MAX 96
 
-/* Become the leader, or enter the leader's namespaces. Logs on error. */
+/* The user's --join secret: HR_JOIN_SECRET_LEN random bytes in the file
+ * hpcrun/join/key under $XDG_RUNTIME_DIR when that is a directory of the
+ * user's, else under $XDG_CACHE_HOME or ~/.cache; made on first use. The
+ * join directory must be the user's and 0700, the key file the user's, 0600
+ * and whole (checked on the descriptors, neither followed if a symlink).
+ * Returns 0, or -1 after one warning: then the launch must go alone. */
+int hr_join_secret(char **env, uint8_t secret[HR_JOIN_SECRET_LEN]);
+
+/* The socket's name for a key: "hpcrun/UID/" + HMAC-SHA-256(secret, key) in
+ * hex (pure). out has HR_JOIN_NAME_MAX bytes. */
+void hr_join_name(const char *key, uid_t uid, const uint8_t secret[HR_JOIN_SECRET_LEN],
+                  char *out, size_t len);
+
+/* Become the leader, enter the leader's namespaces, or (HR_JOIN_ALONE, after
+ * one warning) neither. HR_JOIN_ERROR: entering failed half-way; the launch
+ * cannot go on. */
 enum hr_join_role hr_join_enter(const char *name, struct hr_join *j);
 
 /* Leader: the root is ready; let the server hand out the namespaces. */

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
@@ -105,6 +106,22 @@ static int image_enter_fuse(const struct hr_plan *plan, struct hr_image *img,
     return 0;
 }
 
+/* 4 with --join: the step's socket is named with the user's secret, so
+ * that nobody else can take the name first; without a usable secret the
+ * launch goes alone (hr_join_secret said why). */
+static enum hr_join_role join_step(const struct hr_plan *plan, char **envp,
+                                   struct hr_join *join)
+{
+    uint8_t secret[HR_JOIN_SECRET_LEN];
+    char name[HR_JOIN_NAME_MAX];
+
+    if (hr_join_secret(envp, secret) < 0)
+        return HR_JOIN_ALONE;
+    hr_join_name(plan->join_key, plan->host_uid, secret, name, sizeof(name));
+    explicit_bzero(secret, sizeof(secret));
+    return hr_join_enter(name, join);
+}
+
 int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *out)
 {
     struct timespec t0;
@@ -160,17 +177,15 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     /* 4. namespaces: with --join, either lead (build the container below and
      * share it) or enter the leader's and go straight to exec. */
     if (plan.join_key) {
-        char name[96];
-        hr_join_name(plan.join_key, plan.host_uid, name, sizeof(name));
-        enum hr_join_role role = hr_join_enter(name, &join);
+        enum hr_join_role role = join_step(&plan, envp, &join);
+        step_done("join", &t0);
         if (role == HR_JOIN_ERROR)
             return HR_EXIT_FAIL;
         if (role == HR_JOIN_MEMBER) {
-            step_done("join", &t0);
             *out = plan;
             return 0;
         }
-        is_join_leader = true;
+        is_join_leader = role == HR_JOIN_LEADER;
     }
     kmount = image_kernel_mount(cfg, &plan, &img, envp, &mount_dev);
     hr_info("%s: %s image, %s, root %s, %zu mounts, running %s as uid %u", img.path,

@@ -10,8 +10,12 @@
 #                               clean environment, in $USER_HOME (bounded by
 #                               $TEST_TIMEOUT seconds)
 #   hpcrun ARGS...              as_user "$HPCRUN" ARGS...
+#   as_other CMD...             run CMD as a second unprivileged user, another
+#                               user of the node (for attacks; fails when the
+#                               suite does not run as root)
 # Variables: $WORK (0755 scratch dir), $BIN (programs copied there), $IMG
-# (images), $HPCRUN, $TEST_USER, $USER_HOME, $TEST_UID, $TEST_GID, and the
+# (images), $HPCRUN, $TEST_USER, $USER_HOME, $TEST_UID, $TEST_GID, $OTHER_USER
+# (empty when not run as root), and the
 # exit codes from src/exitcodes.h as $HR_EXIT_FAIL etc.
 
 PASSED=0
@@ -55,6 +59,32 @@ as_user() {
 
 hpcrun() {
     as_user "$HPCRUN" "$@"
+}
+
+as_other() {
+    if [ -z "${OTHER_USER:-}" ]; then
+        echo "as_other: no second test user (run the suite as root)" >&2
+        return 1
+    fi
+    (cd / && timeout -k 5 "$TEST_TIMEOUT" \
+        setpriv --reuid="$OTHER_USER" --regid="$OTHER_USER" --init-groups \
+        env -i HOME="$(getent passwd "$OTHER_USER" | cut -d: -f6)" USER="$OTHER_USER" \
+        LOGNAME="$OTHER_USER" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb "$@")
+}
+
+# Another user (as_other) binds the abstract unix socket name $1 and holds
+# it for at most $2 seconds. Prints the holder's PID once the name is bound
+# (stop it with kill), or fails.
+squat_start() {
+    local out
+    out=$(mktemp "$WORK/squat.XXXXXX") || return 1
+    install -m 0644 "$top_srcdir/tests/integration/squat.py" "$WORK/squat.py" || return 1
+    as_other python3 "$WORK/squat.py" "$1" "$2" > "$out" 2>&1 &
+    if ! wait_until 50 grep -q '^held ' "$out"; then
+        cat "$out" >&2
+        return 1
+    fi
+    sed -n 's/^held //p' "$out"
 }
 
 check() {

@@ -30,15 +30,23 @@ if [ "$(id -u)" = 0 ]; then
         useradd --create-home --shell /bin/sh "$TEST_USER" ||
             die "cannot create the test user $TEST_USER"
     fi
+    # another user of the node, for the attacks in the tests (as_other)
+    OTHER_USER=hpcrun-test2
+    if ! id "$OTHER_USER" >/dev/null 2>&1; then
+        useradd --create-home --shell /bin/sh "$OTHER_USER" ||
+            die "cannot create the second test user $OTHER_USER"
+    fi
     if [ "$(stat -c %a /dev/fuse 2>/dev/null)" != 666 ]; then
         chmod 0666 /dev/fuse || die "/dev/fuse missing or cannot be made usable"
         echo "integration: made /dev/fuse mode 0666 so unprivileged users can mount FUSE"
     fi
 else
     TEST_USER=$(id -un)
+    OTHER_USER="" # the tests that need one say so and fail
 fi
 TEST_UID=$(id -u "$TEST_USER")
 TEST_GID=$(id -g "$TEST_USER")
+OTHER_UID=${OTHER_USER:+$(id -u "$OTHER_USER")}
 USER_HOME=$(getent passwd "$TEST_USER" | cut -d: -f6)
 [ -d "$USER_HOME" ] || die "home of $TEST_USER ($USER_HOME) missing"
 

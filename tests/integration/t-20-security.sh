@@ -82,3 +82,42 @@ check_grep "^euid=$TEST_UID\$" "a setuid-root binary in the image gains nothing"
     hpcrun "$IMG/test.sqfs" hr-probe-suid ids
 check_grep 'Permission denied' "a 0700 root directory in the image stays closed" \
     hpcrun "$IMG/test.sqfs" cat /opt/secret/file
+
+# 6. --join: another user of the node cannot make a step's launches fail by
+# taking the abstract socket name they would use first. The attacker holds
+# the name a predictable scheme gives (FNV-1a of the join key, computable
+# from the job's ids and the image) while the step's ranks start: they must
+# all start, without a warning, in one container.
+old_join_name() {
+    python3 -c 'import sys
+h = 1469598103934665603
+for b in sys.argv[2].encode():
+    h = ((h ^ b) * 1099511628211) % 2**64
+print("hpcrun/%s/%016x" % (sys.argv[1], h))' "$1" "$2"
+}
+sq_key=squat-$$-$RANDOM
+sq_join=$(hpcrun --join="$sq_key" --dry-run "$IMG/test.sqfs" true 2>&1 | sed -n 's/^join     //p')
+if [ -n "$sq_join" ] && sq_pid=$(squat_start "$(old_join_name "$TEST_UID" "$sq_join")" 30); then
+    sq_pids=()
+    for i in 1 2 3 4; do
+        hpcrun --join="$sq_key" "$IMG/test.sqfs" hr-probe hold 2 > "$UWORK/squat.$i" 2>&1 &
+        sq_pids+=($!)
+    done
+    sq_bad=0
+    for p in "${sq_pids[@]}"; do wait "$p" || sq_bad=$((sq_bad + 1)); done
+    kill "$sq_pid"
+    sq_out=$(cat "$UWORK"/squat.[1-4])
+    if [ "$sq_bad" = 0 ] && [ "$(printf '%s\n' "$sq_out" | grep -c '^pid=')" = 4 ] &&
+        ! printf '%s\n' "$sq_out" | grep -q 'hpcrun:'; then
+        ok "--join: 4 ranks start while another user holds the predictable socket name"
+    else
+        fail "--join: 4 ranks start while another user holds the predictable socket name" \
+            "$sq_bad failed: $sq_out"
+    fi
+    [ "$(printf '%s\n' "$sq_out" | sed -n 's/.*mnt=//p' | sort -u | wc -l)" = 1 ] &&
+        ok "--join: ...and share one container" ||
+        fail "--join: ...and share one container" "$sq_out"
+else
+    fail "--join: 4 ranks start while another user holds the predictable socket name" \
+        "no join key from --dry-run ('$sq_join') or the other user could not bind the name"
+fi

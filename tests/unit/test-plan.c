@@ -249,7 +249,8 @@ static void test_join(void)
     struct hr_image_view view = {
         .lookup = lookup, .path = "i", .file = &file, .config = &icfg};
     struct hr_plan plan;
-    char err[512], a[96], b[96];
+    char err[512], a[HR_JOIN_NAME_MAX], b[HR_JOIN_NAME_MAX];
+    const uint8_t secret[HR_JOIN_SECRET_LEN] = {7};
 
     CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
     CHECK(plan.join_key == NULL); /* not under Slurm: no sharing */
@@ -297,14 +298,15 @@ static void test_join(void)
         free(first);
     }
 
-    /* names: per user, stable, different keys differ */
-    hr_join_name("key:k", 1000, a, sizeof(a));
-    hr_join_name("key:k", 1000, b, sizeof(b));
+    /* names: per user, stable, different keys differ (test-join.c: the
+     * secret's part) */
+    hr_join_name("key:k", 1000, secret, a, sizeof(a));
+    hr_join_name("key:k", 1000, secret, b, sizeof(b));
     CHECK_STR(a, b);
     CHECK(strncmp(a, "hpcrun/1000/", 12) == 0);
-    hr_join_name("key:k", 1001, b, sizeof(b));
+    hr_join_name("key:k", 1001, secret, b, sizeof(b));
     CHECK(strcmp(a, b) != 0);
-    hr_join_name("key:l", 1000, b, sizeof(b));
+    hr_join_name("key:l", 1000, secret, b, sizeof(b));
     CHECK(strcmp(a, b) != 0);
 }
 
