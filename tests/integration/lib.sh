@@ -72,6 +72,12 @@ as_other() {
         LOGNAME="$OTHER_USER" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb "$@")
 }
 
+# Whether file $1 exists and the second user, who can run commands, cannot
+# read it (a refusal that is not only a failure to become that user).
+other_cannot_read() {
+    [ -e "$1" ] && as_other true && ! as_other cat "$1" >/dev/null 2>&1
+}
+
 # Another user (as_other) binds the abstract unix socket name $1 and holds
 # it for at most $2 seconds. Prints the holder's PID once the name is bound
 # (stop it with kill), or fails.

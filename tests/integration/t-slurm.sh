@@ -277,12 +277,6 @@ hand_cleanup() {
     rm -rf /run/hpcrun/hrtest*
 }
 hand_mounted() { kmounts | grep -q "^/run/hpcrun/$1/"; }
-# A second local user, who is not the job's.
-OTHER_USER=hpcrun-test2
-as_other() {
-    (cd / && timeout -k 5 "$TEST_TIMEOUT" setpriv --reuid="$OTHER_USER" --regid="$OTHER_USER" \
-        --init-groups env -i PATH=/usr/bin:/bin "$@")
-}
 
 # Attacks on the prolog: a stage-dir others can write in, an image the
 # job's user cannot read, a FIFO, an image over the caps.
@@ -382,10 +376,10 @@ prolog_attack_tests() {
 
     # The job's mount is its user's alone: another local user cannot list
     # or read it while the job runs.
-    id "$OTHER_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$OTHER_USER"
     if with_running_job "$t" other.out 1; then
         job=$(SLURM_CONF=$SLURM_DIR/slurm.conf squeue -h -o %i | head -1)
         if [ -n "$job" ] && kmounts | grep -q "^/run/hpcrun/n1/$job/" &&
+            as_other true &&
             ! as_other ls "/run/hpcrun/n1/$job/mnt/image" >/dev/null 2>&1 &&
             ! as_other ls "/run/hpcrun/n1/$job/image" >/dev/null 2>&1 &&
             ! as_other cat "/run/hpcrun/n1/$job/mnt/image/etc/hpcrun-demo" >/dev/null 2>&1 &&
