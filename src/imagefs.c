@@ -525,7 +525,7 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
     char *argv[] = {"hpcrun", NULL};
     struct fuse_args args = FUSE_ARGS_INIT(1, argv);
     struct server_args a = {.fuse_fd = fuse_fd,
-                            .owner = getpid(),
+                            .owner = join && join->owner ? join->owner : getpid(),
                             .listen_fd = join ? join->listen_fd : -1,
                             .ready_fd = join ? join->ready_rd : -1};
     /* default_permissions: the kernel checks mode bits, so the image's files
@@ -553,7 +553,7 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
 int hr_image_keep_join(struct hr_join *join, int devnull_fd)
 {
     struct server_args a = {.fuse_fd = -1,
-                            .owner = getpid(),
+                            .owner = join->owner ? join->owner : getpid(),
                             .listen_fd = join->listen_fd,
                             .ready_fd = join->ready_rd};
 

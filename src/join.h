@@ -21,6 +21,8 @@ struct hr_join {
     int listen_fd; /* leader: the bound, listening socket */
     int ready_rd;  /* leader: the server starts answering when this is readable */
     int ready_wr;  /* leader: written once the root is assembled */
+    pid_t owner;   /* leader: the process the container is first kept for
+                    * (0: the leader itself) */
 };
 
 /* The socket's name for a key: "hpcrun/UID/HASH" (pure). */

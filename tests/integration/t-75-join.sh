@@ -62,3 +62,35 @@ done
 [ "$good" = 3 ] && ok "after a failed leader, the others still run in a whole container" ||
     fail "after a failed leader, the others still run in a whole container" "$(cat "$UWORK"/after-fail.*)"
 wait_until 10 no_fuse && ok "...and leave no FUSE server" || fail "...and leave no FUSE server" "$(fuse_count)"
+
+# --join-lead (how the SPANK plugin has a container built): the parent binds
+# the step's socket and hands it over; hpcrun builds the container, prints
+# its key once members may enter, and exits. Its server keeps the container
+# for the parent until the parent joined and left, or, as here, died first.
+LEAD_PARENT='
+import os, socket, subprocess, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0hpcrun-it-lead-%d" % os.getpid())
+s.listen(8)
+p = subprocess.run([sys.argv[1], "--join=" + sys.argv[3], "--join-lead=%d" % s.fileno(),
+                    sys.argv[2], "true"], pass_fds=[s.fileno()], capture_output=True, timeout=30)
+print("rc=%d" % p.returncode, p.stdout.decode().split("|")[0], p.stderr.decode(), flush=True)
+time.sleep(float(sys.argv[4]))
+'
+rm -f "$UWORK/lead.out"
+as_user python3 -c "$LEAD_PARENT" "$HPCRUN" "$IMG/test.sqfs" "$join_key-5" 3 >"$UWORK/lead.out" 2>&1 &
+lead=$!
+if wait_until 200 grep -q '^rc=' "$UWORK/lead.out" && grep -q "^rc=0 key:$join_key-5 *\$" "$UWORK/lead.out"; then
+    ok "--join-lead builds the container and prints its key"
+    [ "$(fuse_count)" = 1 ] && ok "--join-lead: the server keeps the container for the parent after hpcrun exits" ||
+        fail "--join-lead: the server keeps the container for the parent after hpcrun exits" "$(fuse_count)"
+else
+    fail "--join-lead builds the container and prints its key" "$(cat "$UWORK/lead.out")"
+fi
+wait "$lead"
+wait_until 20 no_fuse && ok "--join-lead: the server is gone with the parent, which never joined" ||
+    fail "--join-lead: the server is gone with the parent, which never joined" "$(fuse_count)"
+check_grep '^hpcrun: --join-lead 5: not a listening socket$' "--join-lead on a descriptor that is no socket is refused" \
+    hpcrun --join=k --join-lead=5 "$IMG/test.sqfs" true
+check_grep '^hpcrun: --join-lead: needs --join=KEY$' "--join-lead without a key is refused" \
+    hpcrun --join-lead=5 "$IMG/test.sqfs" true
