@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,7 @@ enum {
     OPT_MPI,
     OPT_TOPOLOGY,
     OPT_DEVICES,
+    OPT_JOIN_LEAD,
 };
 
 const char *const hr_set_names[HR_N_SETS] = {"nvidia", "amd", "intel", "verbs", "cxi"};
@@ -142,6 +144,7 @@ static const struct option long_options[] = {
     {"mpi", required_argument, NULL, OPT_MPI},
     {"topology", required_argument, NULL, OPT_TOPOLOGY},
     {"devices", no_argument, NULL, OPT_DEVICES},
+    {"join-lead", required_argument, NULL, OPT_JOIN_LEAD},
     {NULL, 0, NULL, 0},
 };
 
@@ -269,6 +272,16 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
     case OPT_NO_JOIN:
         cfg->join = HR_JOIN_OFF;
         return 0;
+    case OPT_JOIN_LEAD: {
+        long fd;
+        errno = 0;
+        fd = strtol(arg, &end, 10);
+        if (errno || end == arg || *end || fd < 3 || fd > INT_MAX)
+            return hr_fail(err, errlen,
+                           "--join-lead '%s': expected a descriptor (3 or more)", arg);
+        cfg->join_lead_fd = (int)fd;
+        return 0;
+    }
     case OPT_SITE_CONFIG:
         cfg->show_site_config = true;
         return 0;
@@ -300,6 +313,8 @@ int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err
     }
     if (cfg->show_help || cfg->show_version || cfg->show_site_config)
         return 0;
+    if (cfg->join_lead_fd && (!cfg->join_key || cfg->join == HR_JOIN_OFF))
+        return hr_fail(err, errlen, "--join-lead: needs --join=KEY");
     if (cfg->show_devices && optind >= argc)
         return 0; /* the image is optional: without it the glibc check is skipped */
     if (optind >= argc)

@@ -65,6 +65,10 @@ struct hr_config {
     char *host_mpi;       /* host-mpi: the host MPI's libmpi (or its directory) */
     char *host_tool_path; /* host-tool-path: where host tools are found (PATH-like) */
     struct hr_set_override sets[HR_N_SETS];
+    /* --join-lead=FD (internal, for the SPANK plugin): build the container
+     * and lead it through the socket FD the parent process bound for the
+     * step, for the parent; 0: not given */
+    int join_lead_fd;
     char **cmd; /* the command after IMAGE; NULL: the image's entrypoint/cmd */
     int n_cmd;
 };

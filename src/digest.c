@@ -8,6 +8,7 @@
 
 #include "digest.h"
 #include "log.h"
+#include "util.h"
 
 int hr_sha256_init(struct hr_sha256 *h)
 {
@@ -31,20 +32,13 @@ void hr_sha256_update(struct hr_sha256 *h, const void *data, size_t len)
 
 void hr_sha256_final(struct hr_sha256 *h, char out[HR_DIGEST_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    char *o = out;
 
     if (h->ctx)
         EVP_DigestFinal_ex(h->ctx, md, &n);
-    memcpy(o, "sha256:", 7);
-    o += 7;
-    for (unsigned int i = 0; i < n && i < 32; i++) {
-        *o++ = hex[md[i] >> 4];
-        *o++ = hex[md[i] & 15];
-    }
-    *o = '\0';
+    memcpy(out, "sha256:", 7);
+    hr_hex_encode(md, n < 32 ? n : 32, out + 7);
     hr_sha256_free(h);
 }
 

@@ -467,6 +467,15 @@ static int server_fork(struct server_args *a, const char *name, const char *what
 
     a->owner_pidfd = (int)syscall(SYS_pidfd_open, a->owner, 0);
     a->owner_start = proc_start_time(a->owner);
+    /* --join-lead keeps the container for the parent: one that died since
+     * is no longer the parent, and its PID may be another process's now */
+    if (a->owner != getpid() && a->owner != getppid()) {
+        hr_err("%s: the process to keep the container for (%d) is gone", what,
+               (int)a->owner);
+        if (a->owner_pidfd >= 0)
+            close(a->owner_pidfd);
+        return -1;
+    }
     mid = fork();
     if (mid < 0) {
         hr_err("%s: cannot fork the %s server: %s", what, name, strerror(errno));
@@ -525,7 +534,7 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
     char *argv[] = {"hpcrun", NULL};
     struct fuse_args args = FUSE_ARGS_INIT(1, argv);
     struct server_args a = {.fuse_fd = fuse_fd,
-                            .owner = getpid(),
+                            .owner = join && join->owner ? join->owner : getpid(),
                             .listen_fd = join ? join->listen_fd : -1,
                             .ready_fd = join ? join->ready_rd : -1};
     /* default_permissions: the kernel checks mode bits, so the image's files
@@ -553,7 +562,7 @@ int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoin
 int hr_image_keep_join(struct hr_join *join, int devnull_fd)
 {
     struct server_args a = {.fuse_fd = -1,
-                            .owner = getpid(),
+                            .owner = join->owner ? join->owner : getpid(),
                             .listen_fd = join->listen_fd,
                             .ready_fd = join->ready_rd};
 

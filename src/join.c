@@ -65,17 +65,23 @@ static void hmac_sha256(const uint8_t key[HR_JOIN_SECRET_LEN], const char *msg,
 void hr_join_name(const char *key, uid_t uid, const uint8_t secret[HR_JOIN_SECRET_LEN],
                   char *out, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     uint8_t mac[SHA256_DIGEST_LENGTH];
     char mac_hex[2 * SHA256_DIGEST_LENGTH + 1];
 
     hmac_sha256(secret, key, mac);
-    for (size_t i = 0; i < sizeof(mac); i++) {
-        mac_hex[2 * i] = hex[mac[i] >> 4];
-        mac_hex[2 * i + 1] = hex[mac[i] & 15];
-    }
-    mac_hex[sizeof(mac_hex) - 1] = '\0';
+    hr_hex_encode(mac, sizeof(mac), mac_hex);
     snprintf(out, len, "hpcrun/%u/%s", (unsigned)uid, mac_hex);
+}
+
+int hr_join_step_name(char **env, const char *key, uid_t uid, char *out, size_t len)
+{
+    uint8_t secret[HR_JOIN_SECRET_LEN];
+
+    if (hr_join_secret(env, secret) < 0)
+        return -1;
+    hr_join_name(key, uid, secret, out, len);
+    explicit_bzero(secret, sizeof(secret));
+    return 0;
 }
 
 /* Open the directory path (relative to at), making it 0700 first if it is

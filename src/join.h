@@ -33,6 +33,8 @@ struct hr_join {
     int listen_fd; /* leader: the bound, listening socket */
     int ready_rd;  /* leader: the server starts answering when this is readable */
     int ready_wr;  /* leader: written once the root is assembled */
+    pid_t owner;   /* leader: the process the container is first kept for
+                    * (0: the leader itself) */
 };
 
 #define HR_JOIN_SECRET_LEN 32
@@ -51,6 +53,10 @@ int hr_join_secret(char **env, uint8_t secret[HR_JOIN_SECRET_LEN]);
  * hex (pure). out has HR_JOIN_NAME_MAX bytes. */
 void hr_join_name(const char *key, uid_t uid, const uint8_t secret[HR_JOIN_SECRET_LEN],
                   char *out, size_t len);
+
+/* The socket's name for this user's key, under their secret (both of the
+ * above). Returns 0, or -1 after hr_join_secret's warning: go alone. */
+int hr_join_step_name(char **env, const char *key, uid_t uid, char *out, size_t len);
 
 /* Become the leader, enter the leader's namespaces, or (HR_JOIN_ALONE, after
  * one warning) neither. HR_JOIN_ERROR: entering failed half-way; the launch

@@ -1,10 +1,12 @@
 #include "autoconfig.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,67 +108,119 @@ static int image_enter_fuse(const struct hr_plan *plan, struct hr_image *img,
     return 0;
 }
 
-/* 4 with --join: the step's socket is named with the user's secret, so
- * that nobody else can take the name first; without a usable secret the
- * launch goes alone (hr_join_secret said why). */
-static enum hr_join_role join_step(const struct hr_plan *plan, char **envp,
-                                   struct hr_join *join)
+/* What one launch knows once it is planned (steps 2 and 3). */
+struct launch {
+    struct hr_host host;
+    struct hr_image img;
+    struct hr_inject inject;
+    struct hr_image_view view;
+    struct hr_plan plan;
+};
+
+/* Steps 2 and 3. Returns 0 or -1 (logged). */
+static int launch_plan(const struct hr_config *cfg, char **envp, struct launch *l,
+                       struct timespec *t0)
 {
-    uint8_t secret[HR_JOIN_SECRET_LEN];
+    char err[1024];
+
+    /* 2. checks (hr_check_privileges() ran first of all, in the caller) */
+    if (hr_host_collect(cfg, envp, &l->host) < 0)
+        return -1;
+    if (hr_image_open(&l->img, cfg->image, cfg->offset) < 0)
+        return -1;
+    step_done("checks", t0);
+    /* 3. plan: the host's devices and libraries first (they read the host
+     * and a few files of the image), then the plan itself */
+    if (hr_inject_collect(cfg, envp, &l->img, &l->inject) < 0)
+        return -1;
+    l->host.inject = &l->inject;
+    step_done("devices", t0);
+
+    l->view = (struct hr_image_view){.lookup = hr_image_lookup,
+                                     .ctx = &l->img,
+                                     .path = l->img.path,
+                                     .file = &l->img.st,
+                                     .passwd = l->img.passwd,
+                                     .group = l->img.group,
+                                     .config = &l->img.config};
+    if (hr_plan_build(cfg, &l->host, &l->view, &l->plan, err, sizeof(err)) < 0) {
+        hr_err("%s", err);
+        return -1;
+    }
+    step_done("plan", t0);
+    return 0;
+}
+
+int hr_launch_plan(const struct hr_config *cfg, char **envp, struct hr_plan *out)
+{
+    struct timespec t0;
+    struct launch l;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (launch_plan(cfg, envp, &l, &t0) < 0)
+        return HR_EXIT_FAIL;
+    *out = l.plan;
+    return 0;
+}
+
+/* --join-lead (the SPANK plugin's helper): the parent bound the step's
+ * socket and handed it over; lead through it, and keep the container for
+ * the parent, which enters it as soon as this process has exited. The
+ * parent waits for this process, so it is the parent still. */
+static int join_lead(int fd, struct hr_join *j)
+{
+    int is_listening = 0, ready[2];
+    socklen_t len = sizeof(is_listening);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &is_listening, &len) < 0 ||
+        !is_listening) {
+        hr_err("--join-lead %d: not a listening socket", fd);
+        return -1;
+    }
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
+        hr_err("--join-lead %d: %s", fd, strerror(errno));
+        return -1;
+    }
+    *j = (struct hr_join){
+        .listen_fd = fd, .ready_rd = ready[0], .ready_wr = ready[1], .owner = getppid()};
+    return 0;
+}
+
+/* 4. with --join (or --join-lead): lead (build the container and share it),
+ * enter the leader's, or go alone. The step's socket is named with the
+ * user's secret, so that nobody else can take the name first; without a
+ * usable secret the launch goes alone (hr_join_step_name said why). */
+static enum hr_join_role launch_join(const struct hr_config *cfg,
+                                     const struct hr_plan *plan, char **envp,
+                                     struct hr_join *join)
+{
     char name[HR_JOIN_NAME_MAX];
 
-    if (hr_join_secret(envp, secret) < 0)
+    if (cfg->join_lead_fd)
+        return join_lead(cfg->join_lead_fd, join) < 0 ? HR_JOIN_ERROR : HR_JOIN_LEADER;
+    if (hr_join_step_name(envp, plan->join_key, plan->host_uid, name, sizeof(name)) < 0)
         return HR_JOIN_ALONE;
-    hr_join_name(plan->join_key, plan->host_uid, secret, name, sizeof(name));
-    explicit_bzero(secret, sizeof(secret));
     return hr_join_enter(name, join);
 }
 
 int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *out)
 {
     struct timespec t0;
-    struct hr_host host;
-    struct hr_image img;
-    struct hr_plan plan;
-    struct hr_image_view view;
-    char err[1024];
+    struct launch l;
+    struct hr_plan *plan = &l.plan;
     int devnull_fd;
     struct hr_join join = {.listen_fd = -1, .ready_rd = -1, .ready_wr = -1};
-    struct hr_inject inject;
     bool is_join_leader = false;
     char *kmount;
     dev_t mount_dev = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    /* 2. checks (hr_check_privileges() ran first of all, in the caller) */
-    if (hr_host_collect(cfg, envp, &host) < 0)
+    if (launch_plan(cfg, envp, &l, &t0) < 0)
         return HR_EXIT_FAIL;
-    if (hr_image_open(&img, cfg->image, cfg->offset) < 0)
-        return HR_EXIT_FAIL;
-    step_done("checks", &t0);
-    /* 3. plan: the host's devices and libraries first (they read the host
-     * and a few files of the image), then the plan itself */
-    if (hr_inject_collect(cfg, envp, &img, &inject) < 0)
-        return HR_EXIT_FAIL;
-    host.inject = &inject;
-    step_done("devices", &t0);
-
-    view = (struct hr_image_view){.lookup = hr_image_lookup,
-                                  .ctx = &img,
-                                  .path = img.path,
-                                  .file = &img.st,
-                                  .passwd = img.passwd,
-                                  .group = img.group,
-                                  .config = &img.config};
-    if (hr_plan_build(cfg, &host, &view, &plan, err, sizeof(err)) < 0) {
-        hr_err("%s", err);
-        return HR_EXIT_FAIL;
-    }
-    step_done("plan", &t0);
     if (cfg->is_dry_run) {
-        kmount = image_kernel_mount(cfg, &plan, &img, envp, &mount_dev);
-        hr_plan_print(&plan, img.path, stdout);
-        hr_inject_print(&inject, stdout);
+        kmount = image_kernel_mount(cfg, plan, &l.img, envp, &mount_dev);
+        hr_plan_print(plan, l.img.path, stdout);
+        hr_inject_print(&l.inject, stdout);
         if (kmount)
             printf("mount    kernel squashfs %s (prolog)\n", kmount);
         else
@@ -176,29 +230,29 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     }
     /* 4. namespaces: with --join, either lead (build the container below and
      * share it) or enter the leader's and go straight to exec. */
-    if (plan.join_key) {
-        enum hr_join_role role = join_step(&plan, envp, &join);
+    if (cfg->join_lead_fd || plan->join_key) {
+        enum hr_join_role role = launch_join(cfg, plan, envp, &join);
         step_done("join", &t0);
         if (role == HR_JOIN_ERROR)
             return HR_EXIT_FAIL;
         if (role == HR_JOIN_MEMBER) {
-            *out = plan;
+            *out = *plan;
             return 0;
         }
         is_join_leader = role == HR_JOIN_LEADER;
     }
-    kmount = image_kernel_mount(cfg, &plan, &img, envp, &mount_dev);
-    hr_info("%s: %s image, %s, root %s, %zu mounts, running %s as uid %u", img.path,
-            img.compression, kmount ? "kernel squashfs mount by the prolog" : "FUSE",
-            plan.is_writable     ? "writable (tmpfs overlay)"
-            : plan.needs_overlay ? "read-only (overlay for mount points)"
-                                 : "read-only",
-            plan.n_mounts, plan.argv.v[0], (unsigned)plan.uid);
+    kmount = image_kernel_mount(cfg, plan, &l.img, envp, &mount_dev);
+    hr_info("%s: %s image, %s, root %s, %zu mounts, running %s as uid %u", l.img.path,
+            l.img.compression, kmount ? "kernel squashfs mount by the prolog" : "FUSE",
+            plan->is_writable     ? "writable (tmpfs overlay)"
+            : plan->needs_overlay ? "read-only (overlay for mount points)"
+                                  : "read-only",
+            plan->n_mounts, plan->argv.v[0], (unsigned)plan->uid);
     devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull_fd < 0 ||
-        (kmount ? image_enter_kernel(&plan, kmount, mount_dev, &t0) < 0
-                : image_enter_fuse(&plan, &img, &view, &t0, is_join_leader ? &join : NULL,
-                                   devnull_fd) < 0))
+        (kmount ? image_enter_kernel(plan, kmount, mount_dev, &t0) < 0
+                : image_enter_fuse(plan, &l.img, &l.view, &t0,
+                                   is_join_leader ? &join : NULL, devnull_fd) < 0))
         return HR_EXIT_FAIL;
     if (kmount && is_join_leader && hr_image_keep_join(&join, devnull_fd) < 0)
         return HR_EXIT_FAIL;
@@ -206,12 +260,12 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     step_done("image", &t0);
 
     /* 6. root */
-    if (hr_root_assemble(&plan) < 0)
+    if (hr_root_assemble(plan) < 0)
         return HR_EXIT_FAIL;
     if (is_join_leader)
         hr_join_ready(&join);
     step_done("root", &t0);
-    *out = plan;
+    *out = *plan;
     return 0;
 }
 
@@ -222,6 +276,12 @@ int hr_launch(const struct hr_config *cfg, char **envp)
 
     if (rc != 0)
         return rc == 1 ? HR_EXIT_OK : rc;
+    if (cfg->join_lead_fd) {
+        /* the container is served: the parent enters it, after comparing
+         * this key with its own plan's */
+        printf("%s\n", plan.join_key);
+        return fflush(stdout) == 0 ? HR_EXIT_OK : HR_EXIT_FAIL;
+    }
     /* 7. exec */
     return hr_exec(&plan);
 }

@@ -47,15 +47,12 @@ int hr_ns_enter(uid_t host_uid, gid_t host_gid, uid_t in_uid, gid_t in_gid)
     char map[64];
     int rc;
 
-    /* A process whose credentials changed (slurmstepd's task, which was root
-     * a moment ago) is not dumpable, so its /proc/self files belong to root
-     * and it could not write its own id maps. It is the user's process now,
-     * with nothing of root's left in it: make it dumpable again, as any
-     * process the user starts is. */
-    if (prctl(PR_GET_DUMPABLE) == 0 && prctl(PR_SET_DUMPABLE, 1) < 0) {
-        hr_err("cannot make the process dumpable: %s", strerror(errno));
-        return -1;
-    }
+    /* Never PR_SET_DUMPABLE here: a process whose credentials changed (a
+     * fork of root's slurmstepd that switched to the user) is not dumpable
+     * because it still holds root's memory, and making it dumpable would
+     * let the user read that memory through /proc/PID/mem. hpcrun is always
+     * a freshly exec'd, dumpable process; the SPANK plugin's tasks never get
+     * here, they join a container its exec'd helper built. */
     if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
         explain_no_userns(errno);
         return -1;
@@ -69,7 +66,12 @@ int hr_ns_enter(uid_t host_uid, gid_t host_gid, uid_t in_uid, gid_t in_gid)
         rc = hr_write_file("/proc/self/gid_map", map);
     }
     if (rc < 0) {
-        hr_err("cannot map ids in the user namespace: %s", strerror(-rc));
+        /* /proc/self of a process that is not dumpable is root's */
+        hr_err("cannot map ids in the user namespace: %s%s", strerror(-rc),
+               prctl(PR_GET_DUMPABLE) == 0
+                   ? " (this process is not dumpable: can its user read the hpcrun "
+                     "program?)"
+                   : "");
         return -1;
     }
     return 0;

@@ -267,3 +267,14 @@ void hr_fclosep(FILE **f)
     if (*f)
         fclose(*f);
 }
+
+void hr_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        *out++ = hex[in[i] >> 4];
+        *out++ = hex[in[i] & 15];
+    }
+    *out = '\0';
+}

@@ -61,6 +61,9 @@ int hr_write_file(const char *path, const char *text);
 #define HR_HASH_INIT 1469598103934665603ull
 uint64_t hr_hash_str(uint64_t h, const char *s);
 
+/* The n bytes of in as 2n lowercase hex digits and a NUL in out. */
+void hr_hex_encode(const uint8_t *in, size_t n, char *out);
+
 /* Cleanup helpers for code that can fail half-way. */
 void hr_freep(void *p);
 void hr_closep(int *fd);

@@ -154,3 +154,45 @@ else
 fi
 wait_until 10 no_fuse && ok "...and the lone containers leave no FUSE server" ||
     fail "...and the lone containers leave no FUSE server" "$(fuse_count)"
+
+# --join-lead (how the SPANK plugin has a container built): the parent binds
+# the step's socket and hands it over; hpcrun builds the container, prints
+# its key once members may enter, and exits. Its server keeps the container
+# for the parent until the parent joined and left, or, as here, died first.
+LEAD_PARENT='
+import os, socket, subprocess, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0hpcrun-it-lead-%d" % os.getpid())
+s.listen(8)
+p = subprocess.run([sys.argv[1], "--join=" + sys.argv[3], "--join-lead=%d" % s.fileno(),
+                    sys.argv[2], "true"], pass_fds=[s.fileno()], capture_output=True, timeout=30)
+print("rc=%d" % p.returncode, p.stdout.decode().split("|")[0], p.stderr.decode(), flush=True)
+time.sleep(float(sys.argv[4]))
+'
+# (its server is told from others by its environment: HPCRUN_IT_LEAD)
+lead_servers() {
+    local p n=0
+    for p in $(pgrep -u "$TEST_UID" -x hpcrun-fuse); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "HPCRUN_IT_LEAD=$join_key" && n=$((n + 1))
+    done
+    echo "$n"
+}
+no_lead_server() { [ "$(lead_servers)" = 0 ]; }
+rm -f "$UWORK/lead.out"
+USER_ENV="HPCRUN_IT_LEAD=$join_key" as_user python3 -c "$LEAD_PARENT" "$HPCRUN" "$IMG/test.sqfs" "$join_key-5" 3 \
+    >"$UWORK/lead.out" 2>&1 &
+lead=$!
+if wait_until 200 grep -q '^rc=' "$UWORK/lead.out" && grep -q "^rc=0 key:$join_key-5 *\$" "$UWORK/lead.out"; then
+    ok "--join-lead builds the container and prints its key"
+    [ "$(lead_servers)" = 1 ] && ok "--join-lead: the server keeps the container for the parent after hpcrun exits" ||
+        fail "--join-lead: the server keeps the container for the parent after hpcrun exits" "$(lead_servers)"
+else
+    fail "--join-lead builds the container and prints its key" "$(cat "$UWORK/lead.out")"
+fi
+wait "$lead"
+wait_until 20 no_lead_server && ok "--join-lead: the server is gone with the parent, which never joined" ||
+    fail "--join-lead: the server is gone with the parent, which never joined" "$(lead_servers)"
+check_grep '^hpcrun: --join-lead 5: not a listening socket$' "--join-lead on a descriptor that is no socket is refused" \
+    hpcrun --join=k --join-lead=5 "$IMG/test.sqfs" true
+check_grep '^hpcrun: --join-lead: needs --join=KEY$' "--join-lead without a key is refused" \
+    hpcrun --join-lead=5 "$IMG/test.sqfs" true

@@ -56,6 +56,85 @@ no_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 0 ]; }
 one_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 1 ]; }
 four_rig_fuse() { [ "$(rig_user_procs hpcrun-fuse)" = 4 ]; }
 
+# Reads, as the test user, every readable region of each PID's memory
+# (/proc/PID/mem) and prints "PID leak" if MARKER is in it, "PID clean" if
+# not, "PID unreadable" if the kernel refuses.
+MEM_SCAN='
+import sys
+marker = sys.argv[1].encode()
+for pid in sys.argv[2:]:
+    try:
+        maps = open("/proc/%s/maps" % pid).read().splitlines()
+        mem = open("/proc/%s/mem" % pid, "rb", 0)
+    except OSError:
+        print(pid, "unreadable")
+        continue
+    found = False
+    for line in maps:
+        addr, perms = line.split()[:2]
+        lo, hi = (int(x, 16) for x in addr.split("-"))
+        if perms[0] != "r" or hi - lo > (256 << 20):
+            continue
+        try:
+            mem.seek(lo)
+            found = marker in mem.read(hi - lo)
+        except (OSError, ValueError, OverflowError):
+            continue
+        if found:
+            break
+    print(pid, "leak" if found else "clean")
+'
+
+# slurmstepd's memory (it may hold credentials and keys) must never be
+# readable by the job's user: a task process is a fork of root's slurmstepd
+# until it execs. While a --container-image step of IMAGE runs on n1, as the
+# test user, read the memory of each of the user's processes of this rig:
+# none may hold slurmstepd's environment (HPCRUN_SLURM_RIG, which only the
+# rig's daemons and slurmstepd carry), no process still running slurmstepd's
+# program may be readable, and the step's servers (hpcrun-fuse, hpcrun-join;
+# WANT of them) must be the hpcrun program itself, exec'd.
+stepd_memory_check() {
+    local name=$1 image=$2 want=$3 p exe comm pids= stepd= servers= bad= out job
+    rm -f "$UWORK/mstarted"
+    USER_ENV="SLURM_CONF=$SLURM_DIR/slurm.conf" as_user srun -n 2 -w n1 --container-image="$image" \
+        sh -c "touch $UWORK/mstarted; sleep 10" >"$WORK/mem.out" 2>&1 &
+    job=$!
+    if ! wait_until 300 test -e "$UWORK/mstarted"; then
+        fail "$name" "the step did not start: $(cat "$WORK/mem.out")"
+        wait "$job"
+        return
+    fi
+    sleep 0.5
+    for p in $(pgrep -u "$TEST_UID"); do
+        { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null |
+            grep -qxF "SLURM_CONF=$SLURM_DIR/slurm.conf" || continue
+        pids="$pids $p"
+        exe=$(readlink "/proc/$p/exe" 2>/dev/null)
+        comm=$(cat "/proc/$p/comm" 2>/dev/null)
+        case "$exe" in */slurmstepd*) stepd="$stepd $p" ;; esac
+        case "$comm" in hpcrun-fuse | hpcrun-join)
+            servers="$servers $p"
+            [ "$exe" = "$HPCRUN" ] || bad="$bad; $comm $p runs $exe" ;;
+        esac
+    done
+    # shellcheck disable=SC2086 # lists of PIDs
+    out=$(as_user python3 -c "$MEM_SCAN" "HPCRUN_SLURM_RIG=$SLURM_DIR" $pids 2>&1)
+    for p in $(printf '%s\n' "$out" | awk '$2 == "leak" { print $1 }'); do
+        bad="$bad; $(cat "/proc/$p/comm" 2>/dev/null) $p: slurmstepd's environment read from its memory"
+    done
+    for p in $stepd; do
+        printf '%s\n' "$out" | grep -qx "$p unreadable" || bad="$bad; slurmstepd's fork $p is readable"
+    done
+    # shellcheck disable=SC2086
+    [ "$(echo $servers | wc -w)" = "$want" ] || bad="$bad; $want server(s) wanted, found:$servers"
+    if [ -z "$bad" ] && wait "$job"; then
+        ok "$name"
+    else
+        wait "$job"
+        fail "$name" "${bad#; } (scan: $(echo $out); $(ps -o pid,comm,args -u "$TEST_UID"); $(cat "$WORK/mem.out"))"
+    fi
+}
+
 # The SPANK plugin: srun/sbatch --container-image (pyxis's option names).
 spank_tests() {
     local base="SLURM_CONF=$SLURM_DIR/slurm.conf"
@@ -98,6 +177,44 @@ spank_tests() {
     grep -q 'inside the hpcrun demo image' "$UWORK/batch2.out" 2>/dev/null &&
         ok "slurm: #SBATCH --container-image in the script runs it inside" ||
         fail "slurm: #SBATCH --container-image in the script runs it inside" "$(cat "$UWORK/batch2.out" 2>&1)"
+    stepd_memory_check "slurm: the user cannot read slurmstepd's memory (FUSE); the step's server is hpcrun, exec'd" \
+        "$IMG/test.sqfs" 1
+    USER_ENV="$base" check_ranks 2 "slurm: srun --container-image with Open MPI (PMIx), 2 ranks in one container" \
+        as_user srun -N 1 -n 2 --mpi=pmix --container-image="$IMG/ompi.sqfs" mpi_hello 2
+    spank_helper_tests
+}
+
+# What the task says when the hpcrun that builds its container (plugstack.conf:
+# hpcrun=PATH) is missing or fails: one hpcrun: line, and the task never runs.
+# Each step's slurmstepd reads plugstack.conf anew, so the tests swap it.
+spank_helper_fails() {
+    local name=$1 pat=$2 helper=$3 plug=$SLURM_DIR/plugstack.conf out rc
+    echo "required $HPCRUN_SPANK_PLUGIN hpcrun=$helper" >"$plug"
+    rm -f "$UWORK/spank-ran"
+    out=$(USER_ENV="SLURM_CONF=$SLURM_DIR/slurm.conf" as_user srun -n 1 \
+        --container-image="$IMG/test.sqfs" touch "$UWORK/spank-ran" 2>&1)
+    rc=$?
+    if [ "$rc" != 0 ] && [ ! -e "$UWORK/spank-ran" ] && printf '%s\n' "$out" | grep -qE -- "$pat"; then
+        ok "$name"
+    else
+        fail "$name" "exit $rc: $out"
+    fi
+}
+
+spank_helper_tests() {
+    local plug=$SLURM_DIR/plugstack.conf saved
+    saved=$(cat "$plug")
+    printf '#!/bin/sh\necho "hpcrun: the helper says no" >&2\nexit 125\n' >"$WORK/helper-fails"
+    printf '#!/bin/sh\necho "key:another|container"\n' >"$WORK/helper-other"
+    chmod 0755 "$WORK/helper-fails" "$WORK/helper-other"
+    spank_helper_fails "slurm: a missing hpcrun (plugstack.conf hpcrun=) fails the task, saying so" \
+        "^hpcrun: --container-image: the hpcrun program $WORK/no-hpcrun: No such file or directory" \
+        "$WORK/no-hpcrun"
+    spank_helper_fails "slurm: a failing hpcrun fails the task with its own message" \
+        '^hpcrun: the helper says no$' "$WORK/helper-fails"
+    spank_helper_fails "slurm: a container other than the task planned is refused" \
+        '^hpcrun: --container-image: .* built another container' "$WORK/helper-other"
+    printf '%s\n' "$saved" >"$plug"
 }
 
 # The prolog's kernel mounts under this rig's nodes (n1, n2) and those the
@@ -156,6 +273,10 @@ prolog_tests() {
         fail "slurm epilog: the kernel mount and its record are gone after the job" \
             "$(kmounts; ls -lR /run/hpcrun; losetup -l)"
     fi
+
+    stepd_memory_check "slurm prolog: the user cannot read slurmstepd's memory (kernel mount); hpcrun-join is hpcrun, exec'd" \
+        "$t" 1
+    check "slurm epilog: nothing left after that job" wait_until 100 prolog_nothing_left
 
     # #SBATCH --container-image: the batch script runs from the kernel mount.
     rm -f "$UWORK/kstarted"

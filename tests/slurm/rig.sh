@@ -17,7 +17,8 @@
 #                           PrologFlags=Alloc (as batch/slurm/README.md says),
 #                           run through wrappers in DIR that set, for them,
 #   HPCRUN_RIG_CONFIG=FILE  the site config (HPCRUN_CONFIG), and
-#   HPCRUN_RIG_HPCRUN=FILE  the hpcrun they ask for it (default: the installed one)
+#   HPCRUN_RIG_HPCRUN=FILE  the hpcrun they ask for it, which is also the one
+#                           the SPANK plugin runs (default: the installed one)
 #
 # DIR must not exist before start (its parents must be searchable by the
 # slurm and munge users and by the test user). Clients need SLURM_CONF=
@@ -177,7 +178,9 @@ EOF
     # HPCRUN_SPANK_PLUGIN: the hpcrun SPANK plugin to load (srun --container-image)
     if [ -n "${HPCRUN_SPANK_PLUGIN:-}" ]; then
         [ -r "$HPCRUN_SPANK_PLUGIN" ] || die "$HPCRUN_SPANK_PLUGIN: no such plugin"
-        echo "required $HPCRUN_SPANK_PLUGIN" > "$dir/plugstack.conf"
+        # and the hpcrun it runs to build the containers (hpcrun=PATH)
+        echo "required $HPCRUN_SPANK_PLUGIN${HPCRUN_RIG_HPCRUN:+ hpcrun=$HPCRUN_RIG_HPCRUN}" \
+            >"$dir/plugstack.conf"
         chmod 0644 "$dir/plugstack.conf"
         echo "PlugStackConfig=$dir/plugstack.conf" >> "$dir/slurm.conf"
     fi

@@ -112,6 +112,19 @@ static void test_args(void)
     hr_config_free(&cfg);
     CHECK(parse(&cfg, err, "--join=", "img", NULL) < 0 && strstr(err, "empty"));
     hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--join=k", "--join-lead=3", "img", NULL) == 0 &&
+          cfg.join_lead_fd == 3);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--join-lead=3", "img", NULL) < 0 &&
+          strstr(err, "--join=KEY"));
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--join=k", "--join-lead=3", "--no-join", "img", NULL) < 0);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--join=k", "--join-lead=1", "img", NULL) < 0 &&
+          strstr(err, "--join-lead '1'"));
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--join=k", "--join-lead=3x", "img", NULL) < 0);
+    hr_config_free(&cfg);
 }
 
 static void test_site_and_env(void)
