@@ -155,6 +155,19 @@ spank_tests() {
     out=$(USER_ENV="$base" as_user srun -n 2 --container-image="$IMG/test.sqfs" hr-probe ns 2>&1)
     [ "$(printf '%s\n' "$out" | grep -c '^mnt=')" = 2 ] && [ "$(printf '%s\n' "$out" | grep '^mnt=' | sort -u | wc -l)" = 1 ] &&
         ok "slurm: the tasks of a step share one container" || fail "slurm: the tasks of a step share one container" "$out"
+    # Tasks that cannot name the step's socket (the user's secret directory
+    # is root's) warn and still run, each in a container built for it alone.
+    mkdir -p "$WORK/alien-cache/hpcrun/join" && chmod -R 0755 "$WORK/alien-cache"
+    out=$(USER_ENV="$base XDG_CACHE_HOME=$WORK/alien-cache" as_user srun -n 2 \
+        --container-image="$IMG/test.sqfs" hr-probe ns 2>&1)
+    rc=$?
+    if [ "$rc" = 0 ] && [ "$(printf '%s\n' "$out" | grep -c '^mnt=')" = 2 ] &&
+        [ "$(printf '%s\n' "$out" | grep '^mnt=' | sort -u | wc -l)" = 2 ] &&
+        [ "$(printf '%s\n' "$out" | grep -c 'hpcrun: warning: --join: .*a container of its own$')" = 2 ]; then
+        ok "slurm: tasks without a usable secret warn and run, each in a container of its own"
+    else
+        fail "slurm: tasks without a usable secret warn and run, each in a container of its own" "exit $rc: $out"
+    fi
     rm -f "$UWORK/spank-ran"
     out=$(USER_ENV="$base" as_user srun -n 1 --container-image=/nonexistent.sqfs touch "$UWORK/spank-ran" 2>&1)
     rc=$?
