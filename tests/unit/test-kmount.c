@@ -8,6 +8,17 @@
 #include "kmount.h"
 #include "unit.h"
 
+/* The image file the records below describe. */
+static void sample_image(struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_dev = 2049;
+    st->st_ino = 77;
+    st->st_size = 4096;
+    st->st_mtim.tv_sec = 1700000000;
+    st->st_ctim.tv_sec = 1700000001;
+}
+
 static const char *record = "job=42\nuid=1000\ndev=2049\nino=77\nsize=4096\n"
                             "mtime=1700000000\nctime=1700000001\nsource=/apps/a.sqfs\n";
 
@@ -17,12 +28,7 @@ static void test_record(void)
     char why[128];
     struct hr_kmount_want want = {.job = "42", .uid = 1000, .image = &st};
 
-    memset(&st, 0, sizeof(st));
-    st.st_dev = 2049;
-    st.st_ino = 77;
-    st.st_size = 4096;
-    st.st_mtim.tv_sec = 1700000000;
-    st.st_ctim.tv_sec = 1700000001;
+    sample_image(&st);
     CHECK(hr_kmount_record_matches(record, &want, why, sizeof(why)));
     want.job = "4";
     CHECK(!hr_kmount_record_matches(record, &want, why, sizeof(why)));
@@ -54,12 +60,7 @@ static void test_record_format(void)
     dev_t dev = 0;
     char *text;
 
-    memset(&st, 0, sizeof(st));
-    st.st_dev = 2049;
-    st.st_ino = 77;
-    st.st_size = 4096;
-    st.st_mtim.tv_sec = 1700000000;
-    st.st_ctim.tv_sec = 1700000001;
+    sample_image(&st);
     text = hr_kmount_record_format(&want, 1792, "/apps/a.sqfs");
     CHECK(text && strcmp(text, "job=42\nuid=1000\ndev=2049\nino=77\nsize=4096\n"
                                "mtime=1700000000\nctime=1700000001\nmount_dev=1792\n"
