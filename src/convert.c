@@ -235,17 +235,26 @@ static int add_metadata(struct hr_fstree *t, struct hr_sqfs_writer *w,
 
 /* "oci:DIR:TAG": the tag is what follows the last ':' unless that would
  * leave a DIR that does not exist while the whole string does. */
-static int open_oci(struct hr_oci_image *img, const char *arg, const char *platform)
+static char *oci_split(const char *arg, const char **tag)
 {
-    hr_autofree char *dir = hr_xstrdup(arg);
+    char *dir = hr_xstrdup(arg);
     char *colon = strrchr(dir, ':');
     struct stat st;
 
-    if (colon && !strchr(colon, '/') && !(stat(arg, &st) == 0 && S_ISDIR(st.st_mode)))
+    *tag = NULL;
+    if (colon && !strchr(colon, '/') && !(stat(arg, &st) == 0 && S_ISDIR(st.st_mode))) {
         *colon++ = '\0';
-    else
-        colon = NULL;
-    return hr_oci_layout_open(img, dir, colon && *colon ? colon : NULL, platform);
+        *tag = *colon ? arg + (colon - dir) : NULL;
+    }
+    return dir;
+}
+
+static int open_oci(struct hr_oci_image *img, const char *arg, const char *platform)
+{
+    const char *tag;
+    hr_autofree char *dir = oci_split(arg, &tag);
+
+    return hr_oci_layout_open(img, dir, tag, platform);
 }
 
 static int source_open(struct hr_oci_image *img, const char *src, const char *platform,
@@ -344,12 +353,56 @@ int hr_convert_image(const struct hr_oci_image *img, const char *dest,
     return convert_to(img, NULL, dest, o);
 }
 
+/* The file or directory SRC reads (malloc'd; NULL for an unknown kind,
+ * which source_open reports), and whether it is a directory. */
+static char *source_input(const char *src, bool *is_dir)
+{
+    const char *tag;
+
+    *is_dir = strncmp(src, "docker-archive:", 15) != 0;
+    if (strncmp(src, "oci:", 4) == 0)
+        return oci_split(src + 4, &tag);
+    if (strncmp(src, "docker-archive:", 15) == 0)
+        return hr_xstrdup(src + 15);
+    if (strncmp(src, "dir:", 4) == 0)
+        return hr_xstrdup(src + 4);
+    return NULL;
+}
+
+/* Refuse a dest that names an input: the source file under any of its
+ * names (a hard or symbolic link, a path through ".."), or a file inside a
+ * source directory (an OCI layout's blob, a file of a dir: tree). The
+ * output would replace it once complete, and with it the input. Checked
+ * before anything is written; a dest that does not exist yet names
+ * nothing. 0 or -1 (logged). */
+static int output_is_not_input(const char *src, const char *dest)
+{
+    bool is_dir;
+    hr_autofree char *input = source_input(src, &is_dir);
+    hr_autofree char *dest_real = NULL, *input_real = NULL;
+    struct stat ds, is;
+
+    if (!input || stat(dest, &ds) < 0 || stat(input, &is) < 0)
+        return 0;
+    if ((ds.st_dev == is.st_dev && ds.st_ino == is.st_ino) ||
+        (is_dir && (dest_real = realpath(dest, NULL)) &&
+         (input_real = realpath(input, NULL)) &&
+         hr_path_is_under(dest_real, input_real))) {
+        hr_err("%s: the output would replace the input %s: write it elsewhere", dest,
+               src);
+        return -1;
+    }
+    return 0;
+}
+
 int hr_convert(const char *src, const char *dest, const struct hr_convert_opts *o)
 {
     struct hr_oci_image img;
     const char *dir;
     int rc = -1;
 
+    if (output_is_not_input(src, dest) < 0)
+        return -1;
     if (source_open(&img, src, o->platform, &dir) == 0)
         rc = convert_to(&img, dir, dest, o);
     hr_oci_image_free(&img);

@@ -186,6 +186,33 @@ check "docker-archive gives the same tree as the OCI layout" sh -c \
     "[ \"\$(unsquashfs -lln '$D' | grep -v hpcrun)\" = \"\$(unsquashfs -lln '$S' | grep -v hpcrun)\" ]"
 check_grep '"reference": "docker-archive:' "docker-archive source.json" "$HPCIMG" inspect "$D"
 
+# An output that names an input is refused before anything is written: the
+# archive itself, through a hard link, a symbolic link or "..", a blob of an
+# OCI layout, a file of a dir: tree; each input stays as it was.
+hi_in=$HI_DIR/in-out
+rm -rf "$hi_in" && mkdir -p "$hi_in/sub" "$hi_in/tree"
+cp "$HI_DIR/stack-docker.tar" "$hi_in/bb.tar"
+ln "$hi_in/bb.tar" "$hi_in/hard.tar"
+ln -s bb.tar "$hi_in/sym.tar"
+cp -r "$HI_DIR/stack" "$hi_in/layout"
+hi_blob=$(ls "$hi_in/layout/blobs/sha256" | head -1)
+echo keep >"$hi_in/tree/f"
+hi_sum() { (cd "$hi_in" && find . -type f -exec sha256sum {} + | sort); }
+hi_before=$(hi_sum)
+for hi_case in "docker-archive:$hi_in/bb.tar|$hi_in/bb.tar|the archive itself" \
+    "docker-archive:$hi_in/bb.tar|$hi_in/hard.tar|a hard link to the archive" \
+    "docker-archive:$hi_in/bb.tar|$hi_in/sym.tar|a symbolic link to the archive" \
+    "docker-archive:$hi_in/bb.tar|$hi_in/sub/../bb.tar|the archive through .." \
+    "oci:$hi_in/layout|$hi_in/layout/blobs/sha256/$hi_blob|a blob of the OCI layout" \
+    "dir:$hi_in/tree|$hi_in/tree/f|a file of the dir: tree"; do
+    IFS='|' read -r hi_src hi_out hi_what <<<"$hi_case"
+    check "an output that names the input is refused: $hi_what" hi_one_error \
+        "^hpcimg: $hi_out: the output would replace the input " "$HPCIMG" -q convert "$hi_src" "$hi_out"
+done
+check "... and every input is as it was" test "$(hi_sum)" = "$hi_before"
+check "an output beside the archive is written as usual" \
+    "$HPCIMG" -q convert "docker-archive:$hi_in/bb.tar" "$hi_in/bb.sqfs"
+
 check "docker-archive: an empty User is not written" sh -c \
     "! unsquashfs -cat '$D' .hpcrun/config.json | grep -q User"
 
