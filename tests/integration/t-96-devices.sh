@@ -4,9 +4,11 @@
 # with the real sonames in a test ld.so.cache, a saved hwloc topology of a
 # 4-GPU node, and hpcrun run as the unprivileged user.
 
-TOPO_NV=$top_srcdir/tests/data/topo/nvidia-a100.xml
 DEVW=$WORK/devices
 mkdir -p "$DEVW"
+# A copy the test user can read wherever the checkout lies (root's 0700 home)
+install -m 0644 "$top_srcdir/tests/data/topo/nvidia-a100.xml" "$DEVW/nvidia-a100.xml"
+TOPO_NV=$DEVW/nvidia-a100.xml
 
 # The private /dev: what a launch needs, plus the stand-ins. Runs as root in
 # a new mount namespace (unshare -m), then execs the command given.
