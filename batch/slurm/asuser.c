@@ -1,19 +1,24 @@
-/* The prolog and epilog act as the job's user where the user's rights are
- * the ones that matter: opening the image the job named (so that a user
- * cannot have root read a file they may not read), and emptying the
- * directory the user owns (so that root never works inside a tree a user
- * can rearrange). Each runs in a child process that drops root for good
- * (setgroups, setresgid, setresuid) before it touches anything; the parent
- * gets back a descriptor or an exit status, nothing else. */
+/* The prolog opens the image the job named as the job's user, so that a
+ * user cannot have root read a file they may not read. That runs in a
+ * child process that drops root for good (setgroups, setresgid, setresuid)
+ * before it touches anything, and resolves the name beneath a trusted
+ * directory root opened in its own mount namespace: no symlink, "..",
+ * /proc magic link or mount of another namespace leads out of it. The
+ * parent gets back a descriptor, nothing else, and waits for it a bounded
+ * time: a child stuck on a file system that never answers (a user's FUSE
+ * server) is left behind, killed, not waited for. */
 #include "autoconfig.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/openat2.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,8 +26,8 @@
 #include "rootside.h"
 #include "util.h"
 
-/* A child never outlives this (a hung file system): the parent waits on it. */
-#define AS_USER_TIMEOUT_S 30
+/* How long the parent waits for the child's answer. */
+#define AS_USER_TIMEOUT_MS 30000
 
 static int drop_to(uid_t uid, gid_t gid, const gid_t *groups, int n_groups)
 {
@@ -35,30 +40,50 @@ static int drop_to(uid_t uid, gid_t gid, const gid_t *groups, int n_groups)
     return 0;
 }
 
-static int wait_child(pid_t pid)
+/* Open rel beneath dir_fd: no ".." above it, no absolute or /proc magic
+ * link (openat2, Linux 5.6). Without openat2, one component at a time,
+ * following no symlink at all. */
+static int open_beneath(int dir_fd, const char *rel, int flags)
 {
-    int status;
+    struct open_how how = {.flags = (unsigned long long)flags,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    hr_autofree char *copy = NULL;
+    char *save = NULL, *part, *next;
+    int fd = (int)syscall(SYS_openat2, dir_fd, rel, &how, sizeof(how));
 
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -errno;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (fd >= 0 || errno != ENOSYS)
+        return fd;
+    copy = hr_xstrdup(rel);
+    fd = dup(dir_fd);
+    for (part = strtok_r(copy, "/", &save); fd >= 0 && part; part = next) {
+        int at = fd;
+        next = strtok_r(NULL, "/", &save);
+        if (strcmp(part, "..") == 0) {
+            close(at);
+            errno = EXDEV;
+            return -1;
+        }
+        fd = openat(at, part,
+                    next ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC : flags);
+        close(at);
+    }
+    return fd;
 }
 
 /* In the child: open as the user and send the descriptor (or errno). */
-static void open_child(int sock, const struct rs_job *job, const char *path)
+static void open_child(int sock, const struct rs_job *job, int dir_fd, const char *rel)
 {
     int fd, err = 0;
     char cbuf[CMSG_SPACE(sizeof(int))];
     struct iovec iov = {.iov_base = &err, .iov_len = sizeof(err)};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 
-    alarm(AS_USER_TIMEOUT_S);
     if (drop_to(job->uid, job->gid, job->groups, job->n_groups) < 0)
         _exit(1);
     /* O_NONBLOCK: a FIFO or a device opens at once, and is then refused on
      * its type; O_NOCTTY: a terminal never becomes anyone's */
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    fd = open_beneath(dir_fd, rel,
+                      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         err = errno;
     } else {
@@ -84,13 +109,20 @@ static int open_receive(int sock)
                          .msg_iovlen = 1,
                          .msg_control = cbuf,
                          .msg_controllen = sizeof(cbuf)};
-    ssize_t n;
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    ssize_t n = -1;
+    int ready;
 
     do
-        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        ready = poll(&p, 1, AS_USER_TIMEOUT_MS);
+    while (ready < 0 && errno == EINTR);
+    if (ready == 0)
+        return -ETIMEDOUT;
+    do
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof(err))
-        return -EIO; /* the child died (or timed out) before it answered */
+        return -EIO; /* the child died before it answered */
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
             c->cmsg_len == CMSG_LEN(sizeof(int)))
@@ -100,7 +132,7 @@ static int open_receive(int sock)
     return err > 0 ? -err : -EIO;
 }
 
-int rs_open_as_user(const struct rs_job *job, const char *path)
+int rs_open_as_user(const struct rs_job *job, int dir_fd, const char *rel)
 {
     int sv[2], fd;
     pid_t pid;
@@ -116,32 +148,20 @@ int rs_open_as_user(const struct rs_job *job, const char *path)
     }
     if (pid == 0) {
         close(sv[0]);
-        open_child(sv[1], job, path);
+        open_child(sv[1], job, dir_fd, rel);
     }
     close(sv[1]);
     fd = open_receive(sv[0]);
     close(sv[0]);
-    wait_child(pid);
-    return fd;
-}
-
-int rs_clear_as_owner(int dirfd)
-{
-    struct stat st;
-    pid_t pid;
-    int rc;
-
-    if (fstat(dirfd, &st) < 0)
-        return -errno;
-    pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        alarm(AS_USER_TIMEOUT_S);
-        if (st.st_uid != 0 && drop_to(st.st_uid, st.st_gid, NULL, 0) < 0)
-            _exit(1);
-        _exit(rs_remove_contents(dirfd) == 0 ? 0 : 1);
+    /* A child that answered only exits; one that did not is killed and
+     * left to init: in an uninterruptible wait (a file system that never
+     * answers) it cannot be waited for in bounded time. */
+    if (fd == -ETIMEDOUT) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, WNOHANG);
+    } else {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
     }
-    rc = wait_child(pid);
-    return rc == 0 ? 0 : rc < 0 ? rc : -EIO;
+    return fd;
 }

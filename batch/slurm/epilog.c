@@ -154,8 +154,10 @@ static void unmount_at(int dirfd, const char *name, const char *shown)
         rs_say("/: %s", strerror(errno));
 }
 
-/* JOB/mnt: unmount JOB/mnt/image, then empty the directory as its owner
- * and remove it. Returns 0 once it is gone. */
+/* JOB/mnt: unmount JOB/mnt/image, then the job user's tmpfs on JOB/mnt
+ * with all the user left in it, then remove the (root's, empty) mount
+ * point. Root never works inside the user's directory. Returns 0 once it
+ * is gone. */
 static int mnt_clean(int job_fd, const char *job_dir)
 {
     hr_autofree char *shown = hr_xasprintf("%s/%s", job_dir, HR_KMOUNT_MNT);
@@ -169,9 +171,10 @@ static int mnt_clean(int job_fd, const char *job_dir)
         return -1;
     }
     unmount_at(mnt_fd, HR_KMOUNT_IMAGE, shown);
-    if (rs_clear_as_owner(mnt_fd) < 0 ||
-        unlinkat(job_fd, HR_KMOUNT_MNT, AT_REMOVEDIR) < 0) {
-        rs_say("%s: cannot remove all of it: left", shown);
+    hr_closep(&mnt_fd); /* it would keep the tmpfs busy */
+    unmount_at(job_fd, HR_KMOUNT_MNT, job_dir);
+    if (unlinkat(job_fd, HR_KMOUNT_MNT, AT_REMOVEDIR) < 0) {
+        rs_say("%s: cannot remove it (%s): left", shown, strerror(errno));
         return -1;
     }
     return 0;

@@ -13,8 +13,8 @@
  * What it makes (removed by the epilog):
  *   /run/hpcrun/NODE/JOB/record     root's: job, uid, the image file's
  *                                   identity and the mount's device
- *   /run/hpcrun/NODE/JOB/mnt/       the job user's, mode 0700: no one else
- *                                   reaches the mount
+ *   /run/hpcrun/NODE/JOB/mnt/       a tiny tmpfs, the job user's, mode 0700:
+ *                                   no one else reaches the mount
  *   /run/hpcrun/NODE/JOB/mnt/image  the mount (ro,nosuid,nodev)
  *   STAGE-DIR/NODE/JOB/image.sqfs   root's copy (0400 in a 0700 directory)
  *
@@ -38,12 +38,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -70,7 +72,8 @@ struct prolog {
     int stage_node_fd;    /* STAGE-DIR/NODE */
     bool is_job_dir_made; /* what undo() removes */
     bool is_staged;
-    bool is_mounted;
+    bool is_mnt_mounted; /* JOB/mnt's tmpfs */
+    bool is_mounted;     /* the image on JOB/mnt/image */
     dev_t mount_dev;
 };
 
@@ -94,18 +97,48 @@ static bool image_is_trusted(const struct prolog *p)
     return is_trusted;
 }
 
-/* Open the image as the job's user and check it on the descriptor. */
+/* The kernel-mount-dir whose real path the image's name lies under, opened
+ * by root in its own mount namespace, and the rest of the name (*rel); or
+ * -1. The name is taken as it is: resolving it (realpath) would follow a
+ * /proc/PID/root link into a mount namespace of the user's making. */
+static int trusted_dir_open(const struct prolog *p, const char **rel)
+{
+    hr_autofree char *list = hr_xstrdup(p->cfg.kernel_mount_dirs);
+    char *save = NULL;
+    int fd = -1;
+
+    for (char *d = strtok_r(list, ":", &save); d && fd < 0;
+         d = strtok_r(NULL, ":", &save)) {
+        hr_autofree char *real = realpath(d, NULL); /* the site's directory */
+        if (!real || strcmp(p->image, real) == 0 || !hr_path_is_under(p->image, real))
+            continue;
+        fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        *rel = p->image + strlen(real) + (strcmp(real, "/") != 0);
+    }
+    return fd;
+}
+
+/* Open the image as the job's user, beneath the trusted directory its name
+ * lies under, and check it on the descriptor. */
 static int image_open(struct prolog *p)
 {
     char link[64];
     const struct stat *st = &p->image_st;
+    const char *rel = NULL;
+    hr_autoclose int trusted_fd = -1;
+    struct statfs sf;
     ssize_t n;
 
     if (p->image[0] != '/') {
         rs_say("%s: not an absolute path", p->image);
         return -1;
     }
-    p->image_fd = rs_open_as_user(&p->job, p->image);
+    trusted_fd = trusted_dir_open(p, &rel);
+    if (trusted_fd < 0) {
+        rs_say("%s: not under kernel-mount-dirs", p->image);
+        return -1;
+    }
+    p->image_fd = rs_open_as_user(&p->job, trusted_fd, rel);
     if (p->image_fd < 0) {
         rs_say("%s: the job's user (uid %u) cannot open it: %s", p->image,
                (unsigned)p->job.uid, strerror(-p->image_fd));
@@ -123,6 +156,11 @@ static int image_open(struct prolog *p)
         rs_say("%s: not a regular file", p->image);
         return -1;
     }
+    /* a FUSE server could answer the kernel's reads differently later */
+    if (fstatfs(p->image_fd, &sf) < 0 || sf.f_type == FUSE_SUPER_MAGIC) {
+        rs_say("%s: on a FUSE file system", p->image);
+        return -1;
+    }
     if (p->real[0] != '/' || strchr(p->real, '\n') || !image_is_trusted(p)) {
         rs_say("%s: not under kernel-mount-dirs", p->real);
         return -1;
@@ -138,7 +176,39 @@ static int image_open(struct prolog *p)
     return 0;
 }
 
-/* /run/hpcrun/NODE/JOB (root's, 0755), JOB/mnt (root's until the end) and
+/* JOB/mnt: a tmpfs of its own (root's until the end, then the job user's),
+ * so that what the user may write there is a few inodes and pages, not
+ * root's /run, and the epilog removes it all with one unmount. Its root
+ * directory in p->mnt_fd. Returns 0 or -1 (errno set). */
+static int mnt_make(struct prolog *p)
+{
+    hr_autoclose int point = -1;
+    char dst[32];
+    struct stat job_st, mnt_st;
+    struct statfs sf;
+
+    if (mkdirat(p->job_fd, HR_KMOUNT_MNT, 0700) < 0 ||
+        (point = openat(p->job_fd, HR_KMOUNT_MNT,
+                        O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        return -1;
+    snprintf(dst, sizeof(dst), "/proc/self/fd/%d", point);
+    if (hr_mount("tmpfs", dst, "tmpfs", MS_NOEXEC | HR_MOUNT_QUIET,
+                 "size=16k,nr_inodes=16,mode=0700") < 0)
+        return -1;
+    p->is_mnt_mounted = true;
+    p->mnt_fd =
+        openat(p->job_fd, HR_KMOUNT_MNT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (p->mnt_fd < 0 || fstat(p->job_fd, &job_st) < 0 || fstat(p->mnt_fd, &mnt_st) < 0 ||
+        fstatfs(p->mnt_fd, &sf) < 0)
+        return -1;
+    if (mnt_st.st_dev == job_st.st_dev || sf.f_type != TMPFS_MAGIC) {
+        errno = EXDEV; /* not the tmpfs just mounted */
+        return -1;
+    }
+    return 0;
+}
+
+/* /run/hpcrun/NODE/JOB (root's, 0755), JOB/mnt (mnt_make) and
  * the mount point JOB/mnt/image. */
 static int run_dirs_make(struct prolog *p)
 {
@@ -156,10 +226,7 @@ static int run_dirs_make(struct prolog *p)
     p->job_fd = rs_dir_open_at(p->node_fd, p->job.id, job_dir, false);
     if (p->job_fd < 0)
         return -1;
-    if (mkdirat(p->job_fd, HR_KMOUNT_MNT, 0700) < 0 ||
-        (p->mnt_fd = openat(p->job_fd, HR_KMOUNT_MNT,
-                            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-        mkdirat(p->mnt_fd, HR_KMOUNT_IMAGE, 0755) < 0) {
+    if (mnt_make(p) < 0 || mkdirat(p->mnt_fd, HR_KMOUNT_IMAGE, 0755) < 0) {
         rs_say("%s/%s: %s", job_dir, HR_KMOUNT_MNT, strerror(errno));
         return -1;
     }
@@ -181,10 +248,12 @@ static int copy_all(int in, int out, off_t size)
     return 0;
 }
 
-/* Whether the copy fits: stage-max-size, and stage-min-free left after it. */
-static int stage_fits(const struct prolog *p, int dir_fd, const char *shown)
+/* Whether a copy of size bytes more fits: stage-max-size, and
+ * stage-min-free left after it. */
+static int stage_fits(const struct prolog *p, int dir_fd, const char *shown,
+                      unsigned long long size)
 {
-    unsigned long long size = (unsigned long long)p->image_st.st_size, avail;
+    unsigned long long avail;
     struct statvfs sv;
 
     if (p->cfg.stage_max_size && size > p->cfg.stage_max_size) {
@@ -218,7 +287,9 @@ static int stage_copy(struct prolog *p)
     struct stat after;
     int rc;
 
-    if (stage_fd < 0 || stage_fits(p, stage_fd, p->cfg.stage_dir) < 0 ||
+    if (stage_fd < 0 ||
+        stage_fits(p, stage_fd, p->cfg.stage_dir,
+                   (unsigned long long)p->image_st.st_size) < 0 ||
         (p->stage_node_fd = rs_dir_open_at(stage_fd, p->job.node, node_dir, true)) < 0)
         return -1;
     if (mkdirat(p->stage_node_fd, p->job.id, 0700) < 0) {
@@ -231,7 +302,20 @@ static int stage_copy(struct prolog *p)
         return -1;
     out = openat(job_fd, STAGED_NAME, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                  0400);
-    rc = out < 0 ? -errno : copy_all(p->image_fd, out, p->image_st.st_size);
+    if (out < 0) {
+        rs_say("cannot create %s/%s: %s", job_dir, STAGED_NAME, strerror(errno));
+        return -1;
+    }
+    /* The space first (a sparse image takes its whole size here), then the
+     * floor again: prologs of other jobs may have staged meanwhile. */
+    rc = posix_fallocate(out, 0, p->image_st.st_size);
+    if (rc != 0) {
+        rs_say("cannot stage %s in %s: %s", p->real, job_dir, strerror(rc));
+        return -1;
+    }
+    if (stage_fits(p, stage_fd, p->cfg.stage_dir, 0) < 0)
+        return -1;
+    rc = copy_all(p->image_fd, out, p->image_st.st_size);
     if (rc < 0) {
         rs_say("cannot copy %s to %s: %s", p->real, job_dir, strerror(-rc));
         return -1;
@@ -310,13 +394,14 @@ static int record_write(struct prolog *p)
 /* Remove what this run made: FUSE it is. */
 static void undo(struct prolog *p)
 {
-    if (p->is_mounted) {
-        if (fchdir(p->mnt_fd) < 0 ||
-            umount2(HR_KMOUNT_IMAGE, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
-            rs_say("cannot unmount the image again: %s", strerror(errno));
-        if (chdir("/") < 0)
-            rs_say("/: %s", strerror(errno));
-    }
+    if (p->is_mounted && (fchdir(p->mnt_fd) < 0 ||
+                          umount2(HR_KMOUNT_IMAGE, UMOUNT_NOFOLLOW | MNT_DETACH) < 0))
+        rs_say("cannot unmount the image again: %s", strerror(errno));
+    if (p->is_mnt_mounted && (fchdir(p->job_fd) < 0 ||
+                              umount2(HR_KMOUNT_MNT, UMOUNT_NOFOLLOW | MNT_DETACH) < 0))
+        rs_say("cannot unmount %s again: %s", HR_KMOUNT_MNT, strerror(errno));
+    if ((p->is_mounted || p->is_mnt_mounted) && chdir("/") < 0)
+        rs_say("/: %s", strerror(errno));
     if (p->is_job_dir_made)
         rs_remove_at(p->node_fd, p->job.id);
     if (p->is_staged)

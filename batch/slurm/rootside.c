@@ -238,8 +238,3 @@ int rs_remove_at(int dirfd, const char *name)
 {
     return remove_entry(dirfd, name, 0);
 }
-
-int rs_remove_contents(int dirfd)
-{
-    return remove_contents(dirfd, 0);
-}

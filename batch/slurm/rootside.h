@@ -45,18 +45,13 @@ int rs_dir_open(const char *path, bool is_create);
  * dirfd, never descending into a directory the caller (euid) does not own.
  * Returns 0 or -errno (the first failure; the rest is still tried). */
 int rs_remove_at(int dirfd, const char *name);
-/* The same for everything in the directory dirfd (which stays). */
-int rs_remove_contents(int dirfd);
 
 /* Run as the job's user (its uid, gid and groups, in a child process):
- * open path with O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_NOCTTY and hand the
- * descriptor back. Resolution and permission checks are the user's own.
+ * open rel beneath the directory dir_fd (no "..", symlink or /proc magic
+ * link out of it) with O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_NOCTTY and hand the
+ * descriptor back. Permission checks are the user's own. At most 30 s.
  * Returns the descriptor or -errno. */
-int rs_open_as_user(const struct rs_job *job, const char *path);
-
-/* As the owner (uid, gid, no groups) of the directory dirfd, in a child
- * process: remove everything in it (rs_remove_at). Returns 0 or -errno. */
-int rs_clear_as_owner(int dirfd);
+int rs_open_as_user(const struct rs_job *job, int dir_fd, const char *rel);
 
 /* Attach backing_fd (open for reading) read-only to a free loop device that
  * frees itself when its last user goes (LO_FLAGS_AUTOCLEAR). Returns the
