@@ -233,7 +233,8 @@ spank_helper_tests() {
 # The prolog's kernel mounts under this rig's nodes (n1, n2) and those the
 # tests below make by hand (node hrtest*): squashfs mounts under /run/hpcrun.
 kmounts() { findmnt -rn -t squashfs -o TARGET,OPTIONS | grep -E "^/run/hpcrun/(n[12]|hrtest[a-z]*)/" ; }
-no_kmounts() { [ -z "$(kmounts)" ]; }
+# none of the prolog's mounts (the image's squashfs, the job's tmpfs) left
+no_kmounts() { [ -z "$(findmnt -rn -o TARGET | grep -E "^/run/hpcrun/(n[12]|hrtest[a-z]*)/")" ]; }
 # Nothing of the prolog's left: no mount, no job directory, no staged copy,
 # no loop device on the trusted images.
 prolog_nothing_left() {
@@ -405,7 +406,7 @@ by_hand() {
 # prolog made it.
 hand_cleanup() {
     local m
-    for m in $(findmnt -rn -t squashfs -o TARGET | grep -E '^/run/hpcrun/hrtest'); do
+    for m in $(findmnt -rn -o TARGET | grep -E '^/run/hpcrun/hrtest' | sort -r); do
         umount -l "$m"
     done
     rm -rf /run/hpcrun/hrtest*
@@ -593,12 +594,54 @@ epilog_attack_tests() {
     else
         fail "slurm epilog: unmounts and removes nothing through a symlink at /run/hpcrun/NODE" "$(cat "$WORK/epr.out")"
     fi
+    # A name that leads into a mount namespace of the user's own making: a
+    # process of theirs has their own image bound over the trusted
+    # directory, and the name goes through its /proc/PID/root, directly or
+    # up out of the trusted directory with "..". Only what lies beneath the
+    # trusted directory in the node's own namespace may be kernel-mounted.
+    mkdir -p "$UWORK/evil" && cp "$t" "$UWORK/evil/test.sqfs" && chmod -R a+rX "$UWORK/evil"
+    rm -f "$UWORK/ns.pid"
+    as_user unshare -Urm sh -c "mount --bind '$UWORK/evil' '$WORK/trusted' && echo \$\$ >'$UWORK/ns.pid' && exec sleep 60" \
+        >/dev/null 2>&1 &
+    local ns_job=$! ns_pid img_name
+    if wait_until 50 test -s "$UWORK/ns.pid"; then
+        ns_pid=$(cat "$UWORK/ns.pid")
+        for img_name in "/proc/$ns_pid/root$WORK/trusted/test.sqfs" \
+            "$WORK/trusted/$(echo "$WORK/trusted" | sed 's|/[^/]*|../|g')proc/$ns_pid/root$WORK/trusted/test.sqfs"; do
+            by_hand prolog hrtestns 999989 "$conf" "$img_name" >"$WORK/ns.out" 2>&1
+            if ! hand_mounted hrtestns && [ ! -e "$STAGE/hrtestns/999989" ] &&
+                grep -qE 'not under kernel-mount-dirs|cannot open it' "$WORK/ns.out"; then
+                ok "slurm prolog: an image reached through another mount namespace is not kernel-mounted (${img_name%%/proc/*}...)"
+            else
+                fail "slurm prolog: an image reached through another mount namespace is not kernel-mounted (${img_name%%/proc/*}...)" \
+                    "$(cat "$WORK/ns.out"; kmounts; ls -lR "$STAGE")"
+            fi
+            rm -rf "$STAGE"/hrtest*
+            hand_cleanup
+        done
+    else
+        fail "slurm prolog: an image reached through another mount namespace is not kernel-mounted" \
+            "the user's namespace did not start"
+    fi
+    [ -z "${ns_pid:-}" ] || kill "$ns_pid" 2>/dev/null # the sleep, in the user's namespace
+    kill "$ns_job" 2>/dev/null
+    wait "$ns_job" 2>/dev/null
+
     umount -l "$WORK/victim3/999994/image" "$WORK/victim3/999994/mnt/image" 2>/dev/null
     rm -f /run/hpcrun/hrtestepr
     # the user's symlinks in the user's own directory: removed, not followed
     by_hand prolog hrtestusr 999995 "$WORK/site.conf" "$WORK/trusted/test.sqfs" >/dev/null 2>&1
     as_user sh -c "d=/run/hpcrun/hrtestusr/999995/mnt; ln -s $WORK/victim-file \$d/f; ln -s $WORK/victim \$d/d;
         mkdir -p \$d/sub/sub && ln -s $WORK/victim \$d/sub/sub/d" >/dev/null 2>&1
+    # what the user may write there is a few pages, not root's /run
+    if [ -d /run/hpcrun/hrtestusr/999995/mnt/sub ] &&
+        ! as_user dd if=/dev/zero of=/run/hpcrun/hrtestusr/999995/mnt/big bs=64k count=16 >/dev/null 2>&1; then
+        ok "slurm prolog: the job's user cannot fill /run through the mount's directory"
+    else
+        fail "slurm prolog: the job's user cannot fill /run through the mount's directory" \
+            "$(ls -la /run/hpcrun/hrtestusr/999995/mnt 2>&1; df -h /run/hpcrun/hrtestusr/999995/mnt 2>&1)"
+    fi
+    as_user sh -c "chmod 0500 /run/hpcrun/hrtestusr/999995/mnt/sub /run/hpcrun/hrtestusr/999995/mnt" >/dev/null 2>&1
     by_hand epilog hrtestusr 999995 "$conf" >"$WORK/usr.out" 2>&1
     if [ "$(cat "$WORK/victim-file")" = precious ] && [ -d "$WORK/victim/keep" ] && ! hand_mounted hrtestusr &&
         [ ! -e /run/hpcrun/hrtestusr ]; then
