@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <openssl/sha.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <sched.h>
 #include <stdint.h>
@@ -29,8 +30,9 @@
 #include "log.h"
 #include "util.h"
 
-#define JOIN_WAIT_MS 60000 /* for the leader to have its root ready */
-#define JOIN_ATTEMPTS 50   /* leaders that die before serving, in a row */
+#define JOIN_WAIT_MS 60000      /* for the leader to have its root ready */
+#define JOIN_ATTEMPTS 50        /* leaders that die before serving, in a row */
+#define JOIN_QUEUE_WAIT_MS 5000 /* for room in a leader's queue of SOMAXCONN */
 #define JOIN_ALONE "this launch runs in a container of its own"
 
 _Static_assert(HR_JOIN_SECRET_LEN <= SHA256_CBLOCK, "the secret is an HMAC key as it is");
@@ -76,8 +78,14 @@ void hr_join_name(const char *key, uid_t uid, const uint8_t secret[HR_JOIN_SECRE
 int hr_join_step_name(char **env, const char *key, uid_t uid, char *out, size_t len)
 {
     uint8_t secret[HR_JOIN_SECRET_LEN];
+    struct passwd *pw = geteuid() == 0 ? getpwuid(0) : NULL;
+    hr_autofree char *root_home = pw ? hr_xasprintf("HOME=%s", pw->pw_dir) : NULL;
+    char *root_env[] = {root_home, NULL};
 
-    if (hr_join_secret(env, secret) < 0)
+    /* Root keeps its secret in its own home, never where its environment
+     * points: root run with another user's HOME (sudo -E) must not make
+     * files where that user chooses. */
+    if (hr_join_secret(geteuid() == 0 ? root_env : env, secret) < 0)
         return -1;
     hr_join_name(key, uid, secret, out, len);
     explicit_bzero(secret, sizeof(secret));
@@ -157,22 +165,39 @@ static bool is_private(int fd, mode_t type, char *why, size_t len)
     return false;
 }
 
+/* Is the open directory fd the caller's? If not, why (into why). */
+static bool is_owned(int fd, char *why, size_t len)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        snprintf(why, len, "%s", strerror(errno));
+    else if (st.st_uid != geteuid())
+        snprintf(why, len, "owned by uid %u, not by uid %u", (unsigned)st.st_uid,
+                 (unsigned)geteuid());
+    else
+        return true;
+    return false;
+}
+
 /* Make the secret file. It gets its name only once whole (an O_TMPFILE
  * file, or where the file system has none a temporary name, linked to
  * "key"), and linkat(2) never replaces a file: of ranks that start at once,
  * one links its key and the others read that one. */
 static int secret_create(int dir)
 {
-    uint8_t key[HR_JOIN_SECRET_LEN];
+    uint8_t key[HR_JOIN_SECRET_LEN], tag[4];
     char tmp[32] = "", proc[48];
     hr_autoclose int fd = openat(dir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     int rc = -1, err;
 
     if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
         return -1;
-    if (fd < 0) {
-        snprintf(tmp, sizeof(tmp), ".key.%02x%02x%02x%02x", key[0], key[1], key[2],
-                 key[3]);
+    if (fd < 0) { /* a name of its own, from other bytes than the key's */
+        if (getrandom(tag, sizeof(tag), 0) != (ssize_t)sizeof(tag))
+            return -1;
+        snprintf(tmp, sizeof(tmp), ".key.%02x%02x%02x%02x", tag[0], tag[1], tag[2],
+                 tag[3]);
         fd = openat(dir, tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
     if (fd >= 0 && hr_write_all(fd, key, sizeof(key)) == 0 && fsync(fd) == 0) {
@@ -204,30 +229,34 @@ int hr_join_secret(char **env, uint8_t secret[HR_JOIN_SECRET_LEN])
     hr_autofree char *where = NULL;
     hr_autoclose int base = secret_base(env, &where);
     hr_autoclose int top = -1, dir = -1, fd = -1;
-    const char *leaf = "join";
+    const char *leaf = NULL; /* what failed, below where */
     char why[128] = "";
 
     if (!where) {
         hr_warn("--join: no directory for the secret (HOME is not set); %s", JOIN_ALONE);
         return -1;
     }
-    if (base >= 0 && (top = dir_open(base, "hpcrun", 0)) >= 0)
-        /* the directory and the file are hpcrun's own: never a symlink */
-        dir = dir_open(top, "join", O_NOFOLLOW);
-    if (dir < 0) {
+    /* The directories from the base down are the user's (root with another
+     * user's HOME must not make files where that user points); hpcrun's own
+     * below it are never symlinks. */
+    if (base < 0 || !is_owned(base, why, sizeof(why)))
+        leaf = "";
+    else if ((top = dir_open(base, "hpcrun", O_NOFOLLOW)) < 0 ||
+             !is_owned(top, why, sizeof(why)))
+        leaf = "/hpcrun";
+    else if ((dir = dir_open(top, "join", O_NOFOLLOW)) < 0 ||
+             !is_private(dir, S_IFDIR, why, sizeof(why)))
+        leaf = "/hpcrun/join";
+    else if ((fd = secret_open(dir)) < 0 || !is_private(fd, S_IFREG, why, sizeof(why)))
+        leaf = "/hpcrun/join/key";
+    else if (pread(fd, secret, HR_JOIN_SECRET_LEN, 0) == HR_JOIN_SECRET_LEN)
+        return 0;
+    else
+        snprintf(why, sizeof(why), "cannot read it");
+    if (!why[0])
         snprintf(why, sizeof(why), "%s", strerror(errno));
-    } else if (is_private(dir, S_IFDIR, why, sizeof(why))) {
-        leaf = "join/key";
-        fd = secret_open(dir);
-        if (fd < 0)
-            snprintf(why, sizeof(why), "%s", strerror(errno));
-        else if (is_private(fd, S_IFREG, why, sizeof(why))) {
-            if (pread(fd, secret, HR_JOIN_SECRET_LEN, 0) == HR_JOIN_SECRET_LEN)
-                return 0;
-            snprintf(why, sizeof(why), "cannot read it");
-        }
-    }
-    hr_warn("--join: %s/hpcrun/%s: %s; %s", where, leaf, why, JOIN_ALONE);
+    hr_warn("--join: %s%s: %s; %s", where, leaf ? leaf : "/hpcrun/join/key", why,
+            JOIN_ALONE);
     return -1;
 }
 
@@ -325,17 +354,30 @@ static enum hr_join_role join_member(const char *name)
 {
     struct sockaddr_un a;
     socklen_t alen = join_addr(name, &a);
-    hr_autoclose int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    hr_autoclose int sock =
+        socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     hr_autoclose int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
     hr_autoclose int user_ns = -1, mnt_ns = -1;
-    int ns[2] = {-1, -1};
+    int ns[2] = {-1, -1}, rc;
     uid_t peer;
 
     if (sock < 0 || self < 0) {
         hr_warn("--join: %s; %s", strerror(errno), JOIN_ALONE);
         return HR_JOIN_ALONE;
     }
-    if (connect(sock, (struct sockaddr *)&a, alen) < 0)
+    /* Non-blocking: a listener whose queue is full (EAGAIN) would otherwise
+     * keep connect(2) waiting for as long as it likes, and the name may be
+     * another user's by now. A queue that stays full is a warning. */
+    for (int ms = 0; (rc = connect(sock, (struct sockaddr *)&a, alen)) < 0 &&
+                     errno == EAGAIN && ms < JOIN_QUEUE_WAIT_MS;
+         ms += 10)
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    if (rc < 0 && errno == EAGAIN) {
+        hr_warn("--join: @%s takes no one in (its queue stays full); %s", name,
+                JOIN_ALONE);
+        return HR_JOIN_ALONE;
+    }
+    if (rc < 0)
         return HR_JOIN_LEADER; /* the leader went away: the name is free again */
     /* the name is no secret once bound (/proc/net/unix): anyone may take it
      * after a step, should a later launch use the same key */
@@ -362,7 +404,7 @@ static int join_lead(const struct sockaddr_un *a, socklen_t alen, struct hr_join
     int ready[2];
 
     if (sock < 0 || bind(sock, (const struct sockaddr *)a, alen) < 0 ||
-        listen(sock, 256) < 0 || pipe2(ready, O_CLOEXEC) < 0)
+        listen(sock, SOMAXCONN) < 0 || pipe2(ready, O_CLOEXEC) < 0)
         return -1;
     j->listen_fd = sock;
     sock = -1;

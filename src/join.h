@@ -55,7 +55,8 @@ void hr_join_name(const char *key, uid_t uid, const uint8_t secret[HR_JOIN_SECRE
                   char *out, size_t len);
 
 /* The socket's name for this user's key, under their secret (both of the
- * above). Returns 0, or -1 after hr_join_secret's warning: go alone. */
+ * above; root's secret is always under root's own home, whatever env says).
+ * Returns 0, or -1 after hr_join_secret's warning: go alone. */
 int hr_join_step_name(char **env, const char *key, uid_t uid, char *out, size_t len);
 
 /* Become the leader, enter the leader's namespaces, or (HR_JOIN_ALONE, after

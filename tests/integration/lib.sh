@@ -79,13 +79,13 @@ other_cannot_read() {
 }
 
 # Another user (as_other) binds the abstract unix socket name $1 and holds
-# it for at most $2 seconds. Prints the holder's PID once the name is bound
+# it for at most $2 seconds ($3 "full": with its queue full). Prints the holder's PID once the name is bound
 # (stop it with kill), or fails.
 squat_start() {
     local out
     out=$(mktemp "$WORK/squat.XXXXXX") || return 1
     install -m 0644 "$top_srcdir/tests/integration/squat.py" "$WORK/squat.py" || return 1
-    as_other python3 "$WORK/squat.py" "$1" "$2" > "$out" 2>&1 &
+    as_other python3 "$WORK/squat.py" "$@" > "$out" 2>&1 &
     if ! wait_until 50 grep -q '^held ' "$out"; then
         cat "$out" >&2
         return 1

@@ -125,9 +125,14 @@ join_alone() { # NAME WARNING-PATTERN [VAR=VALUE...]
 if [ -n "${OTHER_USER:-}" ]; then
     # made by another user, readable: a key there would be one they know
     mkdir -p "$WORK/foreign/hpcrun/join" && chmod -R 0755 "$WORK/foreign" &&
-        chown -R "$OTHER_USER" "$WORK/foreign/hpcrun"
+        chown "$TEST_USER" "$WORK/foreign" && chown -R "$OTHER_USER" "$WORK/foreign/hpcrun"
     join_alone "the secret's directory is another user's" \
-        ".*/foreign/hpcrun/join: owned by uid $OTHER_UID, not by uid $TEST_UID" "XDG_CACHE_HOME=$WORK/foreign"
+        ".*/foreign/hpcrun: owned by uid $OTHER_UID, not by uid $TEST_UID" "XDG_CACHE_HOME=$WORK/foreign"
+    # the cache directory itself another user's (a HOME of someone else's)
+    mkdir -p "$WORK/foreign2" && chown "$OTHER_USER" "$WORK/foreign2" && chmod 0777 "$WORK/foreign2"
+    join_alone "the secret's base directory is another user's" \
+        ".*/foreign2: owned by uid $OTHER_UID, not by uid $TEST_UID" "XDG_CACHE_HOME=$WORK/foreign2"
+    check "... and nothing is made in it" test -z "$(ls -A "$WORK/foreign2")"
 else
     fail "the secret's directory is another user's: one warning, a container of its own" "needs root for a second user"
 fi
@@ -151,6 +156,24 @@ if [ -n "$name" ] && sq_pid=$(squat_start "$name" 30); then
 else
     fail "the socket's name is held by another user: one warning, a container of its own" \
         "no name from hpcrun -v ('$name') or the other user could not bind it"
+fi
+# ... or held with its queue kept full, where a blocking connect(2) would
+# wait for as long as that user likes: each launch gives up within seconds.
+if [ -n "$name" ] && sq_pid=$(squat_start "$name" 60 full); then
+    join_alone "the socket's name is held with a full queue" "@$name takes no one in \(its queue stays full\)"
+    kill "$sq_pid"
+else
+    fail "the socket's name is held with a full queue: one warning, a container of its own" \
+        "no name from hpcrun -v ('$name') or the other user could not bind it"
+fi
+# Root uses its own directory for the secret, never one its environment
+# names (sudo -E with a user's HOME): nothing of root's lands there.
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$UWORK/rootenv" && chown "$TEST_USER" "$UWORK/rootenv"
+    HOME=$UWORK/rootenv XDG_CACHE_HOME=$UWORK/rootenv XDG_RUNTIME_DIR=$UWORK/rootenv \
+        timeout 60 "$HPCRUN" --join="$join_key-root" "$IMG/test.sqfs" true >"$UWORK/rootenv.out" 2>&1
+    [ -z "$(find "$UWORK/rootenv" -user 0)" ] && ok "root with a user's HOME makes nothing there for --join" ||
+        fail "root with a user's HOME makes nothing there for --join" "$(ls -laR "$UWORK/rootenv"; cat "$UWORK/rootenv.out")"
 fi
 wait_until 10 no_fuse && ok "...and the lone containers leave no FUSE server" ||
     fail "...and the lone containers leave no FUSE server" "$(fuse_count)"
