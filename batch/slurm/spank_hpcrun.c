@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -281,7 +282,16 @@ static int helper_spawn(char **argv, char **envp, int listen_fd, struct helper *
             dup2(listen_fd, HELPER_LISTEN_FD) < 0 ||
             fcntl(HELPER_LISTEN_FD, F_SETFD, 0) < 0)
             _exit(HR_EXIT_FAIL);
-        syscall(SYS_close_range, HELPER_LISTEN_FD + 1, ~0U, 0);
+        /* nothing of slurmstepd's may reach the helper, which the user
+         * can trace once it runs: without close_range (Linux 5.9), one by
+         * one */
+        if (syscall(SYS_close_range, HELPER_LISTEN_FD + 1, ~0U, 0) < 0) {
+            struct rlimit nofile;
+            if (getrlimit(RLIMIT_NOFILE, &nofile) < 0)
+                _exit(HR_EXIT_FAIL);
+            for (rlim_t fd = HELPER_LISTEN_FD + 1; fd < nofile.rlim_cur; fd++)
+                close((int)fd);
+        }
         execve(argv[0], argv, envp);
         ssize_t n = write(2, failed, strlen(failed));
         (void)n; /* nothing else to tell it on */
@@ -350,10 +360,21 @@ static int helper_wait(struct helper *h, char *out, char *msg)
             close(fds[i]);
         bufs[i][lens[i]] = '\0';
     }
-    if (is_late)
+    /* It closed both pipes: it should be gone, or about to. Not waited for
+     * past the deadline (a helper that closed them and kept running, or
+     * one in an uninterruptible wait): killed, and left to the reaper. */
+    pid_t reaped = 0;
+    while (!is_late && (reaped = waitpid(h->pid, &status, WNOHANG)) == 0) {
+        is_late = now_ms() >= deadline;
+        if (!is_late)
+            nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+    if (reaped < 0) /* how it ended is unknown: no success */
+        is_late = true;
+    if (is_late) {
         kill(h->pid, SIGKILL);
-    while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
-        ;
+        waitpid(h->pid, &status, WNOHANG);
+    }
     return is_late ? -1 : status;
 }
 
