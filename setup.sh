@@ -42,7 +42,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- packages -------------------------------------------------------------------
-PACKAGES="build-essential autoconf automake libtool pkg-config clang
+PACKAGES="build-essential autoconf automake libtool pkg-config clang clang-format
   libsquashfuse-dev libfuse3-dev libjansson-dev libzstd-dev
   libhwloc-dev libsquashfs-dev libcurl4-openssl-dev libarchive-dev libmunge-dev libssl-dev
   squashfs-tools squashfs-tools-ng busybox-static zstd
@@ -85,6 +85,17 @@ if [ ! -f Makefile ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Make
     ./configure --enable-werror | sed -n '/configuration summary/,$p'
 fi
 if [ "$mode" = check ]; then
+    # the C is as clang-format (.clang-format) writes it: a file it would
+    # change fails the check, before anything is built
+    say "checking that clang-format would change no C file"
+    unformatted=$(find src batch images tests bench mpi-examples -name '*.[ch]' \
+        -exec sh -c 'clang-format --dry-run -Werror "$1" >/dev/null 2>&1 || echo "$1"' sh {} \;)
+    if [ -n "$unformatted" ]; then
+        echo "setup.sh: clang-format would change these files (run clang-format -i on them):"
+        printf '  %s\n' $unformatted
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
     # clang first, then the build the tests use (gcc): two builds, not three
     say "checking that clang builds it without warnings too"
     make clean >/dev/null
