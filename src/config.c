@@ -289,22 +289,54 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
     return config_parse_host_option(cfg, c, arg, err, errlen);
 }
 
+/* getopt_long's '?' for the element arg, as one clear line: a value given
+ * to a long option that takes none (--fakeroot=yes, --verbose=2) says so;
+ * any other long option is named as typed; a short one by its letter. */
+static int unknown_option(const char *arg, int opt, char *err, size_t errlen)
+{
+    const char *eq = strchr(arg, '=');
+    size_t n;
+
+    if (strncmp(arg, "--", 2) != 0)
+        return hr_fail(err, errlen, "unknown option '-%c' (see --help)", opt);
+    n = eq ? (size_t)(eq - arg) - 2 : strlen(arg) - 2;
+    for (const struct option *o = long_options; eq && o->name; o++)
+        if (o->has_arg == no_argument && strlen(o->name) == n &&
+            strncmp(o->name, arg + 2, n) == 0)
+            return hr_fail(err, errlen, "option '--%s' takes no value (see --help)",
+                           o->name);
+    return hr_fail(err, errlen, "unknown option '%.*s' (see --help)", (int)n + 2, arg);
+}
+
+/* getopt_long takes any unique prefix of a long option (--device for
+ * --devices): only the whole name is one. */
+static bool is_whole_name(const char *arg, const char *name)
+{
+    size_t n = strcspn(arg + 2, "=");
+
+    return strlen(name) == n && strncmp(arg + 2, name, n) == 0;
+}
+
 int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err,
                          size_t errlen)
 {
-    int c;
+    int c, at, idx;
 
     /* '+': stop at the first non-option (the image); ':': report missing
      * arguments ourselves so every message has the same one-line form. */
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:b:w:vqh", long_options, NULL)) != -1) {
-        if (c == '?') {
-            if (optopt)
-                return hr_fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
-            return hr_fail(err, errlen, "unknown option '%s' (see --help)",
-                           argv[optind - 1]);
-        }
+    for (;;) {
+        at = optind ? optind : 1; /* the element a long option is in */
+        idx = -1;
+        c = getopt_long(argc, argv, "+:b:w:vqh", long_options, &idx);
+        if (c == -1)
+            break;
+        if (c == '?')
+            return unknown_option(argv[at], optopt, err, errlen);
+        if (idx >= 0 && !is_whole_name(argv[at], long_options[idx].name))
+            return hr_fail(err, errlen, "unknown option '%.*s' (did you mean '--%s'?)",
+                           (int)strcspn(argv[at], "="), argv[at], long_options[idx].name);
         if (c == ':')
             return hr_fail(err, errlen, "option '%s' needs an argument",
                            argv[optind - 1]);

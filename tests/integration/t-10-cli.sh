@@ -29,6 +29,12 @@ one_line_err() {
     fi
 }
 one_line_err "$HR_EXIT_FAIL" "unknown option: one line, exit 125" hpcrun --bogus "$IMG/test.sqfs" true
+one_line_err "$HR_EXIT_FAIL" "a value for an option that takes none: one line, exit 125" \
+    hpcrun --fakeroot=yes "$IMG/test.sqfs" true
+check_grep "^hpcrun: option '--fakeroot' takes no value" "... which names the option" \
+    hpcrun --fakeroot=yes "$IMG/test.sqfs" true
+check_grep "^hpcrun: unknown option '--device' \(did you mean '--devices'\?\)" \
+    "an abbreviated option is not taken for another" hpcrun --device "$IMG/test.sqfs" true
 one_line_err "$HR_EXIT_FAIL" "no image: one line, exit 125" hpcrun
 one_line_err "$HR_EXIT_FAIL" "bad bind spec: one line, exit 125" hpcrun -b /tmp:rel "$IMG/test.sqfs" true
 one_line_err "$HR_EXIT_FAIL" "bad bind option: one line, exit 125" hpcrun -b /tmp:/x:rx "$IMG/test.sqfs" true

@@ -84,6 +84,19 @@ static void test_args(void)
     CHECK(parse(&cfg, err, NULL) < 0 && strstr(err, "no image") != NULL);
     hr_config_free(&cfg);
     CHECK(parse(&cfg, err, "--bogus", "img", NULL) < 0 && strstr(err, "--bogus"));
+    /* a value for an option that takes none says so, not "unknown option '-'" */
+    CHECK(parse(&cfg, err, "--fakeroot=yes", "img", NULL) < 0 &&
+          strcmp(err, "option '--fakeroot' takes no value (see --help)") == 0);
+    CHECK(parse(&cfg, err, "--verbose=2", "img", NULL) < 0 &&
+          strcmp(err, "option '--verbose' takes no value (see --help)") == 0);
+    /* no abbreviations: --device is not --devices */
+    CHECK(parse(&cfg, err, "--device", "img", NULL) < 0 &&
+          strcmp(err, "unknown option '--device' (did you mean '--devices'?)") == 0);
+    CHECK(parse(&cfg, err, "--work=/x", "img", NULL) < 0 &&
+          strcmp(err, "unknown option '--work' (did you mean '--workdir'?)") == 0);
+    CHECK(parse(&cfg, err, "-vx", "img", NULL) < 0 &&
+          strcmp(err, "unknown option '-x' (see --help)") == 0);
+    CHECK(parse(&cfg, err, "--devices", "--verbose", "img", NULL) == 0);
     hr_config_free(&cfg);
     CHECK(parse(&cfg, err, "-x", "img", NULL) < 0 && strstr(err, "'-x'"));
     hr_config_free(&cfg);
