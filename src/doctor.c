@@ -360,6 +360,18 @@ int hr_doctor(int argc, char **argv, char **envp)
         hr_config_free(&cfg);
         return HR_EXIT_FAIL;
     }
+    if (cfg.show_help) {
+        fputs("usage: hpcrun doctor [OPTIONS] [IMAGE]\n"
+              "Check this node (and IMAGE, if given) for what a launch needs: user\n"
+              "namespaces, /dev/fuse, Slurm, the image's MPI, GPUs and host libraries;\n"
+              "say how to fix each problem found. OPTIONS are a launch's (--gpu,\n"
+              "--fabric, --mpi, --topology, ...), so it checks what that launch would\n"
+              "use. Exit status: 0 nothing found that would break a launch, 1 something\n"
+              "would, 125 bad options. See hpcrun(1).\n",
+              stdout);
+        hr_config_free(&cfg);
+        return 0;
+    }
     printf("hpcrun %s doctor, uid %u\n", PACKAGE_VERSION, (unsigned)getuid());
     if (getuid() == 0)
         say(&d, "warn", "running as root: run doctor as the user who launches jobs");

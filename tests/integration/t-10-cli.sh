@@ -35,6 +35,8 @@ check_grep "^hpcrun: option '--fakeroot' takes no value" "... which names the op
     hpcrun --fakeroot=yes "$IMG/test.sqfs" true
 check_grep "^hpcrun: unknown option '--device' \(did you mean '--devices'\?\)" \
     "an abbreviated option is not taken for another" hpcrun --device "$IMG/test.sqfs" true
+check_grep '^usage: hpcrun doctor \[OPTIONS\] \[IMAGE\]$' "doctor --help prints doctor's usage" hpcrun doctor --help
+check "... and runs no check" sh -c "! '$HPCRUN' doctor --help | grep -q '^doctor: '"
 one_line_err "$HR_EXIT_FAIL" "no image: one line, exit 125" hpcrun
 one_line_err "$HR_EXIT_FAIL" "bad bind spec: one line, exit 125" hpcrun -b /tmp:rel "$IMG/test.sqfs" true
 one_line_err "$HR_EXIT_FAIL" "bad bind option: one line, exit 125" hpcrun -b /tmp:/x:rx "$IMG/test.sqfs" true
