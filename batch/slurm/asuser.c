@@ -70,10 +70,28 @@ static int open_beneath(int dir_fd, const char *rel, int flags)
     return fd;
 }
 
-/* In the child: open as the user and send the descriptor (or errno). */
-static void open_child(int sock, const struct rs_job *job, int dir_fd, const char *rel)
+/* In the child, as the user: dir_path opened with the user's rights (every
+ * directory above it searched as theirs), provided it is still dir_fd's
+ * directory. -1 with errno otherwise. */
+static int dir_reopen(int dir_fd, const char *dir_path)
 {
-    int fd, err = 0;
+    struct stat want, got;
+    int fd = open(dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd >= 0 && (fstat(fd, &got) < 0 || fstat(dir_fd, &want) < 0 ||
+                    got.st_dev != want.st_dev || got.st_ino != want.st_ino)) {
+        close(fd);
+        errno = EXDEV;
+        return -1;
+    }
+    return fd;
+}
+
+/* In the child: open as the user and send the descriptor (or errno). */
+static void open_child(int sock, const struct rs_job *job, int dir_fd,
+                       const char *dir_path, const char *rel)
+{
+    int fd, err = 0, dir;
     char cbuf[CMSG_SPACE(sizeof(int))];
     struct iovec iov = {.iov_base = &err, .iov_len = sizeof(err)};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -82,8 +100,11 @@ static void open_child(int sock, const struct rs_job *job, int dir_fd, const cha
         _exit(1);
     /* O_NONBLOCK: a FIFO or a device opens at once, and is then refused on
      * its type; O_NOCTTY: a terminal never becomes anyone's */
-    fd = open_beneath(dir_fd, rel,
-                      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    dir = dir_reopen(dir_fd, dir_path);
+    fd = dir < 0
+             ? -1
+             : open_beneath(dir, rel,
+                            O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         err = errno;
     } else {
@@ -132,7 +153,8 @@ static int open_receive(int sock)
     return err > 0 ? -err : -EIO;
 }
 
-int rs_open_as_user(const struct rs_job *job, int dir_fd, const char *rel)
+int rs_open_as_user(const struct rs_job *job, int dir_fd, const char *dir_path,
+                    const char *rel)
 {
     int sv[2], fd;
     pid_t pid;
@@ -148,7 +170,7 @@ int rs_open_as_user(const struct rs_job *job, int dir_fd, const char *rel)
     }
     if (pid == 0) {
         close(sv[0]);
-        open_child(sv[1], job, dir_fd, rel);
+        open_child(sv[1], job, dir_fd, dir_path, rel);
     }
     close(sv[1]);
     fd = open_receive(sv[0]);

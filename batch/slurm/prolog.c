@@ -63,6 +63,7 @@ struct prolog {
     struct rs_job job;
     struct hr_config cfg;
     const char *image;    /* SPANK_HPCRUN_IMAGE, as the job named it */
+    char *trusted;        /* the kernel-mount-dir it lies under, real path */
     int image_fd;         /* opened as the job's user */
     struct stat image_st; /* its identity, for the record */
     char real[PATH_MAX];  /* its real path (/proc/self/fd) */
@@ -77,31 +78,11 @@ struct prolog {
     dev_t mount_dev;
 };
 
-/* Whether the image's real path lies under one of kernel-mount-dirs'. */
-static bool image_is_trusted(const struct prolog *p)
-{
-    hr_autofree char *list = hr_xstrdup(p->cfg.kernel_mount_dirs);
-    char *save = NULL, *dirs[64];
-    size_t n = 0;
-    bool is_trusted;
-
-    for (char *d = strtok_r(list, ":", &save); d && n < HR_ARRAY_LEN(dirs);
-         d = strtok_r(NULL, ":", &save)) {
-        dirs[n] = realpath(d, NULL); /* the site's directories */
-        if (dirs[n])
-            n++;
-    }
-    is_trusted = hr_kmount_path_is_trusted(p->real, dirs, n);
-    for (size_t i = 0; i < n; i++)
-        free(dirs[i]);
-    return is_trusted;
-}
-
 /* The kernel-mount-dir whose real path the image's name lies under, opened
  * by root in its own mount namespace, and the rest of the name (*rel); or
  * -1. The name is taken as it is: resolving it (realpath) would follow a
  * /proc/PID/root link into a mount namespace of the user's making. */
-static int trusted_dir_open(const struct prolog *p, const char **rel)
+static int trusted_dir_open(struct prolog *p, const char **rel)
 {
     hr_autofree char *list = hr_xstrdup(p->cfg.kernel_mount_dirs);
     char *save = NULL;
@@ -109,11 +90,14 @@ static int trusted_dir_open(const struct prolog *p, const char **rel)
 
     for (char *d = strtok_r(list, ":", &save); d && fd < 0;
          d = strtok_r(NULL, ":", &save)) {
-        hr_autofree char *real = realpath(d, NULL); /* the site's directory */
-        if (!real || strcmp(p->image, real) == 0 || !hr_path_is_under(p->image, real))
+        char *real = realpath(d, NULL); /* the site's directory */
+        if (!real || !hr_kmount_path_is_trusted(p->image, &real, 1) ||
+            (fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+            free(real);
             continue;
-        fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        }
         *rel = p->image + strlen(real) + (strcmp(real, "/") != 0);
+        p->trusted = real;
     }
     return fd;
 }
@@ -138,7 +122,7 @@ static int image_open(struct prolog *p)
         rs_say("%s: not under kernel-mount-dirs", p->image);
         return -1;
     }
-    p->image_fd = rs_open_as_user(&p->job, trusted_fd, rel);
+    p->image_fd = rs_open_as_user(&p->job, trusted_fd, p->trusted, rel);
     if (p->image_fd < 0) {
         rs_say("%s: the job's user (uid %u) cannot open it: %s", p->image,
                (unsigned)p->job.uid, strerror(-p->image_fd));
@@ -161,7 +145,8 @@ static int image_open(struct prolog *p)
         rs_say("%s: on a FUSE file system", p->image);
         return -1;
     }
-    if (p->real[0] != '/' || strchr(p->real, '\n') || !image_is_trusted(p)) {
+    if (p->real[0] != '/' || strchr(p->real, '\n') ||
+        !hr_kmount_path_is_trusted(p->real, &p->trusted, 1)) {
         rs_say("%s: not under kernel-mount-dirs", p->real);
         return -1;
     }
@@ -466,6 +451,7 @@ int main(void)
     hr_closep(&p.job_fd);
     hr_closep(&p.node_fd);
     hr_closep(&p.stage_node_fd);
+    free(p.trusted);
     hr_config_free(&p.cfg);
     rs_job_free(&p.job);
     return 0;

@@ -412,6 +412,9 @@ hand_cleanup() {
     rm -rf /run/hpcrun/hrtest*
 }
 hand_mounted() { kmounts | grep -q "^/run/hpcrun/$1/"; }
+# The prolog run by hand for NODE JOB neither mounted nor staged anything,
+# and its messages (in FILE) match PATTERN: prolog_refused NODE JOB PATTERN FILE
+prolog_refused() { ! hand_mounted "$1" && [ ! -e "$STAGE/$1/$2" ] && grep -qE -- "$3" "$4"; }
 
 # Attacks on the prolog: a stage-dir others can write in, an image the
 # job's user cannot read, a FIFO, an image over the caps.
@@ -496,10 +499,9 @@ prolog_attack_tests() {
         chmod 0644 "$WORK/trusted/private/inner.sqfs"
     for img in secret.sqfs private/inner.sqfs; do
         by_hand prolog hrtestsec 999991 "$conf" "$WORK/trusted/$img" >"$WORK/sec.out" 2>&1
-        if ! hand_mounted hrtestsec && [ ! -e "$STAGE/hrtestsec/999991" ] &&
+        if prolog_refused hrtestsec 999991 "cannot open it: Permission denied" "$WORK/sec.out" &&
             ! as_user sh -c 'cat /run/hpcrun/hrtestsec/999991/image/etc/hpcrun-demo ||
-                cat /run/hpcrun/hrtestsec/999991/mnt/image/etc/hpcrun-demo' >/dev/null 2>&1 &&
-            grep -q "cannot open it: Permission denied" "$WORK/sec.out"; then
+                cat /run/hpcrun/hrtestsec/999991/mnt/image/etc/hpcrun-demo' >/dev/null 2>&1; then
             ok "slurm prolog: an image the job's user cannot read ($img) is neither staged nor mounted"
         else
             fail "slurm prolog: an image the job's user cannot read ($img) is neither staged nor mounted" \
@@ -508,6 +510,21 @@ prolog_attack_tests() {
         rm -rf "$STAGE"/hrtest*
         hand_cleanup
     done
+
+    # A trusted directory below one the job's user may not search (root's
+    # 0700): its images are no more theirs to have mounted than to read.
+    mkdir -m 0700 "$WORK/hidden" && mkdir -m 0755 "$WORK/hidden/trusted" &&
+        cp "$t" "$WORK/hidden/trusted/test.sqfs" && chmod 0644 "$WORK/hidden/trusted/test.sqfs"
+    printf 'kernel-mount-dirs = %s\nstage-dir = %s\n' "$WORK/hidden/trusted" "$STAGE" >"$WORK/site-hidden.conf"
+    by_hand prolog hrtesthid 999988 "$WORK/site-hidden.conf" "$WORK/hidden/trusted/test.sqfs" >"$WORK/hid.out" 2>&1
+    if prolog_refused hrtesthid 999988 "cannot open it: Permission denied" "$WORK/hid.out"; then
+        ok "slurm prolog: an image below a directory the job's user cannot search is not mounted"
+    else
+        fail "slurm prolog: an image below a directory the job's user cannot search is not mounted" \
+            "$(cat "$WORK/hid.out"; kmounts; ls -lR "$STAGE")"
+    fi
+    rm -rf "$STAGE"/hrtest* "$WORK/hidden"
+    hand_cleanup
 
     # The job's mount is its user's alone: another local user cannot list
     # or read it while the job runs.
@@ -549,16 +566,14 @@ prolog_attack_tests() {
     # leave less than stage-min-free.
     printf 'kernel-mount-dirs = %s\nstage-dir = %s\nstage-max-size = 4K\n' "$WORK/trusted" "$STAGE" >"$WORK/site-cap.conf"
     by_hand prolog hrtestcap 999993 "$WORK/site-cap.conf" "$t" >"$WORK/cap.out" 2>&1
-    if ! hand_mounted hrtestcap && [ ! -e "$STAGE/hrtestcap/999993" ] &&
-        grep -q 'larger than stage-max-size (4096): not staged' "$WORK/cap.out"; then
+    if prolog_refused hrtestcap 999993 'larger than stage-max-size \(4096\): not staged' "$WORK/cap.out"; then
         ok "slurm prolog: an image over stage-max-size is not staged"
     else
         fail "slurm prolog: an image over stage-max-size is not staged" "$(cat "$WORK/cap.out"; ls -lR "$STAGE")"
     fi
     printf 'kernel-mount-dirs = %s\nstage-dir = %s\nstage-min-free = 1000T\n' "$WORK/trusted" "$STAGE" >"$WORK/site-cap.conf"
     by_hand prolog hrtestcap 999993 "$WORK/site-cap.conf" "$t" >"$WORK/cap.out" 2>&1
-    if ! hand_mounted hrtestcap && [ ! -e "$STAGE/hrtestcap/999993" ] &&
-        grep -q 'less than stage-min-free' "$WORK/cap.out"; then
+    if prolog_refused hrtestcap 999993 'less than stage-min-free' "$WORK/cap.out"; then
         ok "slurm prolog: a copy that would leave less than stage-min-free is not made"
     else
         fail "slurm prolog: a copy that would leave less than stage-min-free is not made" "$(cat "$WORK/cap.out"; ls -lR "$STAGE")"
@@ -609,8 +624,7 @@ epilog_attack_tests() {
         for img_name in "/proc/$ns_pid/root$WORK/trusted/test.sqfs" \
             "$WORK/trusted/$(echo "$WORK/trusted" | sed 's|/[^/]*|../|g')proc/$ns_pid/root$WORK/trusted/test.sqfs"; do
             by_hand prolog hrtestns 999989 "$conf" "$img_name" >"$WORK/ns.out" 2>&1
-            if ! hand_mounted hrtestns && [ ! -e "$STAGE/hrtestns/999989" ] &&
-                grep -qE 'not under kernel-mount-dirs|cannot open it' "$WORK/ns.out"; then
+            if prolog_refused hrtestns 999989 'not under kernel-mount-dirs|cannot open it' "$WORK/ns.out"; then
                 ok "slurm prolog: an image reached through another mount namespace is not kernel-mounted (${img_name%%/proc/*}...)"
             else
                 fail "slurm prolog: an image reached through another mount namespace is not kernel-mounted (${img_name%%/proc/*}...)" \
