@@ -16,8 +16,9 @@
  *   alone;
  * - the mount is unmounted relative to the mount point's directory, without
  *   following a symlink, and only where a mount point is;
- * - the job user's directory (mnt/) is emptied by a child that has become
- *   its owner: root never works inside a tree the user can rearrange. */
+ * - the job user's directory (mnt/) is a tmpfs of its own: it goes with
+ *   one unmount, whatever the user left there; root never works inside a
+ *   tree the user can rearrange. */
 #include "autoconfig.h"
 
 #include <dirent.h>
@@ -82,9 +83,7 @@ static bool env_has(const char *env, size_t len, const char *want)
 /* hpcrun-fuse or hpcrun-join, of the job's user, in this job on this node. */
 static bool is_job_server(int pdir, const struct rs_job *job, char *comm, size_t len)
 {
-    hr_autofree char *env = hr_xmalloc(ENVIRON_MAX);
-    hr_autofree char *want_job = hr_xasprintf("SLURM_JOB_ID=%s", job->id);
-    hr_autofree char *want_node = hr_xasprintf("SLURMD_NODENAME=%s", job->node);
+    hr_autofree char *env = NULL, *want_job = NULL, *want_node = NULL;
     struct stat st;
     ssize_t n;
 
@@ -95,6 +94,10 @@ static bool is_job_server(int pdir, const struct rs_job *job, char *comm, size_t
         return false;
     if (fstat(pdir, &st) < 0 || st.st_uid != job->uid)
         return false;
+    /* only for the few processes left: every process of the node gets here */
+    env = hr_xmalloc(ENVIRON_MAX);
+    want_job = hr_xasprintf("SLURM_JOB_ID=%s", job->id);
+    want_node = hr_xasprintf("SLURMD_NODENAME=%s", job->node);
     n = read_at(pdir, "environ", env, ENVIRON_MAX);
     return n > 0 && env_has(env, (size_t)n, want_job) &&
            env_has(env, (size_t)n, want_node);
@@ -180,40 +183,63 @@ static int mnt_clean(int job_fd, const char *job_dir)
     return 0;
 }
 
+/* BASE/NODE/JOB, each opened and checked as the prolog made them (root's
+ * alone, no symlink); shown: JOB's path, for messages. */
+struct job_dirs {
+    int base, node, job;
+    char *shown;
+};
+
+/* Returns 0 with all three open, or -1 (said why, unless missing). */
+static int job_dirs_open(struct job_dirs *d, const char *base, const struct rs_job *job)
+{
+    hr_autofree char *node_dir = hr_xasprintf("%s/%s", base, job->node);
+
+    d->shown = hr_xasprintf("%s/%s", node_dir, job->id);
+    d->node = d->job = -1;
+    d->base = rs_dir_open(base, false);
+    if (d->base >= 0)
+        d->node = rs_dir_open_at(d->base, job->node, node_dir, false);
+    if (d->node >= 0)
+        d->job = rs_dir_open_at(d->node, job->id, d->shown, false);
+    return d->job < 0 ? -1 : 0;
+}
+
+static void job_dirs_close(struct job_dirs *d)
+{
+    hr_closep(&d->job);
+    hr_closep(&d->node);
+    hr_closep(&d->base);
+    free(d->shown);
+}
+
 /* /run/hpcrun/NODE/JOB: the mount, the record, the directories. */
 static void run_dir_clean(const struct rs_job *job)
 {
-    hr_autoclose int run_fd = rs_dir_open(HR_KMOUNT_DIR, false);
-    hr_autoclose int node_fd = -1, job_fd = -1;
-    hr_autofree char *node_dir = hr_xasprintf("%s/%s", HR_KMOUNT_DIR, job->node);
-    hr_autofree char *job_dir = hr_xasprintf("%s/%s", node_dir, job->id);
+    struct job_dirs d;
 
-    if (run_fd < 0 ||
-        (node_fd = rs_dir_open_at(run_fd, job->node, node_dir, false)) < 0 ||
-        (job_fd = rs_dir_open_at(node_fd, job->id, job_dir, false)) < 0)
-        return;
-    /* JOB/image: where earlier prologs mounted (a job older than an upgrade) */
-    unmount_at(job_fd, HR_KMOUNT_IMAGE, job_dir);
-    if (mnt_clean(job_fd, job_dir) == 0 && rs_remove_at(node_fd, job->id) < 0)
-        rs_say("%s: cannot remove it", job_dir);
-    unlinkat(run_fd, job->node, AT_REMOVEDIR); /* if no other job has one */
+    if (job_dirs_open(&d, HR_KMOUNT_DIR, job) == 0) {
+        /* JOB/image: where earlier prologs mounted (a job older than an
+         * upgrade) */
+        unmount_at(d.job, HR_KMOUNT_IMAGE, d.shown);
+        if (mnt_clean(d.job, d.shown) == 0 && rs_remove_at(d.node, job->id) < 0)
+            rs_say("%s: cannot remove it", d.shown);
+        unlinkat(d.base, job->node, AT_REMOVEDIR); /* if no other job has one */
+    }
+    job_dirs_close(&d);
 }
 
 /* STAGE-DIR/NODE/JOB: root's alone, like every directory above it. */
 static void stage_clean(const struct rs_job *job, const char *stage)
 {
-    hr_autoclose int stage_fd = rs_dir_open(stage, false);
-    hr_autoclose int node_fd = -1, job_fd = -1;
-    hr_autofree char *node_dir = hr_xasprintf("%s/%s", stage, job->node);
-    hr_autofree char *job_dir = hr_xasprintf("%s/%s", node_dir, job->id);
+    struct job_dirs d;
 
-    if (stage_fd < 0 ||
-        (node_fd = rs_dir_open_at(stage_fd, job->node, node_dir, false)) < 0 ||
-        (job_fd = rs_dir_open_at(node_fd, job->id, job_dir, false)) < 0)
-        return;
-    if (rs_remove_at(node_fd, job->id) < 0)
-        rs_say("%s: cannot remove it", job_dir);
-    unlinkat(stage_fd, job->node, AT_REMOVEDIR);
+    if (job_dirs_open(&d, stage, job) == 0) {
+        if (rs_remove_at(d.node, job->id) < 0)
+            rs_say("%s: cannot remove it", d.shown);
+        unlinkat(d.base, job->node, AT_REMOVEDIR);
+    }
+    job_dirs_close(&d);
 }
 
 int main(void)
