@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 /* Where the prolog mounts: HR_KMOUNT_DIR/NODE/JOB holds the record (root's)
- * and the job user's own directory (mode 0700, as /run/user/UID) with the
+ * and the job user's own small tmpfs (mode 0700, as /run/user/UID) with the
  * mount point in it: HR_KMOUNT_DIR/NODE/JOB/mnt/image. Fixed, not a site
  * config key: a user may point HPCRUN_CONFIG anywhere. */
 #define HR_KMOUNT_DIR "/run/hpcrun"

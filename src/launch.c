@@ -213,6 +213,7 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
     bool is_join_leader = false;
     char *kmount;
     dev_t mount_dev = 0;
+    bool is_entered;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (launch_plan(cfg, envp, &l, &t0) < 0)
@@ -249,14 +250,16 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
                                   : "read-only",
             plan->n_mounts, plan->argv.v[0], (unsigned)plan->uid);
     devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull_fd < 0 ||
-        (kmount ? image_enter_kernel(plan, kmount, mount_dev, &t0) < 0
+    is_entered =
+        devnull_fd >= 0 &&
+        (kmount ? image_enter_kernel(plan, kmount, mount_dev, &t0) == 0
                 : image_enter_fuse(plan, &l.img, &l.view, &t0,
-                                   is_join_leader ? &join : NULL, devnull_fd) < 0))
-        return HR_EXIT_FAIL;
-    if (kmount && is_join_leader && hr_image_keep_join(&join, devnull_fd) < 0)
-        return HR_EXIT_FAIL;
+                                   is_join_leader ? &join : NULL, devnull_fd) == 0);
+    if (is_entered && kmount && is_join_leader)
+        is_entered = hr_image_keep_join(&join, devnull_fd) == 0;
     free(kmount);
+    if (!is_entered)
+        return HR_EXIT_FAIL;
     step_done("image", &t0);
 
     /* 6. root */
