@@ -16,7 +16,7 @@
 # Variables: $WORK (0755 scratch dir), $BIN (programs copied there), $IMG
 # (images), $HPCRUN, $TEST_USER, $USER_HOME, $TEST_UID, $TEST_GID, $OTHER_USER
 # (empty when not run as root), and the
-# exit codes from src/exitcodes.h as $HR_EXIT_FAIL etc.
+# exit codes from src/common/exitcodes.h as $HR_EXIT_FAIL etc.
 
 PASSED=0
 FAILED=0

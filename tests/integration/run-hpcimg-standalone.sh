@@ -5,7 +5,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 builddir=$(cd "${1:-$top}" && pwd)
 . "$here/lib.sh"
-load_exit_codes "$top/src/exitcodes.h"
+load_exit_codes "$top/src/common/exitcodes.h"
 WORK=$(mktemp -d /tmp/hpcimg-test.XXXXXX)
 chmod 755 "$WORK"
 BIN=$WORK/bin

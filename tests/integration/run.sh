@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 . "$here/lib.sh"
-load_exit_codes "$top_srcdir/src/exitcodes.h"
+load_exit_codes "$top_srcdir/src/common/exitcodes.h"
 
 die() {
     echo "integration: $*" >&2

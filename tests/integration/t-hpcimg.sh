@@ -52,7 +52,7 @@ for hi_opt in $(for hi_cmd in "" convert pull inspect; do "$HPCIMG" $hi_cmd --he
 done
 if [ -z "$hi_missing" ]; then ok "hpcimg(1) documents every option in the help texts"; else
     fail "hpcimg(1) documents every option in the help texts" "missing:$hi_missing"; fi
-for hi_code in $(grep -oE 'HR_EXIT_[A-Z_]+' "$hi_top/src/hpcimg.c" | sort -u); do
+for hi_code in $(grep -oE 'HR_EXIT_[A-Z_]+' "$hi_top/src/cli/hpcimg.c" | sort -u); do
     check "hpcimg(1) documents exit code ${!hi_code} ($hi_code)" \
         grep -q "^\.B ${!hi_code}\$" "$hi_man"
 done

@@ -278,3 +278,12 @@ void hr_hex_encode(const uint8_t *in, size_t n, char *out)
     }
     *out = '\0';
 }
+
+const char *hr_env_get(char **env, const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = env; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}

@@ -74,4 +74,7 @@ void hr_fclosep(FILE **f);
 
 #define HR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Look up NAME in a NULL-terminated environment; NULL if absent. */
+const char *hr_env_get(char **env, const char *name);
+
 #endif

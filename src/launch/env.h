@@ -36,7 +36,5 @@ void hr_env_set(struct hr_strv *env, const char *entry);
 void hr_env_add_path(struct hr_strv *env, const char *name, const char *dir,
                      bool is_first);
 
-/* Look up NAME in a NULL-terminated environment; NULL if absent. */
-const char *hr_env_get(char **env, const char *name);
 
 #endif

@@ -71,15 +71,6 @@ char *hr_env_path_fixup(const char *host_path)
     return out;
 }
 
-const char *hr_env_get(char **env, const char *name)
-{
-    size_t n = strlen(name);
-    for (char **e = env; e && *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
-}
-
 void hr_env_set(struct hr_strv *out, const char *entry)
 {
     const char *eq = strchr(entry, '=');
