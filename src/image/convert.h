@@ -3,6 +3,8 @@
 #ifndef HR_CONVERT_H
 #define HR_CONVERT_H
 
+#include <stddef.h>
+
 struct hr_convert_opts {
     const char *comp;     /* compressor name */
     unsigned level;       /* compression level, 0: the compressor's default */
