@@ -109,7 +109,7 @@ if [ "$mode" = check ]; then
     rc=0
     make -j"$jobs" check >/dev/null 2>&1 || rc=$?
     passed=0 failed=0
-    for log in tests/unit/*.log tests/integration/*.log; do
+    for log in tests/layout/*.log tests/unit/*.log tests/integration/*.log; do
         [ -f "$log" ] || continue
         case "$log" in */test-suite.log) continue ;; esac
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)

@@ -23,8 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "rootside.h"
-#include "util.h"
 
 /* How long the parent waits for the child's answer. */
 #define AS_USER_TIMEOUT_MS 30000

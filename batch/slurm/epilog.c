@@ -33,10 +33,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "kmount.h"
+#include "common/util.h"
+#include "launch/config.h"
+#include "launch/kmount.h"
 #include "rootside.h"
-#include "util.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434

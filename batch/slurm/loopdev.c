@@ -14,8 +14,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "rootside.h"
-#include "util.h"
 
 #ifndef LOOP_CONFIGURE /* Linux 5.8 */
 #define LOOP_CONFIGURE 0x4C0A

@@ -50,12 +50,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "env.h"
-#include "kmount.h"
-#include "root.h"
+#include "common/util.h"
+#include "launch/config.h"
+#include "launch/kmount.h"
+#include "launch/root.h"
 #include "rootside.h"
-#include "util.h"
 
 #define STAGED_NAME "image.sqfs"
 

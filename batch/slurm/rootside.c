@@ -17,10 +17,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "log.h"
 #include "rootside.h"
-#include "util.h"
+#include "common/log.h"
+#include "common/util.h"
 
 /* A user's directories could nest without end: removal stops this deep. */
 #define RS_MAX_DEPTH 64

@@ -34,15 +34,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checks.h"
-#include "config.h"
-#include "env.h"
-#include "exec.h"
-#include "exitcodes.h"
-#include "join.h"
-#include "launch.h"
-#include "log.h"
-#include "util.h"
+#include "common/exitcodes.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "launch/checks.h"
+#include "launch/config.h"
+#include "launch/env.h"
+#include "launch/exec.h"
+#include "launch/join.h"
+#include "launch/launch.h"
 
 SPANK_PLUGIN(hpcrun, 1)
 

@@ -17,16 +17,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "doctor.h"
-#include "env.h"
-#include "exitcodes.h"
-#include "hostlibs.h"
-#include "image.h"
-#include "inject.h"
-#include "log.h"
-#include "ns.h"
-#include "root.h"
+#include "cli/doctor.h"
+#include "common/exitcodes.h"
+#include "common/log.h"
+#include "host/hostlibs.h"
+#include "launch/config.h"
+#include "launch/env.h"
+#include "launch/image.h"
+#include "launch/inject.h"
+#include "launch/ns.h"
+#include "launch/root.h"
 
 #define SLURM_PLUGIN_DIRS                                                                \
     "/usr/lib/x86_64-linux-gnu/slurm-wlm:/usr/lib64/slurm:/usr/lib/slurm"

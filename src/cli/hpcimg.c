@@ -13,14 +13,14 @@
 
 #include <jansson.h>
 
-#include "convert.h"
-#include "exitcodes.h"
-#include "log.h"
+#include "common/exitcodes.h"
+#include "common/log.h"
+#include "image/convert.h"
 #ifdef HAVE_LIBCURL
-#include "pull.h"
+#include "registry/pull.h"
 #endif
-#include "sqfswriter.h"
-#include "util.h"
+#include "common/util.h"
+#include "image/sqfswriter.h"
 
 static const char usage[] =
     "Usage: hpcimg [OPTIONS] COMMAND ARGS...\n"

@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checks.h"
-#include "config.h"
-#include "doctor.h"
-#include "exitcodes.h"
-#include "inject.h"
-#include "launch.h"
-#include "log.h"
+#include "cli/doctor.h"
+#include "common/exitcodes.h"
+#include "common/log.h"
+#include "launch/checks.h"
+#include "launch/config.h"
+#include "launch/inject.h"
+#include "launch/launch.h"
 
 extern char **environ;
 

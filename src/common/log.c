@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
+#include "common/log.h"
 
 static const char *log_progname = "hpcrun";
 static int log_level_current = HR_LOG_WARN;

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pathres.h"
-#include "util.h"
+#include "common/pathres.h"
+#include "common/util.h"
 
 #define MAX_SYMLINKS 40 /* as the kernel's MAXSYMLINKS, see path_resolution(7) */
 

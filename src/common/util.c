@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "util.h"
+#include "common/util.h"
+#include "common/log.h"
 
 static void oom(void)
 {

@@ -9,8 +9,7 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
-#include "devalloc.h"
-#include "env.h"
+#include "host/devalloc.h"
 
 struct gpu_vendor {
     unsigned bit;

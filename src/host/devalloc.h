@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "devices.h"
+#include "host/devices.h"
 
 /* One GPU of the topology and what the allocation made of it. */
 struct hr_gpuslot {

@@ -16,9 +16,9 @@
 #include <hwloc.h>
 #endif
 
-#include "devalloc.h"
-#include "devices.h"
-#include "hwloc_lazy.h"
+#include "host/devalloc.h"
+#include "host/devices.h"
+#include "host/hwloc_lazy.h"
 
 /* ---- discovery ------------------------------------------------------------- */
 

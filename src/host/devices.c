@@ -69,8 +69,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devalloc.h"
-#include "devices.h"
+#include "host/devices.h"
+#include "host/devalloc.h"
 
 struct planner {
     const struct hr_hwtopo *topo;

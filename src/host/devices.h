@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "util.h"
+#include "common/util.h"
 
 enum hr_gpu_mode { HR_GPU_AUTO, HR_GPU_NONE, HR_GPU_NVIDIA, HR_GPU_AMD, HR_GPU_INTEL };
 #define HR_N_GPU_MODES 5

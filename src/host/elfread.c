@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "elfread.h"
+#include "host/elfread.h"
 
 #define MAX_PHDRS 1024u
 #define MAX_DYN 8192u

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "util.h"
+#include "common/util.h"
 
 /* Read n bytes at off; returns bytes read (0 at the end) or a negative errno. */
 typedef ssize_t (*hr_pread_fn)(void *ctx, void *buf, size_t n, off_t off);

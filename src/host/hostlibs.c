@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hostlibs.h"
+#include "host/hostlibs.h"
 
 /* The distribution's multiarch library directory (Debian, Ubuntu); RPM
  * distributions use /usr/lib64. */

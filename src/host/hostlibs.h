@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "elfread.h"
-#include "ldcache.h"
-#include "util.h"
+#include "common/util.h"
+#include "host/elfread.h"
+#include "host/ldcache.h"
 
 /* Where host files appear inside the container: in a tmpfs hpcrun mounts at
  * HR_HOSTDIR (created in the overlay when the image lacks it). */

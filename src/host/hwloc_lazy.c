@@ -20,8 +20,8 @@
 #pragma GCC visibility push(hidden)
 #include <hwloc.h>
 
-#include "hwloc_lazy.h"
-#include "util.h"
+#include "host/hwloc_lazy.h"
+#include "common/util.h"
 
 static struct {
     bool is_open;

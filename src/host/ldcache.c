@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ldcache.h"
-#include "util.h"
+#include "host/ldcache.h"
+#include "common/util.h"
 
 #define OLD_MAGIC "ld.so-1.7.0"
 #define NEW_MAGIC "glibc-ld.so.cache1.1"

@@ -16,13 +16,13 @@
 
 #include <jansson.h>
 
-#include "convert.h"
-#include "fstree.h"
-#include "layer.h"
-#include "log.h"
-#include "oci.h"
-#include "sqfswriter.h"
-#include "util.h"
+#include "image/convert.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "image/fstree.h"
+#include "image/layer.h"
+#include "image/oci.h"
+#include "image/sqfswriter.h"
 
 #define META_DIR ".hpcrun"
 /* The OCI config fields hpcrun applies (see hr_image_config_parse). */

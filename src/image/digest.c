@@ -6,9 +6,9 @@
 
 #include <openssl/evp.h>
 
-#include "digest.h"
-#include "log.h"
-#include "util.h"
+#include "image/digest.h"
+#include "common/log.h"
+#include "common/util.h"
 
 int hr_sha256_init(struct hr_sha256 *h)
 {

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fstree.h"
-#include "util.h"
+#include "image/fstree.h"
+#include "common/util.h"
 
 #define WH_PREFIX ".wh."
 #define WH_META_PREFIX ".wh..wh."

@@ -18,11 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "digest.h"
-#include "layer.h"
-#include "log.h"
-#include "tarfile.h"
-#include "util.h"
+#include "image/layer.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "image/digest.h"
+#include "image/tarfile.h"
 
 #define IO_BUF (256u * 1024u)
 

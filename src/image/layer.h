@@ -5,8 +5,8 @@
 
 #include <sys/types.h>
 
-#include "fstree.h"
-#include "sqfswriter.h"
+#include "image/fstree.h"
+#include "image/sqfswriter.h"
 
 struct hr_tarfile;
 struct hr_tar_member;

@@ -12,11 +12,11 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "digest.h"
-#include "log.h"
-#include "oci.h"
-#include "tarfile.h"
-#include "util.h"
+#include "image/oci.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "image/digest.h"
+#include "image/tarfile.h"
 
 #define JSON_MAX (8u << 20)
 

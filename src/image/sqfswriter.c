@@ -28,9 +28,9 @@
 #include <sqfs/super.h>
 #include <sqfs/xattr_writer.h>
 
-#include "log.h"
-#include "sqfswriter.h"
-#include "util.h"
+#include "image/sqfswriter.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #define DEFAULT_BLOCK_SIZE (128u * 1024u)
 /* Pad the image to the device block size, as mksquashfs does, so it can be

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fstree.h"
+#include "image/fstree.h"
 
 struct hr_sqfs_opts {
     const char *comp;  /* "zstd", "gzip", "xz", "lz4" */

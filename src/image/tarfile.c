@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "tarfile.h"
-#include "util.h"
+#include "image/tarfile.h"
+#include "common/log.h"
+#include "common/util.h"
 
 /* The index pass of a compressed tar keeps members up to KEEP_MEMBER_MAX
  * bytes in memory, up to KEEP_MAX in all: manifest.json, the image config

@@ -10,8 +10,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "checks.h"
-#include "log.h"
+#include "launch/checks.h"
+#include "common/log.h"
 
 static bool has_any_capability(void)
 {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "util.h"
+#include "launch/config.h"
+#include "common/util.h"
 
 int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
 {

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "devices.h"
-#include "util.h"
+#include "common/util.h"
+#include "host/devices.h"
 
 struct hr_bind {
     char *src;  /* host path as given (made absolute and checked by the plan) */

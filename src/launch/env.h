@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "util.h"
+#include "common/util.h"
 
 #define HR_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -35,6 +35,5 @@ void hr_env_set(struct hr_strv *env, const char *entry);
 /* Put dir first (is_first) or last on the colon-separated list NAME. */
 void hr_env_add_path(struct hr_strv *env, const char *name, const char *dir,
                      bool is_first);
-
 
 #endif

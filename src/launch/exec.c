@@ -8,9 +8,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "exec.h"
-#include "exitcodes.h"
-#include "log.h"
+#include "launch/exec.h"
+#include "common/exitcodes.h"
+#include "common/log.h"
 
 extern char **environ;
 

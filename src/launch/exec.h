@@ -4,7 +4,7 @@
 #ifndef HR_EXEC_H
 #define HR_EXEC_H
 
-#include "plan.h"
+#include "launch/plan.h"
 
 /* Only returns on failure, with the exit code to use (126, 127 or 125). */
 int hr_exec(const struct hr_plan *plan);

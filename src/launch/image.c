@@ -1,6 +1,6 @@
 /* The image step, part one: open and validate a SquashFS file and read its
  * metadata without mounting it. imagefs.c serves it over FUSE. */
-#include "image_sqfs.h"
+#include "launch/image_sqfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image.h"
-#include "log.h"
-#include "pathres.h"
+#include "launch/image.h"
+#include "common/log.h"
+#include "common/pathres.h"
 
 #define SQFS_MAGIC_LE 0x73717368u /* "hsqs" */
 #define CONFIG_JSON "/.hpcrun/config.json"

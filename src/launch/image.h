@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "util.h"
+#include "common/util.h"
 
 /* The subset of an OCI image config that hpcrun applies
  * (/.hpcrun/config.json, written by hpcimg). */

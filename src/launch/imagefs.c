@@ -1,5 +1,5 @@
 /* The image step, part two: the FUSE server. */
-#include "image_sqfs.h"
+#include "launch/image_sqfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,10 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "image.h"
-#include "join.h"
-#include "log.h"
-#include "root.h"
+#include "common/log.h"
+#include "launch/image.h"
+#include "launch/join.h"
+#include "launch/root.h"
 
 /* ---- the FUSE server ----------------------------------------------------- */
 

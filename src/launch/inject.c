@@ -13,11 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "exitcodes.h"
-#include "inject.h"
-#include "log.h"
-#include "pathres.h"
+#include "launch/inject.h"
+#include "common/exitcodes.h"
+#include "common/log.h"
+#include "common/pathres.h"
+#include "launch/env.h"
 
 /* Where an image keeps its libraries when it has no ld.so.cache (images
  * assembled by hand): the dynamic loader's own default directories. */

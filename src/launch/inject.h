@@ -9,10 +9,10 @@
 
 #include <stdio.h>
 
-#include "config.h"
-#include "devices.h"
-#include "hostlibs.h"
-#include "image.h"
+#include "host/devices.h"
+#include "host/hostlibs.h"
+#include "launch/config.h"
+#include "launch/image.h"
 
 /* The host's library cache unless the site's ld-so-cache says, and where an
  * image keeps its own; a cache larger than HR_LDCACHE_MAX is not read. */

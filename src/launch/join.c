@@ -25,10 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "join.h"
-#include "log.h"
-#include "util.h"
+#include "launch/join.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #define JOIN_WAIT_MS 60000      /* for the leader to have its root ready */
 #define JOIN_ATTEMPTS 50        /* leaders that die before serving, in a row */

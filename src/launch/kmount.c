@@ -20,10 +20,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "kmount.h"
-#include "log.h"
-#include "util.h"
+#include "launch/kmount.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #define SQUASHFS_SUPER_MAGIC 0x73717368 /* linux/magic.h */
 

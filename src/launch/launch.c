@@ -11,17 +11,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checks.h"
-#include "exec.h"
-#include "exitcodes.h"
-#include "image.h"
-#include "join.h"
-#include "kmount.h"
-#include "launch.h"
-#include "log.h"
-#include "ns.h"
-#include "plan.h"
-#include "root.h"
+#include "launch/launch.h"
+#include "common/exitcodes.h"
+#include "common/log.h"
+#include "launch/checks.h"
+#include "launch/exec.h"
+#include "launch/image.h"
+#include "launch/join.h"
+#include "launch/kmount.h"
+#include "launch/ns.h"
+#include "launch/plan.h"
+#include "launch/root.h"
 
 /* The prolog's kernel mount of this image (NULL: serve it with FUSE). A
  * writable root without --fakeroot needs FUSE's report of every file as the

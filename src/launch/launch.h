@@ -2,9 +2,9 @@
 #ifndef HR_LAUNCH_H
 #define HR_LAUNCH_H
 
-#include "config.h"
+#include "launch/config.h"
 
-#include "plan.h"
+#include "launch/plan.h"
 
 /* Returns only on failure (or after --dry-run), with the exit code to use. */
 int hr_launch(const struct hr_config *cfg, char **envp);

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "ns.h"
-#include "util.h"
+#include "launch/ns.h"
+#include "common/log.h"
+#include "common/util.h"
 
 static void explain_no_userns(int err)
 {

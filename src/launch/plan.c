@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "log.h"
-#include "plan.h"
+#include "launch/plan.h"
+#include "common/log.h"
+#include "launch/env.h"
 
 /* ---- host facts (the only impure part of this file) ----------------------- */
 

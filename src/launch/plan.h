@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "config.h"
-#include "image.h"
-#include "inject.h"
-#include "pathres.h"
-#include "util.h"
+#include "common/pathres.h"
+#include "common/util.h"
+#include "launch/config.h"
+#include "launch/image.h"
+#include "launch/inject.h"
 
 enum hr_mount_kind {
     HR_MNT_BIND,    /* bind a host path (src) */

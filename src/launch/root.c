@@ -11,9 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "pathres.h"
-#include "root.h"
+#include "launch/root.h"
+#include "common/log.h"
+#include "common/pathres.h"
 
 /* mount_setattr(2), Linux 5.12; older kernels use the remount fallback. */
 #ifndef MOUNT_ATTR_RDONLY

@@ -7,8 +7,8 @@
 
 #include <stdbool.h>
 
-#include "image.h"
-#include "plan.h"
+#include "launch/image.h"
+#include "launch/plan.h"
 
 /* Where things live in the private staging tmpfs while the root is built. */
 #define HR_STAGE_OLDROOT "/oldroot" /* the host's root */

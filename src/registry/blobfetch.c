@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blobfetch.h"
-#include "digest.h"
-#include "log.h"
-#include "util.h"
+#include "registry/blobfetch.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "image/digest.h"
 
 #define MAX_TRIES 3
 

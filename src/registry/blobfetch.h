@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "registry.h"
+#include "registry/registry.h"
 
 struct hr_blob {
     const char *digest; /* "sha256:..." */

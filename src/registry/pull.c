@@ -15,12 +15,12 @@
 
 #include <jansson.h>
 
-#include "blobfetch.h"
-#include "digest.h"
-#include "log.h"
-#include "oci.h"
-#include "pull.h"
-#include "util.h"
+#include "registry/pull.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "image/digest.h"
+#include "image/oci.h"
+#include "registry/blobfetch.h"
 
 #define MT_SCHEMA1 "application/vnd.docker.distribution.manifest.v1"
 

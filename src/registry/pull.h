@@ -4,8 +4,8 @@
 #ifndef HR_PULL_H
 #define HR_PULL_H
 
-#include "convert.h"
-#include "registry.h"
+#include "image/convert.h"
+#include "registry/registry.h"
 
 struct hr_pull_opts {
     const char *registry; /* for references without one, or NULL: docker.io */

@@ -10,9 +10,9 @@
 
 #include <jansson.h>
 
-#include "digest.h"
-#include "registry.h"
-#include "util.h"
+#include "common/util.h"
+#include "image/digest.h"
+#include "registry/registry.h"
 
 /* ---- references ------------------------------------------------------------------ */
 

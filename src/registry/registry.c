@@ -16,9 +16,9 @@
 
 #include <jansson.h>
 
-#include "log.h"
-#include "registry.h"
-#include "util.h"
+#include "registry/registry.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #define BODY_MAX (8u << 20)
 /* Renew a token this many milliseconds before it expires (or at half its

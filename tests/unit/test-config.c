@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "launch/config.h"
 #include "unit.h"
 
 static int parse(struct hr_config *cfg, char *err, const char *a0, ...)

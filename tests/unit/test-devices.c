@@ -7,7 +7,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "devices.h"
+#include "host/devices.h"
 #include "unit.h"
 
 static char err[512];

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "elfread.h"
-#include "ldcache.h"
+#include "common/util.h"
+#include "host/elfread.h"
+#include "host/ldcache.h"
 #include "unit.h"
-#include "util.h"
 
 #define LIB HR_FAKEHOST "/host/fake/lib"
 #define MPI HR_FAKEHOST "/host/fake/mpi"

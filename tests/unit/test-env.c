@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-#include "env.h"
+#include "launch/env.h"
 #include "unit.h"
 
 static const char *get(struct hr_strv *sv, const char *name)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fstree.h"
+#include "image/fstree.h"
 #include "unit.h"
 
 static void check_clean(const char *raw, const char *want)

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hostlibs.h"
+#include "host/hostlibs.h"
 #include "unit.h"
 
 #define MPI_DIR HR_FAKEHOST "/host/fake/mpi"

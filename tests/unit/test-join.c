@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "join.h"
+#include "common/util.h"
+#include "launch/join.h"
 #include "unit.h"
-#include "util.h"
 
 static void hmac_hex(const uint8_t *secret, const char *key, char out[65])
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kmount.h"
+#include "launch/kmount.h"
 #include "unit.h"
 
 /* The image file the records below describe. */

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ldcache.h"
+#include "common/util.h"
+#include "host/ldcache.h"
 #include "unit.h"
-#include "util.h"
 
 #define HOST HR_FAKEHOST "/host"
 

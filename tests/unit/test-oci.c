@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "digest.h"
-#include "oci.h"
+#include "common/util.h"
+#include "image/digest.h"
+#include "image/oci.h"
 #include "unit.h"
-#include "util.h"
 
 static char layout[] = "/tmp/test-oci.XXXXXX";
 

@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pathres.h"
+#include "common/pathres.h"
+#include "common/util.h"
 #include "unit.h"
-#include "util.h"
 
 /* A fake image tree: path -> type (and target for links). */
 struct node {

@@ -3,10 +3,10 @@
 
 #include <stdlib.h>
 
-#include "image.h"
-#include "join.h"
-#include "env.h"
-#include "plan.h"
+#include "launch/env.h"
+#include "launch/image.h"
+#include "launch/join.h"
+#include "launch/plan.h"
 #include "unit.h"
 
 static const char *const image_dirs[] = {"/etc", "/dev",  "/proc", "/sys",

@@ -5,10 +5,10 @@
 
 #include <stdlib.h>
 
-#include "pull.h"
-#include "registry.h"
+#include "common/util.h"
+#include "registry/pull.h"
+#include "registry/registry.h"
 #include "unit.h"
-#include "util.h"
 
 static char *ref_str(const char *s, const char *dflt)
 {

@@ -17,10 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "tarfile.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "image/tarfile.h"
 #include "unit.h"
-#include "util.h"
 
 struct spec {
     const char *name;
