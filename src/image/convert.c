@@ -177,15 +177,57 @@ static char *config_json(const struct hr_oci_image *img)
     return dump(out);
 }
 
+/* "oci:DIR:TAG": the tag is what follows the last ':' unless that would
+ * leave a DIR that does not exist while the whole string does. */
+static char *oci_split(const char *arg, const char **tag)
+{
+    char *dir = hr_xstrdup(arg);
+    char *colon = strrchr(dir, ':');
+    struct stat st;
+
+    *tag = NULL;
+    if (colon && !strchr(colon, '/') && !(stat(arg, &st) == 0 && S_ISDIR(st.st_mode))) {
+        *colon++ = '\0';
+        *tag = *colon ? arg + (colon - dir) : NULL;
+    }
+    return dir;
+}
+
+/* The source as source.json records it: a registry reference as it is, a
+ * local source by its kind and last path component ("oci:DIR/app:v1" ->
+ * "oci:app:v1"), so the same layout or archive gives the same bytes
+ * wherever it lies and however its path was typed. */
+static char *source_name(const char *reference)
+{
+    static const char *const kinds[] = {"oci:", "docker-archive:", "dir:"};
+
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        size_t n = strlen(kinds[i]);
+        const char *tag = NULL, *base;
+        hr_autofree char *path = NULL;
+        size_t len;
+
+        if (strncmp(reference, kinds[i], n) != 0)
+            continue;
+        path = i == 0 ? oci_split(reference + n, &tag) : hr_xstrdup(reference + n);
+        for (len = strlen(path); len > 1 && path[len - 1] == '/'; len--)
+            path[len - 1] = '\0';
+        base = strrchr(path, '/') && path[1] ? strrchr(path, '/') + 1 : path;
+        return hr_xasprintf("%s%s%s%s", kinds[i], base, tag ? ":" : "", tag ? tag : "");
+    }
+    return hr_xstrdup(reference);
+}
+
 /* "converted" is the image's creation time, not the clock: the same input
  * must give the same bytes, so nothing in the image depends on when or
  * where the conversion ran. */
 static char *source_json(const struct hr_oci_image *img)
 {
     hr_autofree char *when = format_time(img->created);
+    hr_autofree char *name = source_name(img->reference);
     json_t *out = json_object();
 
-    json_object_set_new(out, "reference", json_string(img->reference));
+    json_object_set_new(out, "reference", json_string(name));
     json_object_set_new(out, "manifest_digest",
                         img->manifest_digest ? json_string(img->manifest_digest)
                                              : json_null());
@@ -232,22 +274,6 @@ static int add_metadata(struct hr_fstree *t, struct hr_sqfs_writer *w,
 
 /* ---- sources
  * ---------------------------------------------------------------------------------- */
-
-/* "oci:DIR:TAG": the tag is what follows the last ':' unless that would
- * leave a DIR that does not exist while the whole string does. */
-static char *oci_split(const char *arg, const char **tag)
-{
-    char *dir = hr_xstrdup(arg);
-    char *colon = strrchr(dir, ':');
-    struct stat st;
-
-    *tag = NULL;
-    if (colon && !strchr(colon, '/') && !(stat(arg, &st) == 0 && S_ISDIR(st.st_mode))) {
-        *colon++ = '\0';
-        *tag = *colon ? arg + (colon - dir) : NULL;
-    }
-    return dir;
-}
 
 static int open_oci(struct hr_oci_image *img, const char *arg, const char *platform)
 {

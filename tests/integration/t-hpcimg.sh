@@ -169,6 +169,13 @@ check "a rebuilt layout gives the same bytes" sh -c \
     "cd '$HI_DIR' && '$HPCIMG' -q convert oci:stack:latest '$HI_DIR/r1.sqfs' && \
      cd '$HI_DIR/again' && '$HPCIMG' -q convert oci:stack:latest '$HI_DIR/r2.sqfs' && \
      cmp '$HI_DIR/r1.sqfs' '$HI_DIR/r2.sqfs'"
+# ...and wherever the layout lies, however its path is typed: source.json
+# keeps the source's kind and last path component only.
+check "the same layout by another path gives the same bytes" sh -c \
+    "cd '$HI_DIR/again/..' && '$HPCIMG' -q convert oci:./again//stack/:latest '$HI_DIR/r3.sqfs' && \
+     cmp '$HI_DIR/r1.sqfs' '$HI_DIR/r3.sqfs'"
+check_grep '"reference": "oci:stack:latest"' "source.json names a local source without its directory" \
+    "$HPCIMG" inspect "$HI_DIR/r3.sqfs"
 check "oci:DIR without a tag (one image)" "$HPCIMG" -q convert "oci:$HI_DIR/stack" "$HI_DIR/notag.sqfs"
 check_grep "no image tagged nope" "oci:DIR:TAG with an unknown tag" \
     "$HPCIMG" convert "oci:$HI_DIR/stack:nope" "$HI_DIR/nope.sqfs"
