@@ -86,6 +86,16 @@ build --probe "$PROBE" --config "$WORK/config.json" "$IMG/config.sqfs"
 chmod -R a+rX "$WORK"
 
 echo "integration: as $TEST_USER (uid $TEST_UID) with $HPCRUN"
+# CI runs the suite from a checkout the test users cannot read (.ci/run):
+# nothing may read the checkout in place as one of them.
+if [ "${HPCRUN_CHECKOUT_PRIVATE:-}" = 1 ]; then
+    echo "== the checkout"
+    if as_user test -r "$top_srcdir/README.md" || as_user test -x "$top_srcdir"; then
+        fail "the test user can read the checkout $top_srcdir, so the suite does not show that it works from a private one"
+    else
+        ok "the suite runs from a checkout $TEST_USER cannot read ($top_srcdir)"
+    fi
+fi
 if [ $# -gt 0 ]; then tests=("$@"); else tests=("$here"/t-*.sh); fi
 for t in "${tests[@]}"; do
     case "$t" in /*) ;; *) t=$here/$t ;; esac
