@@ -21,7 +21,7 @@
 #include "common/log.h"
 #include "launch/image.h"
 #include "launch/join.h"
-#include "launch/root.h"
+#include "launch/mount.h"
 
 /* ---- the FUSE server ----------------------------------------------------- */
 

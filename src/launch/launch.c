@@ -19,9 +19,11 @@
 #include "launch/image.h"
 #include "launch/join.h"
 #include "launch/kmount.h"
+#include "launch/mount.h"
 #include "launch/ns.h"
 #include "launch/plan.h"
 #include "launch/root.h"
+#include "launch/stage.h"
 
 /* The prolog's kernel mount of this image (NULL: serve it with FUSE). A
  * writable root without --fakeroot needs FUSE's report of every file as the
