@@ -86,6 +86,7 @@ static int image_enter_fuse(const struct hr_plan *plan, struct hr_image *img,
      * credentials. */
     int fuse_fd = hr_check_open_fuse();
     bool is_prefetch_useful; /* idle cores: prefetch, decompress in parallel */
+    struct hr_fuse_opts opts;
 
     if (fuse_fd < 0)
         return -1;
@@ -97,10 +98,20 @@ static int image_enter_fuse(const struct hr_plan *plan, struct hr_image *img,
     if (fuse_fd < 0)
         return -1;
     step_done("namespaces", t0);
-    if (hr_root_stage(plan->is_writable) < 0 ||
-        hr_image_mount_fuse(img, fuse_fd, HR_STAGE_IMAGE, plan->uid, plan->gid,
-                            plan->is_writable && !plan->is_fakeroot, is_prefetch_useful,
-                            join, devnull_fd) < 0)
+    opts = (struct hr_fuse_opts){.fuse_fd = fuse_fd,
+                                 .mountpoint = HR_STAGE_IMAGE,
+                                 .uid = plan->uid,
+                                 .gid = plan->gid,
+                                 .is_owned_by_caller =
+                                     plan->is_writable && !plan->is_fakeroot,
+                                 .is_parallel = is_prefetch_useful,
+                                 .join = join,
+                                 .devnull_fd = devnull_fd};
+    if (hr_root_stage(plan->is_writable) < 0) {
+        close(fuse_fd);
+        return -1;
+    }
+    if (hr_image_mount_fuse(img, &opts) < 0)
         return -1;
     if (is_prefetch_useful) {
         char *exe = hr_plan_find_exe(plan, view);
