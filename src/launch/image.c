@@ -527,6 +527,7 @@ int hr_image_open(struct hr_image *img, const char *path, unsigned long long off
 void hr_image_close(struct hr_image *img)
 {
     if (img->ll) {
+        free(((struct image_fs *)img->ll)->checked_dirs.slots);
         sqfs_ll_destroy(img->ll);
         free(img->ll);
     }
