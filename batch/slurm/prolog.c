@@ -53,7 +53,7 @@
 #include "common/util.h"
 #include "launch/config.h"
 #include "launch/kmount.h"
-#include "launch/root.h"
+#include "launch/mount.h"
 #include "rootside.h"
 
 #define STAGED_NAME "image.sqfs"

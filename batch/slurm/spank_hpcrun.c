@@ -548,7 +548,7 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
     }
     if (hr_check_privileges() < 0 || task_config(sp, &cfg, job_env, argc, argv) < 0)
         return -1;
-    if (hr_launch_plan(&cfg, job_env, &plan) != 0 ||
+    if (hr_launch_plan(&cfg, job_env, &plan) < 0 ||
         task_enter(hpcrun, &cfg, job_env, &plan) < 0 || hr_exec_prepare(&plan) != 0)
         return -1; /* it said why */
     if (plugin_env(sp, job_env, &plan.env) < 0) {

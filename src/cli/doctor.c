@@ -26,7 +26,7 @@
 #include "launch/image.h"
 #include "launch/inject.h"
 #include "launch/ns.h"
-#include "launch/root.h"
+#include "launch/mount.h"
 
 #define SLURM_PLUGIN_DIRS                                                                \
     "/usr/lib/x86_64-linux-gnu/slurm-wlm:/usr/lib64/slurm:/usr/lib/slurm"

@@ -119,14 +119,16 @@ struct hr_node *hr_fstree_lookup(const struct hr_fstree *t, const char *path)
 
 /* ---- nodes ----------------------------------------------------------------- */
 
+/* A node for clean path path (its whole text: create_path cuts the path at a
+ * component with a NUL before it makes a parent), under parent. */
 static struct hr_node *node_new(struct hr_fstree *t, struct hr_node *parent,
-                                const char *path, size_t len, int layer, uint32_t mode)
+                                const char *path, int layer, uint32_t mode)
 {
     struct hr_node *n = hr_xmalloc(sizeof(*n));
     const char *slash;
 
     memset(n, 0, sizeof(*n));
-    n->path = hr_xstrndup(path, len);
+    n->path = hr_xstrdup(path);
     slash = strrchr(n->path, '/');
     n->name = slash ? slash + 1 : n->path;
     n->parent = parent;
@@ -152,7 +154,7 @@ void hr_fstree_init(struct hr_fstree *t, uint32_t default_mtime)
 {
     memset(t, 0, sizeof(*t));
     t->default_mtime = default_mtime;
-    t->root = node_new(t, NULL, "", 0, INT_MAX, S_IFDIR | 0755);
+    t->root = node_new(t, NULL, "", INT_MAX, S_IFDIR | 0755);
     t->root->is_implicit = true;
 }
 
@@ -227,14 +229,14 @@ static struct hr_node *create_path(struct hr_fstree *t, int layer, char *p, uint
         if (d)
             d = hr_fstree_lookup(t, p);
         if (!d) {
-            parent = node_new(t, parent, p, (size_t)(s - p), layer, S_IFDIR | 0755);
+            parent = node_new(t, parent, p, layer, S_IFDIR | 0755);
             parent->is_implicit = true;
         } else {
             parent = d;
         }
         *s = '/';
     }
-    return node_new(t, parent, p, strlen(p), layer, mode);
+    return node_new(t, parent, p, layer, mode);
 }
 
 static enum hr_verdict place_whiteout(struct hr_fstree *t, int layer, char *p, char *base,

@@ -195,13 +195,13 @@ bool hr_image_dir_is_safe(struct image_fs *f, sqfs_inode *dir, sqfs_inode_id id)
     return true;
 }
 
-sqfs_err hr_image_dir_find(struct image_fs *f, sqfs_inode *dir, sqfs_inode_id dir_id,
+sqfs_err hr_image_dir_find(struct image_fs *f, const struct image_dir *dir,
                            const char *name, sqfs_dir_entry *entry, bool *found)
 {
     *found = false;
-    if (!hr_image_dir_is_safe(f, dir, dir_id))
+    if (!hr_image_dir_is_safe(f, dir->inode, dir->id))
         return SQFS_ERR;
-    return sqfs_dir_lookup(&f->ll.fs, dir, name, strlen(name), entry, found);
+    return sqfs_dir_lookup(&f->ll.fs, dir->inode, name, strlen(name), entry, found);
 }
 
 /* Walk path from the root without following symlinks. */
@@ -229,7 +229,8 @@ static sqfs_err image_walk(struct hr_image *img, const char *path, sqfs_inode *i
             break;
         }
         sqfs_dentry_init(&entry, namebuf);
-        if ((err = hr_image_dir_find(f, inode, id, c, &entry, found)) != SQFS_OK)
+        if ((err = hr_image_dir_find(f, &(struct image_dir){inode, id}, c, &entry,
+                                     found)) != SQFS_OK)
             break;
         if (*found) {
             id = sqfs_dentry_inode(&entry);
@@ -526,6 +527,7 @@ int hr_image_open(struct hr_image *img, const char *path, unsigned long long off
 void hr_image_close(struct hr_image *img)
 {
     if (img->ll) {
+        free(((struct image_fs *)img->ll)->checked_dirs.slots);
         sqfs_ll_destroy(img->ll);
         free(img->ll);
     }

@@ -61,19 +61,26 @@ void hr_image_file_close(struct hr_image_file *f);
 /* pathres lookup callback over the (unmounted) image; ctx is struct hr_image. */
 int hr_image_lookup(void *ctx, const char *path, char *target, size_t targetlen);
 
-/* Mount the image read-only at mountpoint with FUSE (fuse_fd: an open
- * /dev/fuse) and fork the server. is_owned_by_caller: report every file as
- * owned by uid/gid (for a writable overlay without --fakeroot). is_parallel:
- * answer reads on worker threads (when cores are idle). join: with --join,
- * the leader's socket and ready pipe, which the server takes over (NULL
- * otherwise).
- * prefetch_path: the program about to run, paged in while the server idles. The server
- * watches owner_pidfd (or, on kernels without pidfd, owner_pid) and exits when that
- * process is gone, so the mount never outlives the container. Returns 0 or -1 (logged).
- */
-int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoint,
-                        uid_t uid, gid_t gid, bool is_owned_by_caller, bool is_parallel,
-                        struct hr_join *join, int devnull_fd);
+/* How hr_image_mount_fuse mounts the image and serves it. */
+struct hr_fuse_opts {
+    int fuse_fd;            /* an open /dev/fuse: hr_image_mount_fuse closes it */
+    const char *mountpoint; /* mounted there read-only */
+    uid_t uid;              /* the mount's owner (user_id=, group_id=) */
+    gid_t gid;
+    /* report every file as owned by uid/gid (for a writable overlay
+     * without --fakeroot) */
+    bool is_owned_by_caller;
+    bool is_parallel;     /* answer reads on worker threads (cores are idle) */
+    struct hr_join *join; /* --join: the leader's socket and ready pipe, which
+                           * the server takes over; NULL otherwise */
+    int devnull_fd;       /* the server's stdin, stdout and stderr */
+};
+
+/* Mount the image with FUSE as opts says and fork the server. The server
+ * watches its owner (join->owner, else this process) through a pidfd (or,
+ * on kernels without pidfd, its PID) and exits when that process is gone,
+ * so the mount never outlives the container. Returns 0 or -1 (logged). */
+int hr_image_mount_fuse(struct hr_image *img, const struct hr_fuse_opts *opts);
 
 /* --join with a mount that needs no FUSE server (the prolog's kernel mount):
  * fork a server that only hands the namespaces to the other members, and

@@ -59,8 +59,15 @@ struct image_fs {
  * lists it: true if it is a directory whose names all fit. */
 bool hr_image_dir_is_safe(struct image_fs *f, sqfs_inode *dir, sqfs_inode_id id);
 
-/* Look up one name in a directory that is known to be safe. */
-sqfs_err hr_image_dir_find(struct image_fs *f, sqfs_inode *dir, sqfs_inode_id dir_id,
+/* A directory to look a name up in: its inode and the id it was read by
+ * (which keys the set of checked directories). */
+struct image_dir {
+    sqfs_inode *inode;
+    sqfs_inode_id id;
+};
+
+/* Look up one name in dir, checking dir first (hr_image_dir_is_safe). */
+sqfs_err hr_image_dir_find(struct image_fs *f, const struct image_dir *dir,
                            const char *name, sqfs_dir_entry *entry, bool *found);
 
 /* Give fs caches of its own (the sizes above); the tables stay shared. */

@@ -21,7 +21,7 @@
 #include "common/log.h"
 #include "launch/image.h"
 #include "launch/join.h"
-#include "launch/root.h"
+#include "launch/mount.h"
 
 /* ---- the FUSE server ----------------------------------------------------- */
 
@@ -63,6 +63,7 @@ static void image_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     sqfs_name namebuf;
     sqfs_dir_entry entry;
     sqfs_inode inode;
+    struct image_dir dir;
     bool found = false;
 
     if (sqfs_ll_iget(req, &lli, parent))
@@ -72,8 +73,8 @@ static void image_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
         return;
     }
     sqfs_dentry_init(&entry, namebuf);
-    if (hr_image_dir_find((struct image_fs *)lli.ll, &lli.inode,
-                          lli.ll->ino_sqfs(lli.ll, parent), name, &entry, &found)) {
+    dir = (struct image_dir){&lli.inode, lli.ll->ino_sqfs(lli.ll, parent)};
+    if (hr_image_dir_find((struct image_fs *)lli.ll, &dir, name, &entry, &found)) {
         fuse_reply_err(req, EIO);
         return;
     }
@@ -343,6 +344,10 @@ static void close_fds_except(const int *keep, size_t n)
 }
 
 struct server_args {
+    const char *name; /* the server process's name */
+    const char *what; /* what failure messages name: the image, or --join */
+    int keep_fd;      /* kept open in the server: the image's, or -1 */
+    int devnull_fd;   /* the server's stdin, stdout and stderr */
     struct read_pool pool;
     int listen_fd; /* --join: the step's socket (-1: not joining) */
     int ready_fd;  /* --join: readable once the leader's root is ready */
@@ -456,11 +461,47 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
     }
 }
 
-/* Fork the server (named name) that serves a until the container is gone.
- * Fork twice so the server is not our child: the application's wait(2) for
- * "all children" must never wait for it. keep_fd: the image's, or -1. */
-static int server_fork(struct server_args *a, const char *name, const char *what,
-                       int keep_fd, struct hr_join *join, int devnull_fd)
+/* In the first child: fork the server itself and leave it, so that the
+ * server is nobody's child but init's (or the subreaper's). */
+static void __attribute__((noreturn)) server_detach(struct server_args *a)
+{
+    pid_t srv = fork();
+
+    if (srv != 0)
+        _exit(srv < 0 ? 1 : 0);
+    setsid();
+    prctl(PR_SET_NAME, a->name);
+    /* Every read allocates and frees block-sized buffers (and zstd a
+     * decompression context): keep freed memory instead of returning it
+     * to the kernel, so pages are not faulted in and zeroed again. */
+    mallopt(M_MMAP_THRESHOLD, 16 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    dup2(a->devnull_fd, 0);
+    dup2(a->devnull_fd, 1);
+    dup2(a->devnull_fd, 2);
+    {
+        int keep[] = {a->fuse_fd, a->keep_fd, a->owner_pidfd, a->listen_fd, a->ready_fd};
+        close_fds_except(keep, HR_ARRAY_LEN(keep));
+    }
+    if (chdir("/") < 0)
+        _exit(1);
+    image_serve(a);
+}
+
+/* The caller's copies of what only the server needs, on every path. */
+static void server_args_close(struct server_args *a)
+{
+    if (a->owner_pidfd >= 0)
+        close(a->owner_pidfd);
+    if (a->fuse_fd >= 0)
+        close(a->fuse_fd);
+    a->owner_pidfd = a->fuse_fd = -1;
+}
+
+/* Fork the server (named a->name) that serves a until the container is
+ * gone. Fork twice so the server is not our child: the application's wait(2)
+ * for "all children" must never wait for it. */
+static int server_fork(struct server_args *a, struct hr_join *join)
 {
     pid_t mid;
     int status;
@@ -470,105 +511,92 @@ static int server_fork(struct server_args *a, const char *name, const char *what
     /* --join-lead keeps the container for the parent: one that died since
      * is no longer the parent, and its PID may be another process's now */
     if (a->owner != getpid() && a->owner != getppid()) {
-        hr_err("%s: the process to keep the container for (%d) is gone", what,
+        hr_err("%s: the process to keep the container for (%d) is gone", a->what,
                (int)a->owner);
-        if (a->owner_pidfd >= 0)
-            close(a->owner_pidfd);
+        server_args_close(a);
         return -1;
     }
     mid = fork();
     if (mid < 0) {
-        hr_err("%s: cannot fork the %s server: %s", what, name, strerror(errno));
+        hr_err("%s: cannot fork the %s server: %s", a->what, a->name, strerror(errno));
+        server_args_close(a);
         return -1;
     }
-    if (mid == 0) {
-        pid_t srv = fork();
-        if (srv != 0)
-            _exit(srv < 0 ? 1 : 0);
-        setsid();
-        prctl(PR_SET_NAME, name);
-        /* Every read allocates and frees block-sized buffers (and zstd a
-         * decompression context): keep freed memory instead of returning it
-         * to the kernel, so pages are not faulted in and zeroed again. */
-        mallopt(M_MMAP_THRESHOLD, 16 << 20);
-        mallopt(M_TRIM_THRESHOLD, 64 << 20);
-        dup2(devnull_fd, 0);
-        dup2(devnull_fd, 1);
-        dup2(devnull_fd, 2);
-        {
-            int keep[] = {a->fuse_fd, keep_fd, a->owner_pidfd, a->listen_fd, a->ready_fd};
-            close_fds_except(keep, HR_ARRAY_LEN(keep));
-        }
-        if (chdir("/") < 0)
-            _exit(1);
-        image_serve(a);
-    }
+    if (mid == 0)
+        server_detach(a);
     /* With SIGCHLD ignored by the caller the child is reaped by the kernel
      * and waitpid() says ECHILD: the child could not report a failure then,
      * but it only fails if fork() does, and the server checks nothing else. */
     status = 0;
     while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (a->owner_pidfd >= 0)
-        close(a->owner_pidfd);
-    if (a->fuse_fd >= 0)
-        close(a->fuse_fd);
+    server_args_close(a);
     if (join) { /* the server has them now */
         close(join->listen_fd);
         close(join->ready_rd);
         join->listen_fd = join->ready_rd = -1;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        hr_err("%s: cannot fork the %s server", what, name);
+        hr_err("%s: cannot fork the %s server", a->what, a->name);
         return -1;
     }
     return 0;
 }
 
-int hr_image_mount_fuse(struct hr_image *img, int fuse_fd, const char *mountpoint,
-                        uid_t uid, gid_t gid, bool is_owned_by_caller, bool is_parallel,
-                        struct hr_join *join, int devnull_fd)
+int hr_image_mount_fuse(struct hr_image *img, const struct hr_fuse_opts *o)
 {
     struct image_fs *fs = (struct image_fs *)img->ll;
     char opts[256], fdpath[64];
     char *argv[] = {"hpcrun", NULL};
     struct fuse_args args = FUSE_ARGS_INIT(1, argv);
-    struct server_args a = {.fuse_fd = fuse_fd,
+    struct hr_join *join = o->join;
+    struct server_args a = {.name = "hpcrun-fuse",
+                            .what = img->path,
+                            .keep_fd = img->fd,
+                            .devnull_fd = o->devnull_fd,
+                            .fuse_fd = o->fuse_fd,
                             .owner = join && join->owner ? join->owner : getpid(),
                             .listen_fd = join ? join->listen_fd : -1,
                             .ready_fd = join ? join->ready_rd : -1};
     /* default_permissions: the kernel checks mode bits, so the image's files
      * are exactly as readable inside as the image says. */
     snprintf(opts, sizeof(opts),
-             "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions", fuse_fd,
-             (unsigned)uid, (unsigned)gid);
-    if (hr_mount(img->path, mountpoint, "fuse.squashfuse", MS_RDONLY, opts) < 0)
-        return -1;
-    a.fs = &img->ll->fs;
-    a.is_parallel = is_parallel;
-    fs->is_parallel = is_parallel;
-    fs->is_owned_by_caller = is_owned_by_caller;
-    fs->uid = uid;
-    fs->gid = gid;
-    a.se = fuse_session_new(&args, &image_fuse_ops, sizeof(image_fuse_ops), img->ll);
-    snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", fuse_fd);
-    if (!a.se || fuse_session_mount(a.se, fdpath) != 0) {
-        hr_err("%s: cannot start the FUSE session", img->path);
+             "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions",
+             o->fuse_fd, (unsigned)o->uid, (unsigned)o->gid);
+    if (hr_mount(img->path, o->mountpoint, "fuse.squashfuse", MS_RDONLY, opts) < 0) {
+        close(o->fuse_fd);
         return -1;
     }
-    return server_fork(&a, "hpcrun-fuse", img->path, img->fd, join, devnull_fd);
+    a.fs = &img->ll->fs;
+    a.is_parallel = o->is_parallel;
+    fs->is_parallel = o->is_parallel;
+    fs->is_owned_by_caller = o->is_owned_by_caller;
+    fs->uid = o->uid;
+    fs->gid = o->gid;
+    a.se = fuse_session_new(&args, &image_fuse_ops, sizeof(image_fuse_ops), img->ll);
+    snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", o->fuse_fd);
+    if (!a.se || fuse_session_mount(a.se, fdpath) != 0) {
+        hr_err("%s: cannot start the FUSE session", img->path);
+        close(o->fuse_fd);
+        return -1;
+    }
+    return server_fork(&a, join);
 }
 
 int hr_image_keep_join(struct hr_join *join, int devnull_fd)
 {
-    struct server_args a = {.fuse_fd = -1,
+    struct server_args a = {.name = "hpcrun-join",
+                            .what = "--join",
+                            .keep_fd = -1,
+                            .devnull_fd = devnull_fd,
+                            .fuse_fd = -1,
                             .owner = join->owner ? join->owner : getpid(),
                             .listen_fd = join->listen_fd,
                             .ready_fd = join->ready_rd};
 
     /* image_serve() without a FUSE session: fuse_fd -1 is never ready, so
      * it only answers the members and exits with the last of them. */
-    return server_fork(&a, "hpcrun-join", "--join", -1, join, devnull_fd);
+    return server_fork(&a, join);
 }
 
 /* Paging a program in through FUSE is the largest part of a short launch:

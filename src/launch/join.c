@@ -450,6 +450,17 @@ void hr_join_ready(struct hr_join *j)
     }
 }
 
+void hr_join_close(struct hr_join *j)
+{
+    int *fds[] = {&j->listen_fd, &j->ready_rd, &j->ready_wr};
+
+    for (size_t i = 0; i < HR_ARRAY_LEN(fds); i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
 int hr_join_accept(int listen_fd)
 {
     int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);

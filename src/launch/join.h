@@ -67,6 +67,12 @@ enum hr_join_role hr_join_enter(const char *name, struct hr_join *j);
 /* Leader: the root is ready; let the server hand out the namespaces. */
 void hr_join_ready(struct hr_join *j);
 
+/* Close whatever of j this process still holds (the server took the socket
+ * and the ready pipe's reading end, hr_join_ready closed the other). After a
+ * failure, a server already forked then reads end of file from the ready
+ * pipe and lets nobody into what was left half-built. */
+void hr_join_close(struct hr_join *j);
+
 /* Server side: answer one connection on listen_fd. Returns a pidfd of the new
  * member (to watch), or -1 if the connection was refused or failed. */
 int hr_join_accept(int listen_fd);

@@ -1,3 +1,6 @@
+/* The launch as the design's list of steps (DESIGN.md, "The launch, step by
+ * step"): hr_launch_enter calls one function per step, in order, over one
+ * struct launch that launch_release frees on every path. */
 #include "autoconfig.h"
 
 #include <errno.h>
@@ -6,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,23 +22,11 @@
 #include "launch/image.h"
 #include "launch/join.h"
 #include "launch/kmount.h"
+#include "launch/mount.h"
 #include "launch/ns.h"
 #include "launch/plan.h"
 #include "launch/root.h"
-
-/* The prolog's kernel mount of this image (NULL: serve it with FUSE). A
- * writable root without --fakeroot needs FUSE's report of every file as the
- * caller's, and --fakeroot needs the image's root-owned files as its own:
- * both only FUSE does. */
-static char *image_kernel_mount(const struct hr_config *cfg, const struct hr_plan *plan,
-                                const struct hr_image *img, char **envp, dev_t *mount_dev)
-{
-    if (plan->is_writable || plan->is_fakeroot || cfg->offset) {
-        hr_debug("kernel mount: not with --writable-tmpfs, --fakeroot or --offset");
-        return NULL;
-    }
-    return hr_kmount_find(&img->st, envp, mount_dev);
-}
+#include "launch/stage.h"
 
 /* -vv reports how long each step took (the benchmark report uses it). */
 static void step_done(const char *step, struct timespec *t0)
@@ -49,73 +40,57 @@ static void step_done(const char *step, struct timespec *t0)
     *t0 = t1;
 }
 
-/* 4 and 5 with the prolog's mount: bind it where FUSE would mount. */
-static int image_enter_kernel(const struct hr_plan *plan, const char *kmount,
-                              dev_t mount_dev, struct timespec *t0)
-{
-    char *src;
-    int rc;
+/* Where step 5 takes the image from: the prolog's kernel mount of it, or
+ * FUSE. Decided once (launch_image_source), for --dry-run's report and for
+ * the mount alike. */
+struct image_source {
+    char *kmount;    /* host path of the prolog's mount, or NULL: FUSE */
+    dev_t mount_dev; /* its device: what is bound must still be on it */
+};
 
-    if (hr_ns_enter(plan->host_uid, plan->host_gid, plan->uid, plan->gid) < 0)
-        return -1;
-    step_done("namespaces", t0);
-    if (hr_root_stage(plan->is_writable) < 0)
-        return -1;
-    src = hr_path_join(HR_STAGE_OLDROOT, kmount);
-    rc = hr_mount(src, HR_STAGE_IMAGE, NULL, MS_BIND | MS_RDONLY, NULL);
-    /* The mount point's directory is the user's: what was bound must still
-     * be the very mount hr_kmount_find checked. */
-    if (rc == 0 && !hr_kmount_is_mount(HR_STAGE_IMAGE, mount_dev)) {
-        hr_err("%s: no longer the prolog's kernel mount (changed while it was bound)",
-               kmount);
-        rc = -1;
-    }
-    free(src);
-    return rc;
-}
-
-/* 4 and 5 with FUSE: the server is forked once the image is mounted. */
-static int image_enter_fuse(const struct hr_plan *plan, struct hr_image *img,
-                            const struct hr_image_view *view, struct timespec *t0,
-                            struct hr_join *join, int devnull_fd)
-{
-    /* Checked here for a clear message; opened again inside the namespace,
-     * since FUSE only accepts a /dev/fuse opened by the mounting namespace's
-     * credentials. */
-    int fuse_fd = hr_check_open_fuse();
-    bool is_prefetch_useful; /* idle cores: prefetch, decompress in parallel */
-
-    if (fuse_fd < 0)
-        return -1;
-    close(fuse_fd);
-    is_prefetch_useful = hr_image_prefetch_is_useful();
-    if (hr_ns_enter(plan->host_uid, plan->host_gid, plan->uid, plan->gid) < 0)
-        return -1;
-    fuse_fd = hr_check_open_fuse();
-    if (fuse_fd < 0)
-        return -1;
-    step_done("namespaces", t0);
-    if (hr_root_stage(plan->is_writable) < 0 ||
-        hr_image_mount_fuse(img, fuse_fd, HR_STAGE_IMAGE, plan->uid, plan->gid,
-                            plan->is_writable && !plan->is_fakeroot, is_prefetch_useful,
-                            join, devnull_fd) < 0)
-        return -1;
-    if (is_prefetch_useful) {
-        char *exe = hr_plan_find_exe(plan, view);
-        hr_image_prefetch(HR_STAGE_IMAGE, exe);
-        free(exe);
-    }
-    return 0;
-}
-
-/* What one launch knows once it is planned (steps 2 and 3). */
+/* What one launch holds, from the plan to the exec. */
 struct launch {
     struct hr_host host;
     struct hr_image img;
     struct hr_inject inject;
     struct hr_image_view view;
     struct hr_plan plan;
+    struct image_source source;
+    struct hr_join join; /* --join: the leader's socket and ready pipe */
+    bool is_join_leader;
+    int devnull_fd; /* the servers' stdin, stdout and stderr */
+    size_t n_binds; /* cfg->n_binds, which hr_host_free needs */
 };
+
+static struct launch launch_new(const struct hr_config *cfg)
+{
+    return (struct launch){.img = {.fd = -1},
+                           .join = {.listen_fd = -1, .ready_rd = -1, .ready_wr = -1},
+                           .devnull_fd = -1,
+                           .n_binds = cfg->n_binds};
+}
+
+/* Everything a launch holds, whichever step it got to. */
+static void launch_release(struct launch *l)
+{
+    hr_host_free(&l->host, l->n_binds);
+    hr_image_close(&l->img);
+    hr_inject_free(&l->inject);
+    hr_plan_free(&l->plan);
+    free(l->source.kmount);
+    hr_join_close(&l->join);
+    if (l->devnull_fd >= 0)
+        close(l->devnull_fd);
+}
+#define launch_autorelease __attribute__((cleanup(launch_release)))
+
+/* The plan is the caller's from here on (step 7 runs it). */
+static int launch_hand_over(struct launch *l, struct hr_plan *out)
+{
+    *out = l->plan;
+    memset(&l->plan, 0, sizeof(l->plan));
+    return 0;
+}
 
 /* Steps 2 and 3. Returns 0 or -1 (logged). */
 static int launch_plan(const struct hr_config *cfg, char **envp, struct launch *l,
@@ -151,16 +126,20 @@ static int launch_plan(const struct hr_config *cfg, char **envp, struct launch *
     return 0;
 }
 
-int hr_launch_plan(const struct hr_config *cfg, char **envp, struct hr_plan *out)
+/* Step 5's one decision: the prolog's kernel mount of this image, or FUSE.
+ * A writable root without --fakeroot needs FUSE's report of every file as
+ * the caller's, and --fakeroot needs the image's root-owned files as its
+ * own: both only FUSE does. */
+static void launch_image_source(const struct hr_config *cfg, char **envp,
+                                struct launch *l)
 {
-    struct timespec t0;
-    struct launch l;
+    const struct hr_plan *plan = &l->plan;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (launch_plan(cfg, envp, &l, &t0) < 0)
-        return HR_EXIT_FAIL;
-    *out = l.plan;
-    return 0;
+    if (plan->is_writable || plan->is_fakeroot || cfg->offset) {
+        hr_debug("kernel mount: not with --writable-tmpfs, --fakeroot or --offset");
+        return;
+    }
+    l->source.kmount = hr_kmount_find(&l->img.st, envp, &l->source.mount_dev);
 }
 
 /* --join-lead (the SPANK plugin's helper): the parent bound the step's
@@ -190,101 +169,215 @@ static int join_lead(int fd, struct hr_join *j)
  * enter the leader's, or go alone. The step's socket is named with the
  * user's secret, so that nobody else can take the name first; without a
  * usable secret the launch goes alone (hr_join_step_name said why). */
-static enum hr_join_role launch_join(const struct hr_config *cfg,
-                                     const struct hr_plan *plan, char **envp,
-                                     struct hr_join *join)
+static enum hr_join_role launch_join(const struct hr_config *cfg, char **envp,
+                                     struct launch *l, struct timespec *t0)
 {
     char name[HR_JOIN_NAME_MAX];
+    enum hr_join_role role;
 
-    if (cfg->join_lead_fd)
-        return join_lead(cfg->join_lead_fd, join) < 0 ? HR_JOIN_ERROR : HR_JOIN_LEADER;
-    if (hr_join_step_name(envp, plan->join_key, plan->host_uid, name, sizeof(name)) < 0)
+    if (!cfg->join_lead_fd && !l->plan.join_key)
         return HR_JOIN_ALONE;
-    return hr_join_enter(name, join);
+    if (cfg->join_lead_fd)
+        role =
+            join_lead(cfg->join_lead_fd, &l->join) < 0 ? HR_JOIN_ERROR : HR_JOIN_LEADER;
+    else if (hr_join_step_name(envp, l->plan.join_key, l->plan.host_uid, name,
+                               sizeof(name)) < 0)
+        role = HR_JOIN_ALONE;
+    else
+        role = hr_join_enter(name, &l->join);
+    step_done("join", t0);
+    l->is_join_leader = role == HR_JOIN_LEADER;
+    return role;
 }
 
-int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *out)
+/* -v: what this launch builds. */
+static void launch_report(const struct launch *l)
 {
-    struct timespec t0;
-    struct launch l;
-    struct hr_plan *plan = &l.plan;
-    int devnull_fd;
-    struct hr_join join = {.listen_fd = -1, .ready_rd = -1, .ready_wr = -1};
-    bool is_join_leader = false;
-    char *kmount;
-    dev_t mount_dev = 0;
-    bool is_entered;
+    const struct hr_plan *plan = &l->plan;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (launch_plan(cfg, envp, &l, &t0) < 0)
-        return HR_EXIT_FAIL;
-    if (cfg->is_dry_run) {
-        kmount = image_kernel_mount(cfg, plan, &l.img, envp, &mount_dev);
-        hr_plan_print(plan, l.img.path, stdout);
-        hr_inject_print(&l.inject, stdout);
-        if (kmount)
-            printf("mount    kernel squashfs %s (prolog)\n", kmount);
-        else
-            printf("mount    FUSE (squashfuse)\n");
-        free(kmount);
-        return 1;
-    }
-    /* 4. namespaces: with --join, either lead (build the container below and
-     * share it) or enter the leader's and go straight to exec. */
-    if (cfg->join_lead_fd || plan->join_key) {
-        enum hr_join_role role = launch_join(cfg, plan, envp, &join);
-        step_done("join", &t0);
-        if (role == HR_JOIN_ERROR)
-            return HR_EXIT_FAIL;
-        if (role == HR_JOIN_MEMBER) {
-            *out = *plan;
-            return 0;
-        }
-        is_join_leader = role == HR_JOIN_LEADER;
-    }
-    kmount = image_kernel_mount(cfg, plan, &l.img, envp, &mount_dev);
-    hr_info("%s: %s image, %s, root %s, %zu mounts, running %s as uid %u", l.img.path,
-            l.img.compression, kmount ? "kernel squashfs mount by the prolog" : "FUSE",
+    hr_info("%s: %s image, %s, root %s, %zu mounts, running %s as uid %u", l->img.path,
+            l->img.compression,
+            l->source.kmount ? "kernel squashfs mount by the prolog" : "FUSE",
             plan->is_writable     ? "writable (tmpfs overlay)"
             : plan->needs_overlay ? "read-only (overlay for mount points)"
                                   : "read-only",
             plan->n_mounts, plan->argv.v[0], (unsigned)plan->uid);
-    devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    is_entered =
-        devnull_fd >= 0 &&
-        (kmount ? image_enter_kernel(plan, kmount, mount_dev, &t0) == 0
-                : image_enter_fuse(plan, &l.img, &l.view, &t0,
-                                   is_join_leader ? &join : NULL, devnull_fd) == 0);
-    if (is_entered && kmount && is_join_leader)
-        is_entered = hr_image_keep_join(&join, devnull_fd) == 0;
-    free(kmount);
-    if (!is_entered)
-        return HR_EXIT_FAIL;
-    step_done("image", &t0);
+}
 
+/* 4. namespaces (ns.h). With FUSE, /dev/fuse is checked first, for a clear
+ * message; image_from_fuse opens it again inside, since FUSE only accepts a
+ * /dev/fuse opened by the mounting namespace's credentials. */
+static int launch_namespaces(const struct launch *l, struct timespec *t0)
+{
+    const struct hr_plan *plan = &l->plan;
+
+    if (!l->source.kmount) {
+        int fuse_fd = hr_check_open_fuse();
+        if (fuse_fd < 0)
+            return -1;
+        close(fuse_fd);
+    }
+    if (hr_ns_enter(plan->host_uid, plan->host_gid, plan->uid, plan->gid) < 0)
+        return -1;
+    step_done("namespaces", t0);
+    return 0;
+}
+
+/* 5 with the prolog's mount: bind it where FUSE would mount. */
+static int image_from_kernel(struct launch *l)
+{
+    const char *kmount = l->source.kmount;
+    hr_autofree char *src = NULL;
+
+    if (hr_root_stage(l->plan.is_writable) < 0)
+        return -1;
+    src = hr_path_join(HR_STAGE_OLDROOT, kmount);
+    if (hr_mount(src, HR_STAGE_IMAGE, NULL, MS_BIND | MS_RDONLY, NULL) < 0)
+        return -1;
+    /* The mount point's directory is the user's: what was bound must still
+     * be the very mount hr_kmount_find checked. */
+    if (!hr_kmount_is_mount(HR_STAGE_IMAGE, l->source.mount_dev)) {
+        hr_err("%s: no longer the prolog's kernel mount (changed while it was bound)",
+               kmount);
+        return -1;
+    }
+    /* --join: no FUSE server hands out the namespaces, so one that does
+     * only that */
+    return l->is_join_leader ? hr_image_keep_join(&l->join, l->devnull_fd) : 0;
+}
+
+/* 5 with FUSE: the server is forked once the image is mounted. */
+static int image_from_fuse(struct launch *l)
+{
+    const struct hr_plan *plan = &l->plan;
+    /* idle cores: prefetch, decompress in parallel (read before the staging
+     * pivot, while /proc is at hand) */
+    bool is_prefetch_useful = hr_image_prefetch_is_useful();
+    int fuse_fd = hr_check_open_fuse();
+    struct hr_fuse_opts opts;
+
+    if (fuse_fd < 0)
+        return -1;
+    opts = (struct hr_fuse_opts){.fuse_fd = fuse_fd,
+                                 .mountpoint = HR_STAGE_IMAGE,
+                                 .uid = plan->uid,
+                                 .gid = plan->gid,
+                                 .is_owned_by_caller =
+                                     plan->is_writable && !plan->is_fakeroot,
+                                 .is_parallel = is_prefetch_useful,
+                                 .join = l->is_join_leader ? &l->join : NULL,
+                                 .devnull_fd = l->devnull_fd};
+    if (hr_root_stage(plan->is_writable) < 0) {
+        close(fuse_fd);
+        return -1;
+    }
+    if (hr_image_mount_fuse(&l->img, &opts) < 0)
+        return -1;
+    if (is_prefetch_useful) {
+        char *exe = hr_plan_find_exe(plan, &l->view);
+        hr_image_prefetch(HR_STAGE_IMAGE, exe);
+        free(exe);
+    }
+    return 0;
+}
+
+/* 5. image: the staging area (stage.h), with the image mounted at
+ * HR_STAGE_IMAGE in it from where l->source says. */
+static int launch_image(struct launch *l)
+{
+    /* for the servers, opened while the host's /dev is still at hand */
+    l->devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (l->devnull_fd < 0) {
+        hr_err("/dev/null: %s", strerror(errno));
+        return -1;
+    }
+    return l->source.kmount ? image_from_kernel(l) : image_from_fuse(l);
+}
+
+int hr_launch_plan(const struct hr_config *cfg, char **envp, struct hr_plan *out)
+{
+    launch_autorelease struct launch l = launch_new(cfg);
+    struct timespec t0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (launch_plan(cfg, envp, &l, &t0) < 0)
+        return -1;
+    return launch_hand_over(&l, out);
+}
+
+int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *out)
+{
+    launch_autorelease struct launch l = launch_new(cfg);
+    struct timespec t0;
+    enum hr_join_role role;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* 1. config is the caller's; 2. checks and 3. plan */
+    if (launch_plan(cfg, envp, &l, &t0) < 0)
+        return -1;
+    /* 4. namespaces, with --join first: lead (build the container below and
+     * share it), or enter the leader's and go straight to exec */
+    role = launch_join(cfg, envp, &l, &t0);
+    if (role == HR_JOIN_ERROR)
+        return -1;
+    if (role == HR_JOIN_MEMBER)
+        return launch_hand_over(&l, out);
+    /* where step 5 takes the image from decides what step 4 checks */
+    launch_image_source(cfg, envp, &l);
+    launch_report(&l);
+    if (launch_namespaces(&l, &t0) < 0)
+        return -1;
+    /* 5. image */
+    if (launch_image(&l) < 0)
+        return -1;
+    step_done("image", &t0);
     /* 6. root */
-    if (hr_root_assemble(plan) < 0)
-        return HR_EXIT_FAIL;
-    if (is_join_leader)
-        hr_join_ready(&join);
+    if (hr_root_assemble(&l.plan) < 0)
+        return -1;
+    if (l.is_join_leader)
+        hr_join_ready(&l.join);
     step_done("root", &t0);
-    *out = *plan;
+    /* 7. exec is the caller's */
+    return launch_hand_over(&l, out);
+}
+
+/* --dry-run: steps 2 and 3, and step 5's choice, printed; nothing is
+ * created. */
+static int launch_dry_run(const struct hr_config *cfg, char **envp)
+{
+    launch_autorelease struct launch l = launch_new(cfg);
+    struct timespec t0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (launch_plan(cfg, envp, &l, &t0) < 0)
+        return -1;
+    launch_image_source(cfg, envp, &l);
+    hr_plan_print(&l.plan, l.img.path, stdout);
+    hr_inject_print(&l.inject, stdout);
+    if (l.source.kmount)
+        printf("mount    kernel squashfs %s (prolog)\n", l.source.kmount);
+    else
+        printf("mount    FUSE (squashfuse)\n");
     return 0;
 }
 
 int hr_launch(const struct hr_config *cfg, char **envp)
 {
     struct hr_plan plan;
-    int rc = hr_launch_enter(cfg, envp, &plan);
+    int rc;
 
-    if (rc != 0)
-        return rc == 1 ? HR_EXIT_OK : rc;
-    if (cfg->join_lead_fd) {
-        /* the container is served: the parent enters it, after comparing
-         * this key with its own plan's */
-        printf("%s\n", plan.join_key);
-        return fflush(stdout) == 0 ? HR_EXIT_OK : HR_EXIT_FAIL;
-    }
-    /* 7. exec */
-    return hr_exec(&plan);
+    if (cfg->is_dry_run)
+        return launch_dry_run(cfg, envp) < 0 ? HR_EXIT_FAIL : HR_EXIT_OK;
+    if (hr_launch_enter(cfg, envp, &plan) < 0)
+        return HR_EXIT_FAIL;
+    /* 7. exec. It returns only on failure, with the plan's environment
+     * installed as environ: the plan stays until exit. */
+    if (!cfg->join_lead_fd)
+        return hr_exec(&plan);
+    /* --join-lead: the container is served, and the parent enters it after
+     * comparing this key with its own plan's */
+    printf("%s\n", plan.join_key);
+    rc = fflush(stdout) == 0 ? HR_EXIT_OK : HR_EXIT_FAIL;
+    hr_plan_free(&plan);
+    return rc;
 }

@@ -1,7 +1,8 @@
 /* --join's socket name: an HMAC-SHA-256 of the join key under the user's
  * secret, checked against OpenSSL's own HMAC and a vector from
  * `openssl dgst -sha256 -mac HMAC`. And the secret file: made once, read
- * back, refused when another user could know it. */
+ * back, refused when another user could know it. And what a failed leader
+ * closes. */
 #include "autoconfig.h"
 
 #include <fcntl.h>
@@ -121,9 +122,29 @@ static void test_secret(void)
     free(home);
 }
 
+/* hr_join_close closes what is still open, once, and nothing else. */
+static void test_close(void)
+{
+    int sock[2], ready[2];
+    struct hr_join j;
+
+    CHECK(pipe(ready) == 0 && pipe(sock) == 0);
+    j = (struct hr_join){.listen_fd = sock[0], .ready_rd = -1, .ready_wr = ready[1]};
+    hr_join_close(&j);
+    CHECK(j.listen_fd == -1 && j.ready_rd == -1 && j.ready_wr == -1);
+    CHECK(fcntl(sock[0], F_GETFD) < 0 && fcntl(ready[1], F_GETFD) < 0);
+    /* the ones the server took were left alone */
+    CHECK(fcntl(sock[1], F_GETFD) >= 0 && fcntl(ready[0], F_GETFD) >= 0);
+    hr_join_close(&j); /* again: nothing left to close */
+    CHECK(fcntl(sock[1], F_GETFD) >= 0 && fcntl(ready[0], F_GETFD) >= 0);
+    close(sock[1]);
+    close(ready[0]);
+}
+
 int main(void)
 {
     test_name();
     test_secret();
+    test_close();
     return unit_done();
 }
