@@ -2,8 +2,11 @@
 # Launch-time benchmark: hpcrun against the floor (unshare -Urm true) and
 # against Charliecloud's ch-run on the same SquashFS image, paired in one run.
 #
-#   bench/launch.sh [-n ROUNDS] [-c CONCURRENT] [-r CONC_ROUNDS] [-o REPORT.md]
+#   bench/launch.sh [-n ROUNDS] [-c CONCURRENT] [-r CONC_ROUNDS] [-b OLD_HPCRUN] [-o REPORT.md]
 #
+# -b adds another hpcrun binary (an earlier build, say) to the same rounds,
+# so a change can be shown to keep the launch time: the report then gives
+# the new build's median against the old one's, paired.
 # Each round runs the three commands once each, in a rotating order, so drift
 # in the machine's load hits all three alike; the report gives medians and
 # ratios. Then CONCURRENT launches of each start at once, CONC_ROUNDS times,
@@ -12,10 +15,11 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-rounds=101 conc=16 conc_rounds=21 report=$here/results/launch.md
-while getopts n:c:r:o: o; do
+rounds=101 conc=16 conc_rounds=21 report=$here/results/launch.md baseline=
+while getopts n:c:r:o:b: o; do
     case $o in
         n) rounds=$OPTARG ;; c) conc=$OPTARG ;; r) conc_rounds=$OPTARG ;; o) report=$OPTARG ;;
+        b) baseline=$OPTARG ;;
         *) exit 2 ;;
     esac
 done
@@ -27,6 +31,10 @@ chmod 0755 "$work"
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 cp "$top/src/hpcrun" "$work/"
+if [ -n "$baseline" ]; then
+    [ -x "$baseline" ] || { echo "bench: -b $baseline: not an executable" >&2; exit 1; }
+    cp "$baseline" "$work/hpcrun-baseline"
+fi
 cp "$top/tests/data/topo/nvidia-a100.xml" "$work/gpunode.xml"
 "$top/images/build-image.sh" --probe "$top/images/hr-probe" "$work/demo.sqfs"
 "$top/images/build-image.sh" --comp none --probe "$top/images/hr-probe" "$work/plain.sqfs"
@@ -52,13 +60,15 @@ floor() { unshare -Urm true; }
 hpc() { ./hpcrun "$img" /bin/true; }
 ch() { ch-run "$img" -- /bin/true; }
 hpcj() { ./hpcrun --join=bench "$img" /bin/true; }
+base() { ./hpcrun-baseline "$img" /bin/true; }
 names=(floor hpc ch)
+[ ! -x ./hpcrun-baseline ] || names+=(base)
 conc_names=(floor hpc ch hpcj)
 now() { local t=${EPOCHREALTIME/./}; echo "$t"; }
 for f in "${names[@]}"; do "$f"; "$f"; done # warm the host's caches
 for ((i = 0; i < rounds; i++)); do
-    for ((k = 0; k < 3; k++)); do
-        f=${names[$(((i + k) % 3))]}
+    for ((k = 0; k < ${#names[@]}; k++)); do
+        f=${names[$(((i + k) % ${#names[@]}))]}
         s=${EPOCHREALTIME/./}
         "$f" || { echo "bench: $f failed" >&2; exit 1; }
         e=${EPOCHREALTIME/./}
@@ -119,6 +129,12 @@ mkdir -p "$(dirname "$report")"
         echo "| \`unshare -Urm true\` (floor) | $(ms "$f") | 1.00 | $(awk -v a="$f" -v b="$c" 'BEGIN{printf "%.2f", a/b}') |"
         echo "| \`hpcrun demo.sqfs /bin/true\` | $(ms "$h") | $(awk -v a="$h" -v b="$f" 'BEGIN{printf "%.2f", a/b}') | **$(awk -v a="$h" -v b="$c" 'BEGIN{printf "%.2f", a/b}')** |"
         echo "| \`ch-run demo.sqfs -- /bin/true\` | $(ms "$c") | $(awk -v a="$c" -v b="$f" 'BEGIN{printf "%.2f", a/b}') | 1.00 |"
+        if [ $kind = single ] && [ -n "$baseline" ]; then
+            b=$(stat_of base $kind.txt)
+            echo "| \`hpcrun\` baseline ($(basename "$baseline"), given with -b) | $(ms "$b") | $(awk -v a="$b" -v b="$f" 'BEGIN{printf "%.2f", a/b}') | $(awk -v a="$b" -v b="$c" 'BEGIN{printf "%.2f", a/b}') |"
+            echo
+            echo "This build against the baseline, paired: **$(awk -v a="$h" -v b="$b" 'BEGIN{printf "%.3f", a/b}')×** the baseline's median."
+        fi
         if [ $kind = concurrent ]; then
             j=$(stat_of hpcj $kind.txt)
             echo "| \`hpcrun --join=bench demo.sqfs /bin/true\` (one shared container) | $(ms "$j") | $(awk -v a="$j" -v b="$f" 'BEGIN{printf "%.2f", a/b}') | $(awk -v a="$j" -v b="$c" 'BEGIN{printf "%.2f", a/b}') |"
