@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "host/devhost.h"
 #include "host/devices.h"
 #include "unit.h"
 
