@@ -360,7 +360,7 @@ int hr_doctor(int argc, char **argv, char **envp)
         hr_config_free(&cfg);
         return HR_EXIT_FAIL;
     }
-    if (cfg.show_help) {
+    if (cfg.action == HR_ACTION_HELP) {
         fputs("usage: hpcrun doctor [OPTIONS] [IMAGE]\n"
               "Check this node (and IMAGE, if given) for what a launch needs: user\n"
               "namespaces, /dev/fuse, Slurm, the image's MPI, GPUs and host libraries;\n"

@@ -73,8 +73,8 @@ static void usage(FILE *out)
  * defaults included, so an admin sees what a launch would look for. */
 static void print_host_policy(const struct hr_config *cfg)
 {
-    printf("gpu=%s\nfabric=%s\n", hr_gpu_mode_names[cfg->gpu],
-           cfg->fabric == HR_FABRIC_NONE ? "none" : "auto");
+    printf("gpu=%s\nfabric=%s\n", hr_gpu_mode_names[cfg->devreq.gpu],
+           cfg->devreq.fabric == HR_FABRIC_NONE ? "none" : "auto");
     printf("ld-so-cache=%s\nhost-mpi=%s\nhost-tool-path=%s\n",
            cfg->ld_so_cache ? cfg->ld_so_cache : HR_LDCACHE,
            cfg->host_mpi ? cfg->host_mpi : "",
@@ -106,28 +106,28 @@ int main(int argc, char **argv)
         return HR_EXIT_FAIL;
     }
     hr_log_init("hpcrun", cfg.verbosity);
-    if (cfg.show_help) {
+    switch (cfg.action) {
+    case HR_ACTION_HELP:
         usage(stdout);
         return HR_EXIT_OK;
-    }
-    if (cfg.show_version) {
+    case HR_ACTION_VERSION:
         printf("hpcrun %s\nfeatures: %s\n", PACKAGE_VERSION, HR_FEATURES);
         return HR_EXIT_OK;
-    }
-    if (cfg.show_site_config) {
+    case HR_ACTION_SITE_CONFIG:
         /* the Slurm prolog's policy, as its own parser (this one) reads it */
-        printf("stage-dir=%s\nkernel-mount-dirs=%s\n", cfg.stage_dir ? cfg.stage_dir : "",
-               cfg.kernel_mount_dirs ? cfg.kernel_mount_dirs : "");
-        printf("stage-max-size=%llu\nstage-min-free=%llu\n", cfg.stage_max_size,
-               cfg.stage_min_free);
+        printf("stage-dir=%s\nkernel-mount-dirs=%s\n", cfg.stage.dir ? cfg.stage.dir : "",
+               cfg.stage.kernel_mount_dirs ? cfg.stage.kernel_mount_dirs : "");
+        printf("stage-max-size=%llu\nstage-min-free=%llu\n", cfg.stage.max_size,
+               cfg.stage.min_free);
         print_host_policy(&cfg);
         hr_config_free(&cfg);
         return HR_EXIT_OK;
-    }
-    if (cfg.show_devices) {
+    case HR_ACTION_DEVICES:
         rc = hr_inject_show(&cfg, environ);
         hr_config_free(&cfg);
         return rc;
+    case HR_ACTION_LAUNCH:
+        break;
     }
     rc = hr_launch(&cfg, environ);
     fflush(stdout);

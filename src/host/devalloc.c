@@ -66,6 +66,7 @@
 #include "common/util.h"
 #include "host/devhost.h"
 #include "host/devices.h"
+#include "host/devreq.h"
 
 struct gpu_vendor {
     unsigned bit;
@@ -330,17 +331,6 @@ static unsigned mode_vendor(enum hr_gpu_mode mode)
         break;
     }
     return 0;
-}
-
-const char *const hr_gpu_mode_names[HR_N_GPU_MODES] = {
-    [HR_GPU_AUTO] = "auto", [HR_GPU_NONE] = "none",   [HR_GPU_NVIDIA] = "nvidia",
-    [HR_GPU_AMD] = "amd",   [HR_GPU_INTEL] = "intel",
-};
-_Static_assert(HR_GPU_INTEL + 1 == HR_N_GPU_MODES, "hr_gpu_mode_names: one per mode");
-
-const char *hr_gpu_mode_name(enum hr_gpu_mode mode)
-{
-    return hr_gpu_mode_names[mode];
 }
 
 static int gpus_build(struct allocator *p, const struct hr_hwtopo *topo)

@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "host/devhost.h"
 #include "host/devices.h"
+#include "host/devreq.h"
 
 /* One GPU of the topology and what the allocation made of it. */
 struct hr_gpuslot {
@@ -39,7 +40,5 @@ void hr_gpualloc_free(struct hr_gpualloc *alloc);
 
 /* "nvidia", "amd", "intel", "verbs", "cxi" */
 const char *hr_vendor_name(unsigned vendor_bit);
-/* --gpu=NAME: hr_gpu_mode_names[mode] */
-const char *hr_gpu_mode_name(enum hr_gpu_mode mode);
 
 #endif

@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "host/devalloc.h"
 #include "host/devhost.h"
+#include "host/devreq.h"
 
 struct planner {
     const struct hr_hwtopo *topo;

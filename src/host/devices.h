@@ -11,13 +11,7 @@
 
 #include "common/util.h"
 #include "host/devhost.h"
-
-enum hr_gpu_mode { HR_GPU_AUTO, HR_GPU_NONE, HR_GPU_NVIDIA, HR_GPU_AMD, HR_GPU_INTEL };
-#define HR_N_GPU_MODES 5
-/* The names of --gpu and the site key "gpu", indexed by enum hr_gpu_mode:
- * "auto", "none", "nvidia", "amd", "intel". The one list of them. */
-extern const char *const hr_gpu_mode_names[HR_N_GPU_MODES];
-enum hr_fabric_mode { HR_FABRIC_AUTO, HR_FABRIC_NONE };
+#include "host/devreq.h"
 
 /* What the plan decided. */
 struct hr_devplan {
@@ -25,11 +19,6 @@ struct hr_devplan {
     struct hr_strv env;   /* NAME=VALUE to set inside (visible-device lists renumbered) */
     unsigned vendors;     /* HR_VENDOR_* bits whose host driver libraries are wanted */
     struct hr_strv report; /* human lines for --devices / --dry-run */
-};
-
-struct hr_devreq {
-    enum hr_gpu_mode gpu;
-    enum hr_fabric_mode fabric;
 };
 
 /* Pure: pick the devices the job may use and the nodes to bind. envp is the

@@ -279,7 +279,7 @@ static int inject_devices(struct inject_ctx *c, char **envp, struct hr_inject *o
     const struct hr_config *cfg = c->cfg;
     struct hr_hwtopo topo = {0};
     struct hr_devhost host = {0};
-    struct hr_devreq req = {.gpu = cfg->gpu, .fabric = cfg->fabric};
+    struct hr_devreq req = cfg->devreq;
     char err[512];
     int rc = 0;
 
@@ -289,7 +289,7 @@ static int inject_devices(struct inject_ctx *c, char **envp, struct hr_inject *o
     if (cfg->topology || hr_dev_host_has_any()) {
         if (hr_hw_discover(cfg->topology, &topo, err, sizeof(err)) == 0) {
             hr_devhost_collect(&host);
-        } else if (cfg->topology || cfg->gpu != HR_GPU_AUTO) {
+        } else if (cfg->topology || cfg->devreq.gpu != HR_GPU_AUTO) {
             hr_err("%s", err);
             return -1;
         } else {
@@ -298,7 +298,7 @@ static int inject_devices(struct inject_ctx *c, char **envp, struct hr_inject *o
         }
     }
     rc = hr_dev_plan(&topo, &host, &req, envp, &out->dev, err, sizeof(err));
-    if (rc < 0 && cfg->gpu == HR_GPU_AUTO) {
+    if (rc < 0 && cfg->devreq.gpu == HR_GPU_AUTO) {
         /* a stale allocation variable must not stop a program that may not
          * even use a GPU: say so, bind none, keep the fabric */
         hr_warn("%s: no GPU bound", err);
@@ -562,9 +562,9 @@ static int inject_libraries(struct inject_ctx *c, struct hr_inject *out)
     split_path(cfg->host_tool_path ? cfg->host_tool_path : HR_DEFAULT_TOOL_PATH,
                &c->tool_dirs);
     for (size_t i = 0; i < HR_N_SETS; i++) {
-        bool is_explicit = (cfg->gpu == HR_GPU_NVIDIA && i == HR_SET_NVIDIA) ||
-                           (cfg->gpu == HR_GPU_AMD && i == HR_SET_AMD) ||
-                           (cfg->gpu == HR_GPU_INTEL && i == HR_SET_INTEL);
+        bool is_explicit = (cfg->devreq.gpu == HR_GPU_NVIDIA && i == HR_SET_NVIDIA) ||
+                           (cfg->devreq.gpu == HR_GPU_AMD && i == HR_SET_AMD) ||
+                           (cfg->devreq.gpu == HR_GPU_INTEL && i == HR_SET_INTEL);
         if ((out->dev.vendors & set_vendor[i]) && inject_set(c, i, is_explicit, out) < 0)
             return -1;
     }
@@ -595,7 +595,7 @@ int hr_inject_collect(const struct hr_config *cfg, char **envp, struct hr_image 
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (cfg->gpu == HR_GPU_NONE && cfg->fabric == HR_FABRIC_NONE &&
+    if (cfg->devreq.gpu == HR_GPU_NONE && cfg->devreq.fabric == HR_FABRIC_NONE &&
         cfg->mpi != HR_MPI_HOST)
         return 0;
     rc = inject_devices(&c, envp, out);

@@ -175,10 +175,10 @@ static void test_stage_caps(void)
     CHECK(hr_config_apply_site(&cfg, "site.conf",
                                "stage-max-size = 8G\nstage-min-free = 512M\n", err,
                                sizeof(err)) == 0);
-    CHECK(cfg.stage_max_size == 8ULL << 30 && cfg.stage_min_free == 512ULL << 20);
+    CHECK(cfg.stage.max_size == 8ULL << 30 && cfg.stage.min_free == 512ULL << 20);
     CHECK(hr_config_apply_site(&cfg, "site.conf", "stage-max-size = 0\n", err,
                                sizeof(err)) == 0 &&
-          cfg.stage_max_size == 0);
+          cfg.stage.max_size == 0);
     CHECK(hr_config_parse_size("k", "4096", &v, err, sizeof(err)) == 0 && v == 4096);
     CHECK(hr_config_parse_size("k", "3K", &v, err, sizeof(err)) == 0 && v == 3072);
     CHECK(hr_config_parse_size("k", "1T", &v, err, sizeof(err)) == 0 && v == 1ULL << 40);
@@ -200,16 +200,17 @@ static void test_site_policy(void)
     char err[512];
 
     memset(&cfg, 0, sizeof(cfg));
-    CHECK(cfg.stage_dir == NULL && cfg.kernel_mount_dirs == NULL); /* never by default */
+    CHECK(cfg.stage.dir == NULL &&
+          cfg.stage.kernel_mount_dirs == NULL); /* never by default */
     CHECK(hr_config_apply_site(&cfg, "site.conf",
                                "stage-dir = /local//hpcrun/\n"
                                "kernel-mount-dirs = /apps/images:/scratch/trusted\n",
                                err, sizeof(err)) == 0);
-    CHECK_STR(cfg.stage_dir, "/local/hpcrun");
-    CHECK_STR(cfg.kernel_mount_dirs, "/apps/images:/scratch/trusted");
+    CHECK_STR(cfg.stage.dir, "/local/hpcrun");
+    CHECK_STR(cfg.stage.kernel_mount_dirs, "/apps/images:/scratch/trusted");
     CHECK(hr_config_apply_site(&cfg, "site.conf", "kernel-mount-dirs =\nstage-dir =\n",
                                err, sizeof(err)) == 0);
-    CHECK(cfg.stage_dir == NULL && cfg.kernel_mount_dirs == NULL);
+    CHECK(cfg.stage.dir == NULL && cfg.stage.kernel_mount_dirs == NULL);
     CHECK(hr_config_apply_site(&cfg, "site.conf", "\nkernel-mount-dirs = /apps:images\n",
                                err, sizeof(err)) < 0);
     CHECK(
@@ -219,7 +220,37 @@ static void test_site_policy(void)
     CHECK(strstr(err, "site.conf:1: stage-dir: 'local' is not an absolute path"));
     hr_config_free(&cfg);
     test_stage_caps();
-    CHECK(parse(&cfg, err, "--site-config", NULL) == 0 && cfg.show_site_config);
+    CHECK(parse(&cfg, err, "--site-config", NULL) == 0 &&
+          cfg.action == HR_ACTION_SITE_CONFIG);
+    hr_config_free(&cfg);
+}
+
+/* One action; when several are given the same one wins in any order. */
+static void test_actions(void)
+{
+    struct hr_config cfg;
+    char err[512];
+
+    CHECK(parse(&cfg, err, "i", NULL) == 0 && cfg.action == HR_ACTION_LAUNCH);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--version", NULL) == 0 && cfg.action == HR_ACTION_VERSION);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "-h", NULL) == 0 && cfg.action == HR_ACTION_HELP);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--devices", "--help", NULL) == 0 &&
+          cfg.action == HR_ACTION_HELP);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--help", "--devices", NULL) == 0 &&
+          cfg.action == HR_ACTION_HELP);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--site-config", "--version", NULL) == 0 &&
+          cfg.action == HR_ACTION_VERSION);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--version", "--site-config", NULL) == 0 &&
+          cfg.action == HR_ACTION_VERSION);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--devices", "--site-config", NULL) == 0 &&
+          cfg.action == HR_ACTION_SITE_CONFIG);
     hr_config_free(&cfg);
 }
 
@@ -229,12 +260,12 @@ static void test_devices_and_libs(void)
     char err[512];
 
     CHECK(parse(&cfg, err, "i", NULL) == 0);
-    CHECK(cfg.gpu == HR_GPU_AUTO && cfg.fabric == HR_FABRIC_AUTO &&
+    CHECK(cfg.devreq.gpu == HR_GPU_AUTO && cfg.devreq.fabric == HR_FABRIC_AUTO &&
           cfg.mpi == HR_MPI_IMAGE);
     hr_config_free(&cfg);
     CHECK(parse(&cfg, err, "--gpu=nvidia", "--fabric=none", "--mpi=host", "--topology",
                 "t.xml", "i", NULL) == 0);
-    CHECK(cfg.gpu == HR_GPU_NVIDIA && cfg.fabric == HR_FABRIC_NONE &&
+    CHECK(cfg.devreq.gpu == HR_GPU_NVIDIA && cfg.devreq.fabric == HR_FABRIC_NONE &&
           cfg.mpi == HR_MPI_HOST);
     CHECK_STR(cfg.topology, "t.xml");
     hr_config_free(&cfg);
@@ -245,9 +276,11 @@ static void test_devices_and_libs(void)
     CHECK(strstr(err, "--mpi 'pmix': expected 'image' or 'host'") != NULL);
     hr_config_free(&cfg);
     /* --devices: the image is optional */
-    CHECK(parse(&cfg, err, "--devices", NULL) == 0 && cfg.show_devices && !cfg.image);
+    CHECK(parse(&cfg, err, "--devices", NULL) == 0 && cfg.action == HR_ACTION_DEVICES &&
+          !cfg.image);
     hr_config_free(&cfg);
-    CHECK(parse(&cfg, err, "--devices", "i", NULL) == 0 && cfg.show_devices);
+    CHECK(parse(&cfg, err, "--devices", "i", NULL) == 0 &&
+          cfg.action == HR_ACTION_DEVICES);
     CHECK_STR(cfg.image, "i");
     hr_config_free(&cfg);
 
@@ -261,7 +294,7 @@ static void test_devices_and_libs(void)
                                "host-tools-amd =\n"
                                "host-dirs-verbs = /etc/libibverbs.d=IBV_CONFIG_DIR\n",
                                err, sizeof(err)) == 0);
-    CHECK(cfg.gpu == HR_GPU_NONE && cfg.fabric == HR_FABRIC_NONE);
+    CHECK(cfg.devreq.gpu == HR_GPU_NONE && cfg.devreq.fabric == HR_FABRIC_NONE);
     CHECK_STR(cfg.ld_so_cache, "/opt/ld.so.cache");
     CHECK_STR(cfg.host_mpi, "/opt/mpich/lib");
     CHECK_STR(cfg.host_tool_path, "/opt/bin:/usr/bin");
@@ -300,6 +333,7 @@ static void test_load_site(void)
 
 int main(void)
 {
+    test_actions();
     test_devices_and_libs();
     test_binds();
     test_args();
