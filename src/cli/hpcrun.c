@@ -1,7 +1,10 @@
 /* hpcrun: run a command inside a SquashFS image, without setuid and without
- * a daemon. A thin CLI over the launch library (launch.c). */
+ * a daemon. A thin CLI over the launch library (launch.c), with the commands
+ * that print and run nothing: --help, --version, --site-config, --devices
+ * (and doctor, doctor.c). */
 #include "autoconfig.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +12,12 @@
 #include "cli/doctor.h"
 #include "common/exitcodes.h"
 #include "common/log.h"
+#include "host/devreq.h"
+#include "host/hostlibs.h"
+#include "host/ldcache.h"
 #include "launch/checks.h"
 #include "launch/config.h"
+#include "launch/image.h"
 #include "launch/inject.h"
 #include "launch/launch.h"
 
@@ -88,6 +95,29 @@ static void print_host_policy(const struct hr_config *cfg)
     }
 }
 
+/* --devices [IMAGE]: print what was found and what would be bound. Returns
+ * the exit code. */
+static int show_devices(const struct hr_config *cfg, char **envp)
+{
+    struct hr_image img;
+    struct hr_inject in;
+    bool has_image = cfg->image != NULL;
+    int rc;
+
+    if (has_image && hr_image_open(&img, cfg->image, cfg->offset) < 0)
+        return HR_EXIT_FAIL;
+    rc = hr_inject_collect(cfg, envp, has_image ? &img : NULL, &in);
+    if (rc == 0) {
+        if (!in.dev.report.n)
+            printf("device   none found (no GPU or fabric device on this node)\n");
+        hr_inject_print(&in, stdout);
+        hr_inject_free(&in);
+    }
+    if (has_image)
+        hr_image_close(&img);
+    return rc == 0 ? HR_EXIT_OK : HR_EXIT_FAIL;
+}
+
 int main(int argc, char **argv)
 {
     struct hr_config cfg;
@@ -123,7 +153,7 @@ int main(int argc, char **argv)
         hr_config_free(&cfg);
         return HR_EXIT_OK;
     case HR_ACTION_DEVICES:
-        rc = hr_inject_show(&cfg, environ);
+        rc = show_devices(&cfg, environ);
         hr_config_free(&cfg);
         return rc;
     case HR_ACTION_LAUNCH:

@@ -165,6 +165,56 @@ bool hr_libset_has(const struct hr_libset *s, const char *name)
     return false;
 }
 
+static void strv_merge(struct hr_strv *dst, const struct hr_strv *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        if (!hr_strv_has(dst, src->v[i]))
+            hr_strv_push(dst, src->v[i]);
+}
+
+/* Move what src has that dst lacks into dst. */
+void hr_libset_merge(struct hr_libset *dst, struct hr_libset *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        struct hr_hostlib *l = &src->libs[i];
+        if (hr_libset_has(dst, l->name))
+            continue;
+        dst->libs = hr_xrealloc(dst->libs, (dst->n + 1) * sizeof(*dst->libs));
+        dst->libs[dst->n++] = *l;
+        *l = (struct hr_hostlib){0};
+    }
+    strv_merge(&dst->tools, &src->tools);
+    strv_merge(&dst->dirs, &src->dirs);
+    strv_merge(&dst->env, &src->env);
+    strv_merge(&dst->missing, &src->missing);
+    strv_merge(&dst->kept, &src->kept);
+    if (src->glibc_need > dst->glibc_need) {
+        dst->glibc_need = src->glibc_need;
+        free(dst->glibc_need_by);
+        dst->glibc_need_by = src->glibc_need_by ? hr_xstrdup(src->glibc_need_by) : NULL;
+    }
+}
+
+/* Can the image's glibc run what set needs? Returns 0, or -1 with err. */
+int hr_libset_glibc_check(const struct hr_libset *s, const char *set,
+                          const struct hr_glibc_have *have, char *err, size_t errlen)
+{
+    hr_autofree char *need = NULL, *got = NULL;
+
+    if (!s->glibc_need || (have->version && have->version >= s->glibc_need))
+        return 0;
+    need = hr_glibc_version_str(s->glibc_need);
+    if (!have->version)
+        return hr_fail(err, errlen,
+                       "host %s libraries need glibc %s (%s), and %s has no glibc "
+                       "(libc.so.6)",
+                       set, need, s->glibc_need_by ? s->glibc_need_by : "?", have->image);
+    got = hr_glibc_version_str(have->version);
+    return hr_fail(err, errlen, "host %s libraries need glibc %s (%s), %s has glibc %s",
+                   set, need, s->glibc_need_by ? s->glibc_need_by : "?", have->image,
+                   got);
+}
+
 static void raise_glibc(struct hr_libset *s, unsigned need, const char *who)
 {
     if (need <= s->glibc_need)
