@@ -355,7 +355,8 @@ int hr_doctor(int argc, char **argv, char **envp)
     for (int i = 1; i < argc; i++)
         args[i + 1] = argv[i];
     args[argc + 1] = NULL;
-    rc = hr_config_load(&cfg, argc + 1, args, envp, err, sizeof(err));
+    rc = hr_config_load(&cfg, &(struct hr_cmdline){argc + 1, args, envp}, err,
+                        sizeof(err));
     free(args);
     if (rc < 0) {
         hr_err("doctor: %s", err);

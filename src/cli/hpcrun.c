@@ -131,7 +131,8 @@ int main(int argc, char **argv)
         return HR_EXIT_FAIL;
     if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
         return hr_doctor(argc - 1, argv + 1, environ);
-    if (hr_config_load(&cfg, argc, argv, environ, err, sizeof(err)) < 0) {
+    if (hr_config_load(&cfg, &(struct hr_cmdline){argc, argv, environ}, err,
+                       sizeof(err)) < 0) {
         hr_err("%s", err);
         return HR_EXIT_FAIL;
     }

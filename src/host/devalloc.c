@@ -112,6 +112,13 @@ struct entry {
     char *suffix; /* ZE_AFFINITY_MASK ".S", or "" */
 };
 
+/* A visible-devices list as set, for parsing and messages. */
+struct list_src {
+    const char *var;   /* "CUDA_VISIBLE_DEVICES" */
+    const char *value; /* its value */
+    bool has_sub;      /* entries may name a sub-device (ZE_AFFINITY_MASK "3.1") */
+};
+
 struct entries {
     struct entry *v;
     size_t n;
@@ -243,10 +250,10 @@ static bool parse_index(const char *s, long *out)
     return errno == 0 && *end == '\0' && *out <= 65535;
 }
 
-static int parse_entry(const char *var, const char *value, char *tok, bool has_sub,
-                       struct entry *e, char *err, size_t errlen)
+static int parse_entry(const struct list_src *src, char *tok, struct entry *e, char *err,
+                       size_t errlen)
 {
-    char *dot = has_sub ? strchr(tok, '.') : NULL;
+    char *dot = src->has_sub ? strchr(tok, '.') : NULL;
 
     e->suffix = hr_xstrdup(dot ? dot : "");
     if (dot)
@@ -256,13 +263,14 @@ static int parse_entry(const char *var, const char *value, char *tok, bool has_s
     if (e->is_index || strncasecmp(tok, "GPU-", 4) == 0 ||
         strncasecmp(tok, "MIG-", 4) == 0)
         return 0;
-    return hr_fail(err, errlen, "%s=%s: '%s' is not a GPU index or UUID", var, value,
-                   tok);
+    return hr_fail(err, errlen, "%s=%s: '%s' is not a GPU index or UUID", src->var,
+                   src->value, tok);
 }
 
-static int parse_entries(const char *var, const char *value, bool has_sub,
-                         struct entries *es, char *err, size_t errlen)
+static int parse_entries(const struct list_src *src, struct entries *es, char *err,
+                         size_t errlen)
 {
+    const char *value = src->value;
     hr_autofree char *copy = hr_xstrdup(value);
     char *save = NULL;
 
@@ -278,7 +286,7 @@ static int parse_entries(const char *var, const char *value, bool has_sub,
             *--t = '\0';
         es->v = hr_xrealloc(es->v, (es->n + 1) * sizeof(*es->v));
         memset(&es->v[es->n], 0, sizeof(*es->v));
-        if (parse_entry(var, value, tok, has_sub, &es->v[es->n++], err, errlen) < 0) {
+        if (parse_entry(src, tok, &es->v[es->n++], err, errlen) < 0) {
             entries_free(es);
             return -1;
         }
@@ -386,7 +394,8 @@ static int slurm_allocate(struct allocator *p)
 {
     struct entries es;
 
-    if (parse_entries(p->slurm_var, p->slurm_val, false, &es, p->err, p->errlen) < 0)
+    if (parse_entries(&(struct list_src){p->slurm_var, p->slurm_val, false}, &es, p->err,
+                      p->errlen) < 0)
         return -1;
     for (size_t i = 0; i < es.n; i++) {
         bool is_found = false;
@@ -430,7 +439,7 @@ static bool lists_key(const struct entries *es, int key)
 }
 
 /* Does the list give Slurm's own indices rather than indices within the
- * allocation (see the rule at the top of devices.c)? Yes when every entry
+ * allocation (see the rules at the top of this file)? Yes when every entry
  * is one of the GPUs Slurm gave and either the list names them all or an
  * entry is k or more, k the number Slurm gave: no index within it can be. */
 static bool lists_slurm_indices(struct allocator *p, unsigned vendor,
@@ -468,7 +477,8 @@ static bool slurm_narrow(struct allocator *p, const struct gpu_vendor *v, const 
     char scratch[8];
     bool is_global;
 
-    if (parse_entries(var, value, v->has_subdevices, &es, scratch, sizeof(scratch)) < 0)
+    if (parse_entries(&(struct list_src){var, value, v->has_subdevices}, &es, scratch,
+                      sizeof(scratch)) < 0)
         return false;
     is_global = lists_slurm_indices(p, v->bit, &es);
     for (size_t i = 0; i < p->ngpus && is_global; i++) {
@@ -521,7 +531,8 @@ static int var_allocate(struct allocator *p, const struct gpu_vendor *v, const c
     struct entries es;
     int rc = 0;
 
-    if (parse_entries(var, value, v->has_subdevices, &es, p->err, p->errlen) < 0)
+    if (parse_entries(&(struct list_src){var, value, v->has_subdevices}, &es, p->err,
+                      p->errlen) < 0)
         return -1;
     for (size_t i = 0; i < es.n && rc == 0; i++) {
         struct entry *e = &es.v[i];
@@ -617,7 +628,8 @@ static char *renumbered(struct allocator *p, const struct gpu_vendor *v, enum so
 
     if (src != SRC_SLURM_GLOBAL && src != SRC_VAR)
         return NULL;
-    if (parse_entries(var, value, v->has_subdevices, &es, p->err, p->errlen) < 0)
+    if (parse_entries(&(struct list_src){var, value, v->has_subdevices}, &es, p->err,
+                      p->errlen) < 0)
         return NULL; /* cannot happen: the allocation parsed it */
     for (size_t i = 0; i < es.n; i++)
         is_indexed |= es.v[i].is_index;
@@ -679,20 +691,19 @@ static int allocate(struct allocator *p, enum source *srcs)
     return 0;
 }
 
-int hr_gpu_allocate(const struct hr_hwtopo *topo, const struct hr_devhost *host,
-                    enum hr_gpu_mode mode, char **envp, struct hr_gpualloc *out,
-                    char *err, size_t errlen)
+int hr_gpu_allocate(const struct hr_devinput *in, struct hr_gpualloc *out, char *err,
+                    size_t errlen)
 {
-    struct allocator p = {.host = host,
-                          .mode = mode,
-                          .envp = envp,
+    struct allocator p = {.host = in->host,
+                          .mode = in->req.gpu,
+                          .envp = in->envp,
                           .env = &out->env,
                           .err = err,
                           .errlen = errlen};
     enum source srcs[HR_ARRAY_LEN(gpu_vendors)] = {SRC_ALL};
 
     memset(out, 0, sizeof(*out));
-    if (gpus_build(&p, topo) < 0 || allocate(&p, srcs) < 0) {
+    if (gpus_build(&p, in->topo) < 0 || allocate(&p, srcs) < 0) {
         free(p.gpus);
         hr_gpualloc_free(out);
         return -1;

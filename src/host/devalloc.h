@@ -33,9 +33,11 @@ struct hr_gpualloc {
     struct hr_strv env; /* visible-devices variables renumbered, NAME=VALUE */
 };
 
-int hr_gpu_allocate(const struct hr_hwtopo *topo, const struct hr_devhost *host,
-                    enum hr_gpu_mode mode, char **envp, struct hr_gpualloc *out,
-                    char *err, size_t errlen);
+/* Which GPUs of in->topo the job was given (in->req.gpu selects the
+ * vendors), by the rules at the top of devalloc.c, and the visible-devices
+ * variables of in->envp renumbered. Returns 0, or -1 with err set. */
+int hr_gpu_allocate(const struct hr_devinput *in, struct hr_gpualloc *out, char *err,
+                    size_t errlen);
 void hr_gpualloc_free(struct hr_gpualloc *alloc);
 
 /* "nvidia", "amd", "intel", "verbs", "cxi" */

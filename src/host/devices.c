@@ -262,14 +262,13 @@ static void plan_fabric(struct planner *p)
 
 /* ---- the plan -------------------------------------------------------------- */
 
-int hr_dev_plan(const struct hr_hwtopo *topo, const struct hr_devhost *host,
-                const struct hr_devreq *req, char **envp, struct hr_devplan *out,
-                char *err, size_t errlen)
+int hr_dev_plan(const struct hr_devinput *in, struct hr_devplan *out, char *err,
+                size_t errlen)
 {
-    struct planner p = {.topo = topo, .host = host, .req = req, .out = out};
+    struct planner p = {.topo = in->topo, .host = in->host, .req = &in->req, .out = out};
 
     memset(out, 0, sizeof(*out));
-    if (hr_gpu_allocate(topo, host, req->gpu, envp, &p.alloc, err, errlen) < 0)
+    if (hr_gpu_allocate(in, &p.alloc, err, errlen) < 0)
         return -1;
     plan_gpus(&p);
     plan_fabric(&p);

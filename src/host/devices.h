@@ -21,13 +21,19 @@ struct hr_devplan {
     struct hr_strv report; /* human lines for --devices / --dry-run */
 };
 
-/* Pure: pick the devices the job may use and the nodes to bind. envp is the
- * caller's environment (allocation variables). Returns 0, or -1 with err set
- * (e.g. --gpu=nvidia on a node with no NVIDIA GPU, or an allocation variable
- * naming a GPU that does not exist). */
-int hr_dev_plan(const struct hr_hwtopo *topo, const struct hr_devhost *host,
-                const struct hr_devreq *req, char **envp, struct hr_devplan *out,
-                char *err, size_t errlen);
+/* What the device plan is a function of. */
+struct hr_devinput {
+    const struct hr_hwtopo *topo;  /* the node's devices (hr_hw_discover) */
+    const struct hr_devhost *host; /* its device files (hr_devhost_collect) */
+    struct hr_devreq req;          /* --gpu, --fabric */
+    char **envp;                   /* the caller's environment (allocation variables) */
+};
+
+/* Pure: pick the devices the job may use and the nodes to bind. Returns 0,
+ * or -1 with err set (e.g. --gpu=nvidia on a node with no NVIDIA GPU, or an
+ * allocation variable naming a GPU that does not exist). */
+int hr_dev_plan(const struct hr_devinput *in, struct hr_devplan *out, char *err,
+                size_t errlen);
 void hr_devplan_free(struct hr_devplan *plan);
 
 #endif

@@ -676,6 +676,7 @@ int hr_mpi_identify(hr_pread_fn rd, void *ctx, struct hr_mpi_info *out, char *er
 {
     static const char *const mpich_symbols[] = {"MPII_Version_string",
                                                 "MPIR_Version_string"};
+    const struct hr_elf_source src = {rd, ctx};
     struct hr_elf e;
     int rc;
 
@@ -684,13 +685,13 @@ int hr_mpi_identify(hr_pread_fn rd, void *ctx, struct hr_mpi_info *out, char *er
         return -1;
     out->soname = e.soname ? hr_xstrdup(e.soname) : NULL;
     hr_elf_free(&e);
-    rc = hr_elf_symbol_string(rd, ctx, "ompi_version_string", &out->version, err, errlen);
+    rc = hr_elf_symbol_string(&src, "ompi_version_string", &out->version, err, errlen);
     if (rc == 1) {
         out->flavour = HR_MPI_OPENMPI;
         return 0;
     }
     for (size_t i = 0; rc == 0 && i < HR_ARRAY_LEN(mpich_symbols); i++)
-        rc = hr_elf_symbol_string(rd, ctx, mpich_symbols[i], &out->version, err, errlen);
+        rc = hr_elf_symbol_string(&src, mpich_symbols[i], &out->version, err, errlen);
     if (rc < 0) {
         hr_mpi_info_free(out);
         return -1;

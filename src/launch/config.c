@@ -578,13 +578,13 @@ int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t er
     return rc;
 }
 
-int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,
+int hr_config_load(struct hr_config *cfg, const struct hr_cmdline *cl, char *err,
                    size_t errlen)
 {
-    if (hr_config_load_site(cfg, envp, err, errlen) < 0 ||
-        hr_config_apply_env(cfg, envp, err, errlen) < 0)
+    if (hr_config_load_site(cfg, cl->envp, err, errlen) < 0 ||
+        hr_config_apply_env(cfg, cl->envp, err, errlen) < 0)
         return -1;
-    return hr_config_parse_args(cfg, argc, argv, err, errlen);
+    return hr_config_parse_args(cfg, cl->argc, cl->argv, err, errlen);
 }
 
 void hr_config_free(struct hr_config *cfg)

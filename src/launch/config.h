@@ -115,8 +115,15 @@ int hr_config_parse_size(const char *key, const char *value, unsigned long long 
  * such file) over the shipped defaults. Returns 0 or -1 with err set. */
 int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t errlen);
 
+/* What the program was started with. */
+struct hr_cmdline {
+    int argc;
+    char **argv;
+    char **envp;
+};
+
 /* The whole of step 1: site file, environment, then argv (later wins). */
-int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,
+int hr_config_load(struct hr_config *cfg, const struct hr_cmdline *cl, char *err,
                    size_t errlen);
 
 void hr_config_free(struct hr_config *cfg);

@@ -152,7 +152,8 @@ static int inject_devices(struct hr_inject_ctx *c, char **envp, struct hr_inject
     const struct hr_config *cfg = c->cfg;
     struct hr_hwtopo topo = {0};
     struct hr_devhost host = {0};
-    struct hr_devreq req = cfg->devreq;
+    struct hr_devinput in = {
+        .topo = &topo, .host = &host, .req = cfg->devreq, .envp = envp};
     char err[512];
     int rc = 0;
 
@@ -170,14 +171,14 @@ static int inject_devices(struct hr_inject_ctx *c, char **envp, struct hr_inject
             hr_warn("%s: no GPU or fabric device bound", err);
         }
     }
-    rc = hr_dev_plan(&topo, &host, &req, envp, &out->dev, err, sizeof(err));
+    rc = hr_dev_plan(&in, &out->dev, err, sizeof(err));
     if (rc < 0 && cfg->devreq.gpu == HR_GPU_AUTO) {
         /* a stale allocation variable must not stop a program that may not
          * even use a GPU: say so, bind none, keep the fabric */
         hr_warn("%s: no GPU bound", err);
         hr_devplan_free(&out->dev);
-        req.gpu = HR_GPU_NONE;
-        rc = hr_dev_plan(&topo, &host, &req, envp, &out->dev, err, sizeof(err));
+        in.req.gpu = HR_GPU_NONE;
+        rc = hr_dev_plan(&in, &out->dev, err, sizeof(err));
     }
     if (rc < 0)
         hr_err("%s", err);

@@ -1,6 +1,7 @@
 /* Step 1: argv, site config text and HPCRUN_* parsing. */
 #include "autoconfig.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,6 +332,38 @@ static void test_load_site(void)
     hr_config_free(&cfg);
 }
 
+/* Step 1 whole: the site file, then HPCRUN_BIND, then argv, in that order. */
+static void test_load(void)
+{
+    struct hr_config cfg;
+    char err[512], path[] = "/tmp/hr-test-config-XXXXXX", env_config[64];
+    char *envp[] = {env_config, "HPCRUN_BIND=/e", NULL};
+    char *argv[] = {"hpcrun", "-b", "/a:/b:ro", "--gpu=none", "img", "cmd", NULL};
+    int fd = mkstemp(path);
+
+    CHECK(fd >= 0 && write(fd, "bind = /scratch\ngpu = nvidia\n", 29) == 29);
+    close(fd);
+    snprintf(env_config, sizeof(env_config), "HPCRUN_CONFIG=%s", path);
+    CHECK(hr_config_load(&cfg, &(struct hr_cmdline){6, argv, envp}, err, sizeof(err)) ==
+          0);
+    CHECK(cfg.n_binds == 3 && cfg.binds[0].from_site && !cfg.binds[1].from_site);
+    CHECK_STR(cfg.binds[0].dst, "/scratch");
+    CHECK_STR(cfg.binds[1].dst, "/e");
+    CHECK(strcmp(cfg.binds[2].dst, "/b") == 0 && cfg.binds[2].is_ro);
+    CHECK(cfg.devreq.gpu == HR_GPU_NONE); /* the option wins over the site */
+    CHECK_STR(cfg.image, "img");
+    CHECK(cfg.n_cmd == 1 && strcmp(cfg.cmd[0], "cmd") == 0);
+    hr_config_free(&cfg);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    CHECK(fd >= 0 && write(fd, "nokey\n", 6) == 6);
+    close(fd);
+    CHECK(hr_config_load(&cfg, &(struct hr_cmdline){6, argv, envp}, err, sizeof(err)) <
+          0);
+    CHECK(strstr(err, ":1: expected 'key = value'") != NULL);
+    hr_config_free(&cfg);
+    unlink(path);
+}
+
 int main(void)
 {
     test_actions();
@@ -340,5 +373,6 @@ int main(void)
     test_site_and_env();
     test_site_policy();
     test_load_site();
+    test_load();
     return unit_done();
 }
