@@ -447,7 +447,7 @@ int hr_devhost_collect(struct hr_devhost *host)
 }
 
 /* The first node of each kind; for DRM the first render node, as
- * /dev/dri/card0 alone is often the BMC's display (devices.h). */
+ * /dev/dri/card0 alone is often the BMC's display (devhost.h). */
 bool hr_dev_host_has_any(void)
 {
     static const char *const paths[] = {

@@ -208,6 +208,63 @@ static int config_parse_host_option(struct hr_config *cfg, int c, const char *ar
     return -1;
 }
 
+/* What runs (a launch, or a command that prints: -h, --version,
+ * --site-config) and how much it says. */
+static int config_parse_run_option(struct hr_config *cfg, int c, const char *arg,
+                                   char *err, size_t errlen)
+{
+    switch (c) {
+    case 'v':
+        cfg->verbosity = cfg->verbosity < 0 ? 1 : cfg->verbosity + 1;
+        return 0;
+    case 'q':
+        cfg->verbosity = -1;
+        return 0;
+    case 'h':
+        config_want(cfg, HR_ACTION_HELP);
+        return 0;
+    case OPT_VERSION:
+        config_want(cfg, HR_ACTION_VERSION);
+        return 0;
+    case OPT_SITE_CONFIG:
+        config_want(cfg, HR_ACTION_SITE_CONFIG);
+        return 0;
+    }
+    return config_parse_host_option(cfg, c, arg, err, errlen);
+}
+
+/* --join and its kin: which container this launch shares. */
+static int config_parse_join_option(struct hr_config *cfg, int c, const char *arg,
+                                    char *err, size_t errlen)
+{
+    char *end;
+
+    switch (c) {
+    case OPT_JOIN:
+        cfg->join = HR_JOIN_ON;
+        free(cfg->join_key);
+        cfg->join_key = arg ? hr_xstrdup(arg) : NULL;
+        if (arg && !*arg)
+            return hr_fail(err, errlen, "--join=KEY: the key is empty");
+        return 0;
+    case OPT_NO_JOIN:
+        cfg->join = HR_JOIN_OFF;
+        return 0;
+    case OPT_JOIN_LEAD: {
+        long fd;
+        errno = 0;
+        fd = strtol(arg, &end, 10);
+        if (errno || end == arg || *end || fd < 3 || fd > INT_MAX)
+            return hr_fail(err, errlen,
+                           "--join-lead '%s': expected a descriptor (3 or more)", arg);
+        cfg->join_lead_fd = (int)fd;
+        return 0;
+    }
+    }
+    return config_parse_run_option(cfg, c, arg, err, errlen);
+}
+
+/* One option of the command line; first those that shape the container. */
 static int config_parse_option(struct hr_config *cfg, int c, const char *arg, char *err,
                                size_t errlen)
 {
@@ -258,43 +315,8 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
         if (errno || end == arg || *end || arg[0] == '-')
             return hr_fail(err, errlen, "--offset '%s': expected a byte count", arg);
         return 0;
-    case 'v':
-        cfg->verbosity = cfg->verbosity < 0 ? 1 : cfg->verbosity + 1;
-        return 0;
-    case 'q':
-        cfg->verbosity = -1;
-        return 0;
-    case 'h':
-        config_want(cfg, HR_ACTION_HELP);
-        return 0;
-    case OPT_VERSION:
-        config_want(cfg, HR_ACTION_VERSION);
-        return 0;
-    case OPT_JOIN:
-        cfg->join = HR_JOIN_ON;
-        free(cfg->join_key);
-        cfg->join_key = arg ? hr_xstrdup(arg) : NULL;
-        if (arg && !*arg)
-            return hr_fail(err, errlen, "--join=KEY: the key is empty");
-        return 0;
-    case OPT_NO_JOIN:
-        cfg->join = HR_JOIN_OFF;
-        return 0;
-    case OPT_JOIN_LEAD: {
-        long fd;
-        errno = 0;
-        fd = strtol(arg, &end, 10);
-        if (errno || end == arg || *end || fd < 3 || fd > INT_MAX)
-            return hr_fail(err, errlen,
-                           "--join-lead '%s': expected a descriptor (3 or more)", arg);
-        cfg->join_lead_fd = (int)fd;
-        return 0;
     }
-    case OPT_SITE_CONFIG:
-        config_want(cfg, HR_ACTION_SITE_CONFIG);
-        return 0;
-    }
-    return config_parse_host_option(cfg, c, arg, err, errlen);
+    return config_parse_join_option(cfg, c, arg, err, errlen);
 }
 
 /* getopt_long's '?' for the element arg, as one clear line: a value given
