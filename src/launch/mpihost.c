@@ -3,11 +3,14 @@
  * family the image has is bound from the host MPI's directory, over the
  * image's own file as well, and the fabric libraries the host MPI was built
  * against follow from the host.
- * Errors: every function logs one line ("--mpi=host: ...") and returns -1. */
+ * Errors: what refuses --mpi=host logs one line ("--mpi=host: ...") and
+ * returns -1; a lookup that finds nothing returns NULL, and its caller
+ * decides. */
 #include "autoconfig.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
