@@ -257,8 +257,8 @@ int main(void)
     run_dir_clean(&job);
     if (hr_config_load_site(&cfg, environ, err, sizeof(err)) < 0)
         rs_say("%s (staged copies not removed)", err);
-    else if (cfg.stage_dir)
-        stage_clean(&job, cfg.stage_dir);
+    else if (cfg.stage.dir)
+        stage_clean(&job, cfg.stage.dir);
     hr_config_free(&cfg);
     rs_job_free(&job);
     return 0;

@@ -83,7 +83,7 @@ struct prolog {
  * /proc/PID/root link into a mount namespace of the user's making. */
 static int trusted_dir_open(struct prolog *p, const char **rel)
 {
-    hr_autofree char *list = hr_xstrdup(p->cfg.kernel_mount_dirs);
+    hr_autofree char *list = hr_xstrdup(p->cfg.stage.kernel_mount_dirs);
     char *save = NULL;
     int fd = -1;
 
@@ -240,9 +240,9 @@ static int stage_fits(const struct prolog *p, int dir_fd, const char *shown,
     unsigned long long avail;
     struct statvfs sv;
 
-    if (p->cfg.stage_max_size && size > p->cfg.stage_max_size) {
+    if (p->cfg.stage.max_size && size > p->cfg.stage.max_size) {
         rs_say("%s: %llu bytes, larger than stage-max-size (%llu): not staged", p->real,
-               size, p->cfg.stage_max_size);
+               size, p->cfg.stage.max_size);
         return -1;
     }
     if (fstatvfs(dir_fd, &sv) < 0) {
@@ -250,11 +250,11 @@ static int stage_fits(const struct prolog *p, int dir_fd, const char *shown,
         return -1;
     }
     avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
-    if (avail < size || avail - size < p->cfg.stage_min_free) {
+    if (avail < size || avail - size < p->cfg.stage.min_free) {
         rs_say(
             "%s: %llu bytes free, the copy (%llu) would leave less than stage-min-free "
             "(%llu): not staged",
-            shown, avail, size, p->cfg.stage_min_free);
+            shown, avail, size, p->cfg.stage.min_free);
         return -1;
     }
     return 0;
@@ -263,16 +263,16 @@ static int stage_fits(const struct prolog *p, int dir_fd, const char *shown,
 /* STAGE-DIR/NODE/JOB/image.sqfs: a copy only root can write. */
 static int stage_copy(struct prolog *p)
 {
-    hr_autoclose int stage_fd = rs_dir_open(p->cfg.stage_dir, true);
+    hr_autoclose int stage_fd = rs_dir_open(p->cfg.stage.dir, true);
     hr_autoclose int job_fd = -1, out = -1;
-    hr_autofree char *node_dir = hr_xasprintf("%s/%s", p->cfg.stage_dir, p->job.node);
+    hr_autofree char *node_dir = hr_xasprintf("%s/%s", p->cfg.stage.dir, p->job.node);
     hr_autofree char *job_dir = hr_xasprintf("%s/%s", node_dir, p->job.id);
     char link[64];
     struct stat after;
     int rc;
 
     if (stage_fd < 0 ||
-        stage_fits(p, stage_fd, p->cfg.stage_dir,
+        stage_fits(p, stage_fd, p->cfg.stage.dir,
                    (unsigned long long)p->image_st.st_size) < 0 ||
         (p->stage_node_fd = rs_dir_open_at(stage_fd, p->job.node, node_dir, true)) < 0)
         return -1;
@@ -297,7 +297,7 @@ static int stage_copy(struct prolog *p)
         rs_say("cannot stage %s in %s: %s", p->real, job_dir, strerror(rc));
         return -1;
     }
-    if (stage_fits(p, stage_fd, p->cfg.stage_dir, 0) < 0)
+    if (stage_fits(p, stage_fd, p->cfg.stage.dir, 0) < 0)
         return -1;
     rc = copy_all(p->image_fd, out, p->image_st.st_size);
     if (rc < 0) {
@@ -398,12 +398,12 @@ static int prolog_run(struct prolog *p)
         return -1;
     /* Its owner could rewrite a file while the kernel reads it: a user's
      * image is mounted only from a copy only root can write. */
-    if (p->image_st.st_uid != 0 && !p->cfg.stage_dir) {
+    if (p->image_st.st_uid != 0 && !p->cfg.stage.dir) {
         rs_say("%s: owned by the user and no stage-dir to copy it to", p->real);
         return -1;
     }
     p->src_fd = p->image_fd;
-    if (run_dirs_make(p) < 0 || (p->cfg.stage_dir && stage_copy(p) < 0) ||
+    if (run_dirs_make(p) < 0 || (p->cfg.stage.dir && stage_copy(p) < 0) ||
         image_mount(p) < 0 || record_write(p) < 0)
         return -1;
     /* Last: the mount point's directory becomes the user's, so only they
@@ -439,7 +439,7 @@ int main(void)
     /* the site policy, with the parser hpcrun itself uses */
     if (hr_config_load_site(&p.cfg, environ, err, sizeof(err)) < 0) {
         rs_say("%s (not kernel-mounted; hpcrun uses FUSE)", err);
-    } else if (p.cfg.kernel_mount_dirs && prolog_run(&p) < 0) {
+    } else if (p.cfg.stage.kernel_mount_dirs && prolog_run(&p) < 0) {
         rs_say("%s: not kernel-mounted; hpcrun uses FUSE", p.image);
         undo(&p);
     }

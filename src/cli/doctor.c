@@ -21,9 +21,11 @@
 #include "common/exitcodes.h"
 #include "common/log.h"
 #include "host/hostlibs.h"
+#include "host/ldcache.h"
 #include "launch/config.h"
 #include "launch/env.h"
 #include "launch/image.h"
+#include "launch/imagelibs.h"
 #include "launch/inject.h"
 #include "launch/ns.h"
 #include "launch/mount.h"
@@ -260,18 +262,18 @@ static void check_image_mpi(struct doctor *d, struct hr_image *img,
 {
     struct hr_ldcache c = {0};
     char err[512];
-    bool has_cache = hr_inject_image_ldcache(img, &c, err, sizeof(err)) == 0;
+    bool has_cache = hr_imagelib_cache(img, &c, err, sizeof(err)) == 0;
     const struct hr_ldcache *cp = has_cache ? &c : NULL;
     hr_autofree char *plugin = find_in_dirs(SLURM_PLUGIN_DIRS, "mpi_pmix.so");
-    hr_autofree char *pmix = hr_inject_image_lib(img, cp, "libpmix.so.2");
+    hr_autofree char *pmix = hr_imagelib_find(img, cp, "libpmix.so.2");
     hr_autofree char *mpi = NULL;
 
     /* found where the launch finds them: the image's cache, its lib dirs */
     if (pmix)
         check_pmix(d, img, pmix, plugin, host_cache);
-    if ((mpi = hr_inject_image_lib(img, cp, "libmpi.so.40")) ||
-        (mpi = hr_inject_image_lib(img, cp, "libmpi.so.12")) ||
-        (mpi = hr_inject_image_lib(img, cp, "libmpich.so.12"))) {
+    if ((mpi = hr_imagelib_find(img, cp, "libmpi.so.40")) ||
+        (mpi = hr_imagelib_find(img, cp, "libmpi.so.12")) ||
+        (mpi = hr_imagelib_find(img, cp, "libmpich.so.12"))) {
         struct hr_image_file *f = hr_image_file_open(img, mpi);
         struct hr_mpi_info info = {0};
         if (!f || hr_mpi_identify(hr_image_file_pread, f, &info, err, sizeof(err)) < 0)
@@ -353,14 +355,15 @@ int hr_doctor(int argc, char **argv, char **envp)
     for (int i = 1; i < argc; i++)
         args[i + 1] = argv[i];
     args[argc + 1] = NULL;
-    rc = hr_config_load(&cfg, argc + 1, args, envp, err, sizeof(err));
+    rc = hr_config_load(&cfg, &(struct hr_cmdline){argc + 1, args, envp}, err,
+                        sizeof(err));
     free(args);
     if (rc < 0) {
         hr_err("doctor: %s", err);
         hr_config_free(&cfg);
         return HR_EXIT_FAIL;
     }
-    if (cfg.show_help) {
+    if (cfg.action == HR_ACTION_HELP) {
         fputs("usage: hpcrun doctor [OPTIONS] [IMAGE]\n"
               "Check this node (and IMAGE, if given) for what a launch needs: user\n"
               "namespaces, /dev/fuse, Slurm, the image's MPI, GPUs and host libraries;\n"

@@ -1,7 +1,10 @@
 /* hpcrun: run a command inside a SquashFS image, without setuid and without
- * a daemon. A thin CLI over the launch library (launch.c). */
+ * a daemon. A thin CLI over the launch library (launch.c), with the commands
+ * that print and run nothing: --help, --version, --site-config, --devices
+ * (and doctor, doctor.c). */
 #include "autoconfig.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +12,12 @@
 #include "cli/doctor.h"
 #include "common/exitcodes.h"
 #include "common/log.h"
+#include "host/devreq.h"
+#include "host/hostlibs.h"
+#include "host/ldcache.h"
 #include "launch/checks.h"
 #include "launch/config.h"
+#include "launch/image.h"
 #include "launch/inject.h"
 #include "launch/launch.h"
 
@@ -73,8 +80,8 @@ static void usage(FILE *out)
  * defaults included, so an admin sees what a launch would look for. */
 static void print_host_policy(const struct hr_config *cfg)
 {
-    printf("gpu=%s\nfabric=%s\n", hr_gpu_mode_names[cfg->gpu],
-           cfg->fabric == HR_FABRIC_NONE ? "none" : "auto");
+    printf("gpu=%s\nfabric=%s\n", hr_gpu_mode_names[cfg->devreq.gpu],
+           cfg->devreq.fabric == HR_FABRIC_NONE ? "none" : "auto");
     printf("ld-so-cache=%s\nhost-mpi=%s\nhost-tool-path=%s\n",
            cfg->ld_so_cache ? cfg->ld_so_cache : HR_LDCACHE,
            cfg->host_mpi ? cfg->host_mpi : "",
@@ -86,6 +93,29 @@ static void print_host_policy(const struct hr_config *cfg)
         printf("host-tools-%s=%s\n", hr_set_names[i], o->tools ? o->tools : d->tools);
         printf("host-dirs-%s=%s\n", hr_set_names[i], o->dirs ? o->dirs : d->dirs);
     }
+}
+
+/* --devices [IMAGE]: print what was found and what would be bound. Returns
+ * the exit code. */
+static int show_devices(const struct hr_config *cfg, char **envp)
+{
+    struct hr_image img;
+    struct hr_inject in;
+    bool has_image = cfg->image != NULL;
+    int rc;
+
+    if (has_image && hr_image_open(&img, cfg->image, cfg->offset) < 0)
+        return HR_EXIT_FAIL;
+    rc = hr_inject_collect(cfg, envp, has_image ? &img : NULL, &in);
+    if (rc == 0) {
+        if (!in.dev.report.n)
+            printf("device   none found (no GPU or fabric device on this node)\n");
+        hr_inject_print(&in, stdout);
+        hr_inject_free(&in);
+    }
+    if (has_image)
+        hr_image_close(&img);
+    return rc == 0 ? HR_EXIT_OK : HR_EXIT_FAIL;
 }
 
 int main(int argc, char **argv)
@@ -101,33 +131,34 @@ int main(int argc, char **argv)
         return HR_EXIT_FAIL;
     if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
         return hr_doctor(argc - 1, argv + 1, environ);
-    if (hr_config_load(&cfg, argc, argv, environ, err, sizeof(err)) < 0) {
+    if (hr_config_load(&cfg, &(struct hr_cmdline){argc, argv, environ}, err,
+                       sizeof(err)) < 0) {
         hr_err("%s", err);
         return HR_EXIT_FAIL;
     }
     hr_log_init("hpcrun", cfg.verbosity);
-    if (cfg.show_help) {
+    switch (cfg.action) {
+    case HR_ACTION_HELP:
         usage(stdout);
         return HR_EXIT_OK;
-    }
-    if (cfg.show_version) {
+    case HR_ACTION_VERSION:
         printf("hpcrun %s\nfeatures: %s\n", PACKAGE_VERSION, HR_FEATURES);
         return HR_EXIT_OK;
-    }
-    if (cfg.show_site_config) {
+    case HR_ACTION_SITE_CONFIG:
         /* the Slurm prolog's policy, as its own parser (this one) reads it */
-        printf("stage-dir=%s\nkernel-mount-dirs=%s\n", cfg.stage_dir ? cfg.stage_dir : "",
-               cfg.kernel_mount_dirs ? cfg.kernel_mount_dirs : "");
-        printf("stage-max-size=%llu\nstage-min-free=%llu\n", cfg.stage_max_size,
-               cfg.stage_min_free);
+        printf("stage-dir=%s\nkernel-mount-dirs=%s\n", cfg.stage.dir ? cfg.stage.dir : "",
+               cfg.stage.kernel_mount_dirs ? cfg.stage.kernel_mount_dirs : "");
+        printf("stage-max-size=%llu\nstage-min-free=%llu\n", cfg.stage.max_size,
+               cfg.stage.min_free);
         print_host_policy(&cfg);
         hr_config_free(&cfg);
         return HR_EXIT_OK;
-    }
-    if (cfg.show_devices) {
-        rc = hr_inject_show(&cfg, environ);
+    case HR_ACTION_DEVICES:
+        rc = show_devices(&cfg, environ);
         hr_config_free(&cfg);
         return rc;
+    case HR_ACTION_LAUNCH:
+        break;
     }
     rc = hr_launch(&cfg, environ);
     fflush(stdout);

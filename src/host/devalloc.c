@@ -1,6 +1,59 @@
 /* Step 3 (plan), host hardware: which GPUs the job was given, and the
- * visible-devices variables renumbered for the container. Pure. The rules
- * (sources in order, renumbering) are written at the top of devices.c. */
+ * visible-devices variables renumbered for the container. Pure: a function
+ * of the discovered topology, the host's device files (devhost.c) and the
+ * caller's environment; devices.c turns the result into device nodes.
+ *
+ * Which GPUs the job was given, first source that is set wins:
+ *   1. SLURM_STEP_GPUS, else SLURM_JOB_GPUS: Slurm's GPU indices, for NVIDIA
+ *      the device minor (/dev/nvidiaN, from /proc/driver/nvidia; bus order
+ *      when that is not readable), otherwise the GPU's index among its
+ *      vendor's GPUs in PCI bus order; narrowed by the vendor's variable
+ *      when that lists Slurm's own indices (below);
+ *   2. the vendor's variable: CUDA_VISIBLE_DEVICES (NVIDIA),
+ *      ROCR_VISIBLE_DEVICES else HIP_VISIBLE_DEVICES (AMD), ZE_AFFINITY_MASK
+ *      (Intel): indices among that vendor's GPUs in PCI bus order (for CUDA
+ *      this assumes CUDA_DEVICE_ORDER=PCI_BUS_ID, or identical GPUs), or
+ *      UUIDs; "", "-1" and "NoDevFiles" name no GPU; MIG instances, and UUIDs
+ *      when the topology has none (Debian's hwloc has no NVML/RSMI plugin),
+ *      cannot be resolved and leave the decision to the next source;
+ *   3. the device cgroup (v1 devices.list): a GPU whose device node (NVIDIA
+ *      /dev/nvidiaN, others /dev/dri/renderD*) the job may not open;
+ *   4. all GPUs of the selected vendors (--gpu).
+ *
+ * Renumbering. Inside the container the vendor runtime sees only the bound
+ * nodes, so the allocated GPUs appear as 0..k-1 in PCI bus order. A
+ * visible-devices variable the caller set is rewritten to that numbering:
+ *   - an index entry becomes the inside index of the GPU it named, in the
+ *     caller's order (CUDA_VISIBLE_DEVICES=3,1 with GPUs 1 and 3 becomes
+ *     1,0; 1,3 becomes 0,1); ZE_AFFINITY_MASK keeps the sub-device part
+ *     (3.1 becomes 1.1); a UUID entry is kept, it names the same GPU inside;
+ *   - when Slurm gave k GPUs, the variable counts either within them or
+ *     among all. Slurm with ConstrainDevices exports 0..k-1 (which a user
+ *     may narrow): kept as it is, and all k GPUs are bound. Slurm without
+ *     it exports its own indices, the step's or, with per-task binding
+ *     (--gpus-per-task, --gpu-bind), the task's share of them. The list is
+ *     read as Slurm's indices when every entry is one of them and it names
+ *     them all or has an entry k or more, which no index within k GPUs can
+ *     be. Then only the GPUs it names are bound, so that a task sees only
+ *     its own GPUs as it would under ConstrainDevices, and the list is
+ *     renumbered: SLURM_STEP_GPUS=2,3 with CUDA_VISIBLE_DEVICES=3 binds
+ *     GPU 3 alone and sets 0; with 2,3 it binds both and sets 0,1; with
+ *     0,1 it binds both and keeps 0,1.
+ *     Ambiguous, and read as counting within: Slurm's indices, some of
+ *     them, all below k. Where entry e is also the allocation's GPU e
+ *     (SLURM_STEP_GPUS=0,1 with CUDA_VISIBLE_DEVICES=1) both readings
+ *     name the same GPU. Where not (SLURM_STEP_GPUS=1,2 with
+ *     CUDA_VISIBLE_DEVICES=1: GPU 1 among all, GPU 2 within) they differ,
+ *     nothing in the environment tells them apart, and a task bound to
+ *     GPU 1 by Slurm without ConstrainDevices would get GPU 2: per-task
+ *     binding needs ConstrainDevices there. (Where NVIDIA minors do not
+ *     follow bus order, a list naming all of 0..k-1 also reads two ways;
+ *     it is read as Slurm's, and both give the same GPUs in another order.)
+ *   - HIP_VISIBLE_DEVICES counts within ROCR_VISIBLE_DEVICES: when both are
+ *     set, HIP_VISIBLE_DEVICES is kept;
+ *   - an unset variable stays unset (GPUs from Slurm or the cgroup need
+ *     none), and one that names no GPU, MIG instances or unresolvable UUIDs
+ *     is kept as it is. */
 #include "autoconfig.h"
 
 #include <ctype.h>
@@ -10,6 +63,10 @@
 #include <sys/sysmacros.h>
 
 #include "host/devalloc.h"
+#include "common/util.h"
+#include "host/devhost.h"
+#include "host/devices.h"
+#include "host/devreq.h"
 
 struct gpu_vendor {
     unsigned bit;
@@ -53,6 +110,13 @@ struct entry {
     long index;
     char *text;   /* the entry as written (UUID or index, sub-device cut) */
     char *suffix; /* ZE_AFFINITY_MASK ".S", or "" */
+};
+
+/* A visible-devices list as set, for parsing and messages. */
+struct list_src {
+    const char *var;   /* "CUDA_VISIBLE_DEVICES" */
+    const char *value; /* its value */
+    bool has_sub;      /* entries may name a sub-device (ZE_AFFINITY_MASK "3.1") */
 };
 
 struct entries {
@@ -186,10 +250,10 @@ static bool parse_index(const char *s, long *out)
     return errno == 0 && *end == '\0' && *out <= 65535;
 }
 
-static int parse_entry(const char *var, const char *value, char *tok, bool has_sub,
-                       struct entry *e, char *err, size_t errlen)
+static int parse_entry(const struct list_src *src, char *tok, struct entry *e, char *err,
+                       size_t errlen)
 {
-    char *dot = has_sub ? strchr(tok, '.') : NULL;
+    char *dot = src->has_sub ? strchr(tok, '.') : NULL;
 
     e->suffix = hr_xstrdup(dot ? dot : "");
     if (dot)
@@ -199,13 +263,14 @@ static int parse_entry(const char *var, const char *value, char *tok, bool has_s
     if (e->is_index || strncasecmp(tok, "GPU-", 4) == 0 ||
         strncasecmp(tok, "MIG-", 4) == 0)
         return 0;
-    return hr_fail(err, errlen, "%s=%s: '%s' is not a GPU index or UUID", var, value,
-                   tok);
+    return hr_fail(err, errlen, "%s=%s: '%s' is not a GPU index or UUID", src->var,
+                   src->value, tok);
 }
 
-static int parse_entries(const char *var, const char *value, bool has_sub,
-                         struct entries *es, char *err, size_t errlen)
+static int parse_entries(const struct list_src *src, struct entries *es, char *err,
+                         size_t errlen)
 {
+    const char *value = src->value;
     hr_autofree char *copy = hr_xstrdup(value);
     char *save = NULL;
 
@@ -221,7 +286,7 @@ static int parse_entries(const char *var, const char *value, bool has_sub,
             *--t = '\0';
         es->v = hr_xrealloc(es->v, (es->n + 1) * sizeof(*es->v));
         memset(&es->v[es->n], 0, sizeof(*es->v));
-        if (parse_entry(var, value, tok, has_sub, &es->v[es->n++], err, errlen) < 0) {
+        if (parse_entry(src, tok, &es->v[es->n++], err, errlen) < 0) {
             entries_free(es);
             return -1;
         }
@@ -274,17 +339,6 @@ static unsigned mode_vendor(enum hr_gpu_mode mode)
         break;
     }
     return 0;
-}
-
-const char *const hr_gpu_mode_names[HR_N_GPU_MODES] = {
-    [HR_GPU_AUTO] = "auto", [HR_GPU_NONE] = "none",   [HR_GPU_NVIDIA] = "nvidia",
-    [HR_GPU_AMD] = "amd",   [HR_GPU_INTEL] = "intel",
-};
-_Static_assert(HR_GPU_INTEL + 1 == HR_N_GPU_MODES, "hr_gpu_mode_names: one per mode");
-
-const char *hr_gpu_mode_name(enum hr_gpu_mode mode)
-{
-    return hr_gpu_mode_names[mode];
 }
 
 static int gpus_build(struct allocator *p, const struct hr_hwtopo *topo)
@@ -340,7 +394,8 @@ static int slurm_allocate(struct allocator *p)
 {
     struct entries es;
 
-    if (parse_entries(p->slurm_var, p->slurm_val, false, &es, p->err, p->errlen) < 0)
+    if (parse_entries(&(struct list_src){p->slurm_var, p->slurm_val, false}, &es, p->err,
+                      p->errlen) < 0)
         return -1;
     for (size_t i = 0; i < es.n; i++) {
         bool is_found = false;
@@ -384,7 +439,7 @@ static bool lists_key(const struct entries *es, int key)
 }
 
 /* Does the list give Slurm's own indices rather than indices within the
- * allocation (see the rule at the top of devices.c)? Yes when every entry
+ * allocation (see the rules at the top of this file)? Yes when every entry
  * is one of the GPUs Slurm gave and either the list names them all or an
  * entry is k or more, k the number Slurm gave: no index within it can be. */
 static bool lists_slurm_indices(struct allocator *p, unsigned vendor,
@@ -422,7 +477,8 @@ static bool slurm_narrow(struct allocator *p, const struct gpu_vendor *v, const 
     char scratch[8];
     bool is_global;
 
-    if (parse_entries(var, value, v->has_subdevices, &es, scratch, sizeof(scratch)) < 0)
+    if (parse_entries(&(struct list_src){var, value, v->has_subdevices}, &es, scratch,
+                      sizeof(scratch)) < 0)
         return false;
     is_global = lists_slurm_indices(p, v->bit, &es);
     for (size_t i = 0; i < p->ngpus && is_global; i++) {
@@ -475,7 +531,8 @@ static int var_allocate(struct allocator *p, const struct gpu_vendor *v, const c
     struct entries es;
     int rc = 0;
 
-    if (parse_entries(var, value, v->has_subdevices, &es, p->err, p->errlen) < 0)
+    if (parse_entries(&(struct list_src){var, value, v->has_subdevices}, &es, p->err,
+                      p->errlen) < 0)
         return -1;
     for (size_t i = 0; i < es.n && rc == 0; i++) {
         struct entry *e = &es.v[i];
@@ -571,7 +628,8 @@ static char *renumbered(struct allocator *p, const struct gpu_vendor *v, enum so
 
     if (src != SRC_SLURM_GLOBAL && src != SRC_VAR)
         return NULL;
-    if (parse_entries(var, value, v->has_subdevices, &es, p->err, p->errlen) < 0)
+    if (parse_entries(&(struct list_src){var, value, v->has_subdevices}, &es, p->err,
+                      p->errlen) < 0)
         return NULL; /* cannot happen: the allocation parsed it */
     for (size_t i = 0; i < es.n; i++)
         is_indexed |= es.v[i].is_index;
@@ -633,20 +691,19 @@ static int allocate(struct allocator *p, enum source *srcs)
     return 0;
 }
 
-int hr_gpu_allocate(const struct hr_hwtopo *topo, const struct hr_devhost *host,
-                    enum hr_gpu_mode mode, char **envp, struct hr_gpualloc *out,
-                    char *err, size_t errlen)
+int hr_gpu_allocate(const struct hr_devinput *in, struct hr_gpualloc *out, char *err,
+                    size_t errlen)
 {
-    struct allocator p = {.host = host,
-                          .mode = mode,
-                          .envp = envp,
+    struct allocator p = {.host = in->host,
+                          .mode = in->req.gpu,
+                          .envp = in->envp,
                           .env = &out->env,
                           .err = err,
                           .errlen = errlen};
     enum source srcs[HR_ARRAY_LEN(gpu_vendors)] = {SRC_ALL};
 
     memset(out, 0, sizeof(*out));
-    if (gpus_build(&p, topo) < 0 || allocate(&p, srcs) < 0) {
+    if (gpus_build(&p, in->topo) < 0 || allocate(&p, srcs) < 0) {
         free(p.gpus);
         hr_gpualloc_free(out);
         return -1;

@@ -1,15 +1,17 @@
 /* Step 3 (plan), host hardware, inside the devices modules: which GPUs the
  * job was given (Slurm, the vendors' visible-devices variables, the device
  * cgroup) and those variables renumbered for the container. Pure. The rules
- * are written at the top of devices.c, which builds the plan from this. */
+ * are written at the top of devalloc.c; devices.c builds the plan from this. */
 #ifndef HR_DEVALLOC_H
 #define HR_DEVALLOC_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/types.h>
 
+#include "common/util.h"
+#include "host/devhost.h"
 #include "host/devices.h"
+#include "host/devreq.h"
 
 /* One GPU of the topology and what the allocation made of it. */
 struct hr_gpuslot {
@@ -31,19 +33,14 @@ struct hr_gpualloc {
     struct hr_strv env; /* visible-devices variables renumbered, NAME=VALUE */
 };
 
-int hr_gpu_allocate(const struct hr_hwtopo *topo, const struct hr_devhost *host,
-                    enum hr_gpu_mode mode, char **envp, struct hr_gpualloc *out,
-                    char *err, size_t errlen);
+/* Which GPUs of in->topo the job was given (in->req.gpu selects the
+ * vendors), by the rules at the top of devalloc.c, and the visible-devices
+ * variables of in->envp renumbered. Returns 0, or -1 with err set. */
+int hr_gpu_allocate(const struct hr_devinput *in, struct hr_gpualloc *out, char *err,
+                    size_t errlen);
 void hr_gpualloc_free(struct hr_gpualloc *alloc);
 
 /* "nvidia", "amd", "intel", "verbs", "cxi" */
 const char *hr_vendor_name(unsigned vendor_bit);
-/* --gpu=NAME: hr_gpu_mode_names[mode] */
-const char *hr_gpu_mode_name(enum hr_gpu_mode mode);
-
-/* Helpers shared by the devices modules (devhost.c). */
-ssize_t hr_devhost_node_index(const struct hr_devhost *host, const char *path);
-/* name is prefix followed by a number: ("renderD128", "renderD") */
-bool hr_dev_name_is(const char *name, const char *prefix);
 
 #endif

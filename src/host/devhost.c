@@ -1,7 +1,7 @@
 /* Step 3 (plan), host hardware facts: the GPUs and fabric NICs hwloc finds
  * on the PCI bus (or in a saved XML topology), and the device files, NVIDIA
  * minors, uverbs names and device cgroup of this host. The decisions made
- * from them are in devices.c. */
+ * from them are in devalloc.c (which GPUs) and devices.c (which nodes). */
 #include "autoconfig.h"
 
 #include <dirent.h>
@@ -16,8 +16,8 @@
 #include <hwloc.h>
 #endif
 
-#include "host/devalloc.h"
-#include "host/devices.h"
+#include "host/devhost.h"
+#include "common/util.h"
 #include "host/hwloc_lazy.h"
 
 /* ---- discovery ------------------------------------------------------------- */
@@ -447,7 +447,7 @@ int hr_devhost_collect(struct hr_devhost *host)
 }
 
 /* The first node of each kind; for DRM the first render node, as
- * /dev/dri/card0 alone is often the BMC's display (devices.h). */
+ * /dev/dri/card0 alone is often the BMC's display (devhost.h). */
 bool hr_dev_host_has_any(void)
 {
     static const char *const paths[] = {

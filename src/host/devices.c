@@ -1,25 +1,8 @@
 /* Step 3 (plan), host hardware: which GPUs and fabric devices the job may
  * use and which device nodes are bound for them. Pure: a function of the
  * discovered topology, the host's device files and the caller's environment
- * (discovery and host facts are in devhost.c, the allocation and
- * renumbering below in devalloc.c).
- *
- * Which GPUs the job was given, first source that is set wins:
- *   1. SLURM_STEP_GPUS, else SLURM_JOB_GPUS: Slurm's GPU indices, for NVIDIA
- *      the device minor (/dev/nvidiaN, from /proc/driver/nvidia; bus order
- *      when that is not readable), otherwise the GPU's index among its
- *      vendor's GPUs in PCI bus order; narrowed by the vendor's variable
- *      when that lists Slurm's own indices (below);
- *   2. the vendor's variable: CUDA_VISIBLE_DEVICES (NVIDIA),
- *      ROCR_VISIBLE_DEVICES else HIP_VISIBLE_DEVICES (AMD), ZE_AFFINITY_MASK
- *      (Intel): indices among that vendor's GPUs in PCI bus order (for CUDA
- *      this assumes CUDA_DEVICE_ORDER=PCI_BUS_ID, or identical GPUs), or
- *      UUIDs; "", "-1" and "NoDevFiles" name no GPU; MIG instances, and UUIDs
- *      when the topology has none (Debian's hwloc has no NVML/RSMI plugin),
- *      cannot be resolved and leave the decision to the next source;
- *   3. the device cgroup (v1 devices.list): a GPU whose device node (NVIDIA
- *      /dev/nvidiaN, others /dev/dri/renderD*) the job may not open;
- *   4. all GPUs of the selected vendors (--gpu).
+ * (discovery and host facts are in devhost.c; which GPUs the job was given,
+ * and the visible-devices variables renumbered, in devalloc.c).
  *
  * Device nodes, only those that exist on the host: per allocated GPU its
  * /dev/nvidiaN and its DRM nodes (/dev/dri/cardN, renderDN); per vendor with
@@ -28,49 +11,17 @@
  * not allocated has none of its nodes bound. Fabric (--fabric=auto): per RDMA
  * device its /dev/infiniband/uverbsN (all of them when the ibdev->uverbs map
  * lacks it) and /dev/hfi1_N, then rdma_cm and umad*; per Slingshot NIC its
- * /dev/cxiN (all /dev/cxi* when hwloc named none).
- *
- * Renumbering. Inside the container the vendor runtime sees only the bound
- * nodes, so the allocated GPUs appear as 0..k-1 in PCI bus order. A
- * visible-devices variable the caller set is rewritten to that numbering:
- *   - an index entry becomes the inside index of the GPU it named, in the
- *     caller's order (CUDA_VISIBLE_DEVICES=3,1 with GPUs 1 and 3 becomes
- *     1,0; 1,3 becomes 0,1); ZE_AFFINITY_MASK keeps the sub-device part
- *     (3.1 becomes 1.1); a UUID entry is kept, it names the same GPU inside;
- *   - when Slurm gave k GPUs, the variable counts either within them or
- *     among all. Slurm with ConstrainDevices exports 0..k-1 (which a user
- *     may narrow): kept as it is, and all k GPUs are bound. Slurm without
- *     it exports its own indices, the step's or, with per-task binding
- *     (--gpus-per-task, --gpu-bind), the task's share of them. The list is
- *     read as Slurm's indices when every entry is one of them and it names
- *     them all or has an entry k or more, which no index within k GPUs can
- *     be. Then only the GPUs it names are bound, so that a task sees only
- *     its own GPUs as it would under ConstrainDevices, and the list is
- *     renumbered: SLURM_STEP_GPUS=2,3 with CUDA_VISIBLE_DEVICES=3 binds
- *     GPU 3 alone and sets 0; with 2,3 it binds both and sets 0,1; with
- *     0,1 it binds both and keeps 0,1.
- *     Ambiguous, and read as counting within: Slurm's indices, some of
- *     them, all below k. Where entry e is also the allocation's GPU e
- *     (SLURM_STEP_GPUS=0,1 with CUDA_VISIBLE_DEVICES=1) both readings
- *     name the same GPU. Where not (SLURM_STEP_GPUS=1,2 with
- *     CUDA_VISIBLE_DEVICES=1: GPU 1 among all, GPU 2 within) they differ,
- *     nothing in the environment tells them apart, and a task bound to
- *     GPU 1 by Slurm without ConstrainDevices would get GPU 2: per-task
- *     binding needs ConstrainDevices there. (Where NVIDIA minors do not
- *     follow bus order, a list naming all of 0..k-1 also reads two ways;
- *     it is read as Slurm's, and both give the same GPUs in another order.)
- *   - HIP_VISIBLE_DEVICES counts within ROCR_VISIBLE_DEVICES: when both are
- *     set, HIP_VISIBLE_DEVICES is kept;
- *   - an unset variable stays unset (GPUs from Slurm or the cgroup need
- *     none), and one that names no GPU, MIG instances or unresolvable UUIDs
- *     is kept as it is. */
+ * /dev/cxiN (all /dev/cxi* when hwloc named none). */
 #include "autoconfig.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "host/devices.h"
+#include "common/util.h"
 #include "host/devalloc.h"
+#include "host/devhost.h"
+#include "host/devreq.h"
 
 struct planner {
     const struct hr_hwtopo *topo;
@@ -311,14 +262,13 @@ static void plan_fabric(struct planner *p)
 
 /* ---- the plan -------------------------------------------------------------- */
 
-int hr_dev_plan(const struct hr_hwtopo *topo, const struct hr_devhost *host,
-                const struct hr_devreq *req, char **envp, struct hr_devplan *out,
-                char *err, size_t errlen)
+int hr_dev_plan(const struct hr_devinput *in, struct hr_devplan *out, char *err,
+                size_t errlen)
 {
-    struct planner p = {.topo = topo, .host = host, .req = req, .out = out};
+    struct planner p = {.topo = in->topo, .host = in->host, .req = &in->req, .out = out};
 
     memset(out, 0, sizeof(*out));
-    if (hr_gpu_allocate(topo, host, req->gpu, envp, &p.alloc, err, errlen) < 0)
+    if (hr_gpu_allocate(in, &p.alloc, err, errlen) < 0)
         return -1;
     plan_gpus(&p);
     plan_fabric(&p);

@@ -461,7 +461,7 @@ static char *symbol_value_string(const struct elf_file *f, const Elf64_Sym *s)
     return hr_xstrdup(buf);
 }
 
-int hr_elf_symbol_string(hr_pread_fn rd, void *ctx, const char *symbol, char **out,
+int hr_elf_symbol_string(const struct hr_elf_source *src, const char *symbol, char **out,
                          char *err, size_t errlen)
 {
     struct elf_file f;
@@ -471,7 +471,7 @@ int hr_elf_symbol_string(hr_pread_fn rd, void *ctx, const char *symbol, char **o
     int rc = 0;
 
     *out = NULL;
-    if (elf_open(&f, rd, ctx, err, errlen) < 0)
+    if (elf_open(&f, src->rd, src->ctx, err, errlen) < 0)
         return -1;
     dyn_get(&f, DT_SYMENT, &syment);
     if (!f.strtab || !dyn_get(&f, DT_SYMTAB, &addr) || syment != sizeof(Elf64_Sym) ||

@@ -56,11 +56,17 @@ void hr_elf_free(struct hr_elf *e);
 /* dst becomes a copy of src, which hr_elf_free frees on its own. */
 void hr_elf_copy(struct hr_elf *dst, const struct hr_elf *src);
 
+/* An ELF object as the readers above take it: read through rd(ctx, ...). */
+struct hr_elf_source {
+    hr_pread_fn rd;
+    void *ctx;
+};
+
 /* The string a defined data symbol of the dynamic symbol table points to
  * ("MPII_Version_string" -> "4.0.2"): printable ASCII, at most 127 bytes.
  * Returns 1 with *out set (heap), 0 if the object has no such symbol (or it
  * is no string), -1 with err set if the object cannot be read. */
-int hr_elf_symbol_string(hr_pread_fn rd, void *ctx, const char *symbol, char **out,
+int hr_elf_symbol_string(const struct hr_elf_source *src, const char *symbol, char **out,
                          char *err, size_t errlen);
 
 /* "2.34" for 2034 */

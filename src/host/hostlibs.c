@@ -165,6 +165,56 @@ bool hr_libset_has(const struct hr_libset *s, const char *name)
     return false;
 }
 
+static void strv_merge(struct hr_strv *dst, const struct hr_strv *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        if (!hr_strv_has(dst, src->v[i]))
+            hr_strv_push(dst, src->v[i]);
+}
+
+/* Move what src has that dst lacks into dst. */
+void hr_libset_merge(struct hr_libset *dst, struct hr_libset *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        struct hr_hostlib *l = &src->libs[i];
+        if (hr_libset_has(dst, l->name))
+            continue;
+        dst->libs = hr_xrealloc(dst->libs, (dst->n + 1) * sizeof(*dst->libs));
+        dst->libs[dst->n++] = *l;
+        *l = (struct hr_hostlib){0};
+    }
+    strv_merge(&dst->tools, &src->tools);
+    strv_merge(&dst->dirs, &src->dirs);
+    strv_merge(&dst->env, &src->env);
+    strv_merge(&dst->missing, &src->missing);
+    strv_merge(&dst->kept, &src->kept);
+    if (src->glibc_need > dst->glibc_need) {
+        dst->glibc_need = src->glibc_need;
+        free(dst->glibc_need_by);
+        dst->glibc_need_by = src->glibc_need_by ? hr_xstrdup(src->glibc_need_by) : NULL;
+    }
+}
+
+/* Can the image's glibc run what set needs? Returns 0, or -1 with err. */
+int hr_libset_glibc_check(const struct hr_libset *s, const char *set,
+                          const struct hr_glibc_have *have, char *err, size_t errlen)
+{
+    hr_autofree char *need = NULL, *got = NULL;
+
+    if (!s->glibc_need || (have->version && have->version >= s->glibc_need))
+        return 0;
+    need = hr_glibc_version_str(s->glibc_need);
+    if (!have->version)
+        return hr_fail(err, errlen,
+                       "host %s libraries need glibc %s (%s), and %s has no glibc "
+                       "(libc.so.6)",
+                       set, need, s->glibc_need_by ? s->glibc_need_by : "?", have->image);
+    got = hr_glibc_version_str(have->version);
+    return hr_fail(err, errlen, "host %s libraries need glibc %s (%s), %s has glibc %s",
+                   set, need, s->glibc_need_by ? s->glibc_need_by : "?", have->image,
+                   got);
+}
+
 static void raise_glibc(struct hr_libset *s, unsigned need, const char *who)
 {
     if (need <= s->glibc_need)
@@ -626,6 +676,7 @@ int hr_mpi_identify(hr_pread_fn rd, void *ctx, struct hr_mpi_info *out, char *er
 {
     static const char *const mpich_symbols[] = {"MPII_Version_string",
                                                 "MPIR_Version_string"};
+    const struct hr_elf_source src = {rd, ctx};
     struct hr_elf e;
     int rc;
 
@@ -634,13 +685,13 @@ int hr_mpi_identify(hr_pread_fn rd, void *ctx, struct hr_mpi_info *out, char *er
         return -1;
     out->soname = e.soname ? hr_xstrdup(e.soname) : NULL;
     hr_elf_free(&e);
-    rc = hr_elf_symbol_string(rd, ctx, "ompi_version_string", &out->version, err, errlen);
+    rc = hr_elf_symbol_string(&src, "ompi_version_string", &out->version, err, errlen);
     if (rc == 1) {
         out->flavour = HR_MPI_OPENMPI;
         return 0;
     }
     for (size_t i = 0; rc == 0 && i < HR_ARRAY_LEN(mpich_symbols); i++)
-        rc = hr_elf_symbol_string(rd, ctx, mpich_symbols[i], &out->version, err, errlen);
+        rc = hr_elf_symbol_string(&src, mpich_symbols[i], &out->version, err, errlen);
     if (rc < 0) {
         hr_mpi_info_free(out);
         return -1;

@@ -129,6 +129,20 @@ int hr_libset_add(struct hr_libset *out, const struct hr_libset_input *in,
 void hr_libset_free(struct hr_libset *s);
 /* Whether s binds a library under this name already. */
 bool hr_libset_has(const struct hr_libset *s, const char *name);
+/* Move what src has that dst lacks into dst (libraries by name inside,
+ * tools, dirs, env, missing, kept), and raise dst's glibc_need to src's. */
+void hr_libset_merge(struct hr_libset *dst, struct hr_libset *src);
+
+/* The glibc the libraries of a set will run with: the image's. */
+struct hr_glibc_have {
+    const char *image; /* the image, for messages */
+    unsigned version;  /* its glibc (x*1000+y), 0: none found */
+};
+/* Can that glibc run what s needs? set names the libraries in messages
+ * ("nvidia", "MPI"). Returns 0, or -1 with err naming both versions ("host
+ * nvidia libraries need glibc 2.34 (libcuda.so.1), IMG has glibc 2.31"). */
+int hr_libset_glibc_check(const struct hr_libset *s, const char *set,
+                          const struct hr_glibc_have *have, char *err, size_t errlen);
 
 /* ---- MPI ABI ------------------------------------------------------------- */
 

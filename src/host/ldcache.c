@@ -81,27 +81,53 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
+/* The cache being parsed, and where a message about it goes. */
+struct parser {
+    const unsigned char *buf;
+    size_t len;
+    char *err;
+    size_t errlen;
+};
+
+/* One table of entries, in either format: nlibs records of `size` bytes at
+ * `at`, string offsets relative to `base`. */
+struct table {
+    size_t at;
+    uint32_t nlibs;
+    size_t size;
+    size_t base;
+};
+
+/* A string of the cache: where it is and its length. */
+struct cstr {
+    const char *s;
+    size_t n;
+};
+
 /* The NUL-terminated string at base + off, with its length; it must end
  * inside the buffer within MAX_STRING bytes. Entry i names it in errors. */
-static int cache_string(const unsigned char *buf, size_t len, size_t base, uint32_t off,
-                        uint32_t i, const char **s, size_t *n, char *err, size_t errlen)
+static int cache_string(const struct parser *p, const struct table *t, uint32_t off,
+                        uint32_t i, struct cstr *out)
 {
-    const unsigned char *nul;
+    const unsigned char *buf = p->buf, *nul;
+    size_t len = p->len, base = t->base;
     size_t at, room;
 
     if (base > len || off >= len - base)
-        return hr_fail(err, errlen, "ld.so.cache: entry %u: string offset out of range",
-                       i);
+        return hr_fail(p->err, p->errlen,
+                       "ld.so.cache: entry %u: string offset out of range", i);
     at = base + off;
     room = len - at < MAX_STRING + 1 ? len - at : MAX_STRING + 1;
     nul = memchr(buf + at, '\0', room);
     if (!nul && room > MAX_STRING)
-        return hr_fail(err, errlen, "ld.so.cache: entry %u: string longer than %zu bytes",
-                       i, MAX_STRING);
+        return hr_fail(p->err, p->errlen,
+                       "ld.so.cache: entry %u: string longer than %zu bytes", i,
+                       MAX_STRING);
     if (!nul)
-        return hr_fail(err, errlen, "ld.so.cache: entry %u: string runs past the end", i);
-    *s = (const char *)buf + at;
-    *n = (size_t)(nul - (buf + at));
+        return hr_fail(p->err, p->errlen,
+                       "ld.so.cache: entry %u: string runs past the end", i);
+    out->s = (const char *)buf + at;
+    out->n = (size_t)(nul - (buf + at));
     return 0;
 }
 
@@ -114,67 +140,71 @@ static struct hr_ldcache_entry entry(const char *name, const char *path, unsigne
                                      .hwcap = hwcap};
 }
 
-/* Entries of either format: nlibs records of `size` bytes at `at`, string
- * offsets relative to `base`. */
-static int parse_entries(const unsigned char *buf, size_t len, size_t at, uint32_t nlibs,
-                         size_t size, size_t base, struct hr_ldcache *out, char *err,
-                         size_t errlen)
+/* The entries of table t. */
+static int parse_entries(const struct parser *p, const struct table *t,
+                         struct hr_ldcache *out)
 {
+    const unsigned char *buf = p->buf;
+    size_t len = p->len, at = t->at, size = t->size;
+    uint32_t nlibs = t->nlibs;
     size_t copied = 0;
 
     if (nlibs > MAX_ENTRIES)
-        return hr_fail(err, errlen, "ld.so.cache: %u entries, more than %u", nlibs,
+        return hr_fail(p->err, p->errlen, "ld.so.cache: %u entries, more than %u", nlibs,
                        MAX_ENTRIES);
     if (at > len || nlibs > (len - at) / size)
-        return hr_fail(err, errlen, "ld.so.cache: truncated (%u entries in %zu bytes)",
-                       nlibs, len);
+        return hr_fail(p->err, p->errlen,
+                       "ld.so.cache: truncated (%u entries in %zu bytes)", nlibs, len);
     out->e = hr_xmalloc((nlibs ? nlibs : 1) * sizeof(*out->e));
     for (uint32_t i = 0; i < nlibs; i++, at += size) {
-        const char *key, *value;
-        size_t nkey, nvalue;
+        struct cstr key, value;
         uint64_t hwcap = size == NEW_ENTRY ? get_u64(buf + at + 16) : 0;
 
-        if (cache_string(buf, len, base, get_u32(buf + at + 4), i, &key, &nkey, err,
-                         errlen) < 0 ||
-            cache_string(buf, len, base, get_u32(buf + at + 8), i, &value, &nvalue, err,
-                         errlen) < 0) {
+        if (cache_string(p, t, get_u32(buf + at + 4), i, &key) < 0 ||
+            cache_string(p, t, get_u32(buf + at + 8), i, &value) < 0) {
             hr_ldcache_free(out);
             return -1;
         }
-        copied += nkey + nvalue + 2;
+        copied += key.n + value.n + 2;
         if (copied > MAX_COPIED) {
             hr_ldcache_free(out);
-            return hr_fail(err, errlen,
+            return hr_fail(p->err, p->errlen,
                            "ld.so.cache: entry %u: strings total more than %u bytes", i,
                            MAX_COPIED);
         }
-        out->e[out->n++] = entry(key, value, get_u32(buf + at), hwcap);
+        out->e[out->n++] = entry(key.s, value.s, get_u32(buf + at), hwcap);
     }
     return 0;
 }
 
-static int parse_new(const unsigned char *buf, size_t len, size_t base,
-                     struct hr_ldcache *out, char *err, size_t errlen)
+/* The new format's header at base, then its entries. */
+static int parse_new(const struct parser *p, size_t base, struct hr_ldcache *out)
 {
+    const unsigned char *buf = p->buf;
     unsigned endian = buf[base + 28] & ENDIAN_MASK;
     unsigned native = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? ENDIAN_BIG : ENDIAN_LITTLE;
+    struct table t = {.at = base + NEW_HEADER,
+                      .nlibs = get_u32(buf + base + 20),
+                      .size = NEW_ENTRY,
+                      .base = base};
 
     if (endian != ENDIAN_UNSET && endian != native)
-        return hr_fail(err, errlen, "ld.so.cache: written for the other byte order");
-    return parse_entries(buf, len, base + NEW_HEADER, get_u32(buf + base + 20), NEW_ENTRY,
-                         base, out, err, errlen);
+        return hr_fail(p->err, p->errlen,
+                       "ld.so.cache: written for the other byte order");
+    return parse_entries(p, &t, out);
 }
 
 int hr_ldcache_parse(const void *data, size_t len, struct hr_ldcache *out, char *err,
                      size_t errlen)
 {
     const unsigned char *buf = data;
+    const struct parser p = {.buf = buf, .len = len, .err = err, .errlen = errlen};
     uint32_t nold;
     size_t new_at;
 
     memset(out, 0, sizeof(*out));
     if (len >= NEW_HEADER && memcmp(buf, NEW_MAGIC, strlen(NEW_MAGIC)) == 0)
-        return parse_new(buf, len, 0, out, err, errlen);
+        return parse_new(&p, 0, out);
     if (len < OLD_HEADER || memcmp(buf, OLD_MAGIC, strlen(OLD_MAGIC)) != 0)
         return hr_fail(err, errlen, "not an ld.so.cache file (bad magic)");
     nold = get_u32(buf + 12);
@@ -186,10 +216,14 @@ int hr_ldcache_parse(const void *data, size_t len, struct hr_ldcache *out, char 
     new_at = (OLD_HEADER + (size_t)nold * OLD_ENTRY + 7) & ~(size_t)7;
     if (new_at <= len && len - new_at >= NEW_HEADER &&
         memcmp(buf + new_at, NEW_MAGIC, strlen(NEW_MAGIC)) == 0)
-        return parse_new(buf, len, new_at, out, err, errlen);
+        return parse_new(&p, new_at, out);
     /* The old format alone: strings follow the entries. */
-    return parse_entries(buf, len, OLD_HEADER, nold, OLD_ENTRY,
-                         OLD_HEADER + (size_t)nold * OLD_ENTRY, out, err, errlen);
+    return parse_entries(&p,
+                         &(struct table){.at = OLD_HEADER,
+                                         .nlibs = nold,
+                                         .size = OLD_ENTRY,
+                                         .base = OLD_HEADER + (size_t)nold * OLD_ENTRY},
+                         out);
 }
 
 int hr_ldcache_load(const char *path, struct hr_ldcache *out, char *err, size_t errlen)

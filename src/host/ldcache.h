@@ -9,6 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The host's library cache unless the site's ld-so-cache says, and where an
+ * image keeps its own; a cache larger than HR_LDCACHE_MAX is not read. */
+#define HR_LDCACHE "/etc/ld.so.cache"
+#define HR_LDCACHE_MAX (64u << 20)
+
 struct hr_ldcache_entry {
     char *name; /* the key ldconfig stored: the soname, "libcuda.so.1" */
     char *path; /* "/usr/lib/x86_64-linux-gnu/libcuda.so.1" */

@@ -172,15 +172,23 @@ static int parse_fabric_mode(const char *what, const char *arg, enum hr_fabric_m
     return 0;
 }
 
+/* A command given after another: the one of higher precedence stays
+ * (enum hr_action), whatever the order on the command line. */
+static void config_want(struct hr_config *cfg, enum hr_action action)
+{
+    if (action > cfg->action)
+        cfg->action = action;
+}
+
 /* Options for devices and host libraries. */
 static int config_parse_host_option(struct hr_config *cfg, int c, const char *arg,
                                     char *err, size_t errlen)
 {
     switch (c) {
     case OPT_GPU:
-        return parse_gpu_mode("--gpu", arg, &cfg->gpu, err, errlen);
+        return parse_gpu_mode("--gpu", arg, &cfg->devreq.gpu, err, errlen);
     case OPT_FABRIC:
-        return parse_fabric_mode("--fabric", arg, &cfg->fabric, err, errlen);
+        return parse_fabric_mode("--fabric", arg, &cfg->devreq.fabric, err, errlen);
     case OPT_MPI:
         if (strcmp(arg, "image") == 0)
             cfg->mpi = HR_MPI_IMAGE;
@@ -194,12 +202,69 @@ static int config_parse_host_option(struct hr_config *cfg, int c, const char *ar
         cfg->topology = hr_xstrdup(arg);
         return 0;
     case OPT_DEVICES:
-        cfg->show_devices = true;
+        config_want(cfg, HR_ACTION_DEVICES);
         return 0;
     }
     return -1;
 }
 
+/* What runs (a launch, or a command that prints: -h, --version,
+ * --site-config) and how much it says. */
+static int config_parse_run_option(struct hr_config *cfg, int c, const char *arg,
+                                   char *err, size_t errlen)
+{
+    switch (c) {
+    case 'v':
+        cfg->verbosity = cfg->verbosity < 0 ? 1 : cfg->verbosity + 1;
+        return 0;
+    case 'q':
+        cfg->verbosity = -1;
+        return 0;
+    case 'h':
+        config_want(cfg, HR_ACTION_HELP);
+        return 0;
+    case OPT_VERSION:
+        config_want(cfg, HR_ACTION_VERSION);
+        return 0;
+    case OPT_SITE_CONFIG:
+        config_want(cfg, HR_ACTION_SITE_CONFIG);
+        return 0;
+    }
+    return config_parse_host_option(cfg, c, arg, err, errlen);
+}
+
+/* --join and its kin: which container this launch shares. */
+static int config_parse_join_option(struct hr_config *cfg, int c, const char *arg,
+                                    char *err, size_t errlen)
+{
+    char *end;
+
+    switch (c) {
+    case OPT_JOIN:
+        cfg->join = HR_JOIN_ON;
+        free(cfg->join_key);
+        cfg->join_key = arg ? hr_xstrdup(arg) : NULL;
+        if (arg && !*arg)
+            return hr_fail(err, errlen, "--join=KEY: the key is empty");
+        return 0;
+    case OPT_NO_JOIN:
+        cfg->join = HR_JOIN_OFF;
+        return 0;
+    case OPT_JOIN_LEAD: {
+        long fd;
+        errno = 0;
+        fd = strtol(arg, &end, 10);
+        if (errno || end == arg || *end || fd < 3 || fd > INT_MAX)
+            return hr_fail(err, errlen,
+                           "--join-lead '%s': expected a descriptor (3 or more)", arg);
+        cfg->join_lead_fd = (int)fd;
+        return 0;
+    }
+    }
+    return config_parse_run_option(cfg, c, arg, err, errlen);
+}
+
+/* One option of the command line; first those that shape the container. */
 static int config_parse_option(struct hr_config *cfg, int c, const char *arg, char *err,
                                size_t errlen)
 {
@@ -250,43 +315,8 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
         if (errno || end == arg || *end || arg[0] == '-')
             return hr_fail(err, errlen, "--offset '%s': expected a byte count", arg);
         return 0;
-    case 'v':
-        cfg->verbosity = cfg->verbosity < 0 ? 1 : cfg->verbosity + 1;
-        return 0;
-    case 'q':
-        cfg->verbosity = -1;
-        return 0;
-    case 'h':
-        cfg->show_help = true;
-        return 0;
-    case OPT_VERSION:
-        cfg->show_version = true;
-        return 0;
-    case OPT_JOIN:
-        cfg->join = HR_JOIN_ON;
-        free(cfg->join_key);
-        cfg->join_key = arg ? hr_xstrdup(arg) : NULL;
-        if (arg && !*arg)
-            return hr_fail(err, errlen, "--join=KEY: the key is empty");
-        return 0;
-    case OPT_NO_JOIN:
-        cfg->join = HR_JOIN_OFF;
-        return 0;
-    case OPT_JOIN_LEAD: {
-        long fd;
-        errno = 0;
-        fd = strtol(arg, &end, 10);
-        if (errno || end == arg || *end || fd < 3 || fd > INT_MAX)
-            return hr_fail(err, errlen,
-                           "--join-lead '%s': expected a descriptor (3 or more)", arg);
-        cfg->join_lead_fd = (int)fd;
-        return 0;
     }
-    case OPT_SITE_CONFIG:
-        cfg->show_site_config = true;
-        return 0;
-    }
-    return config_parse_host_option(cfg, c, arg, err, errlen);
+    return config_parse_join_option(cfg, c, arg, err, errlen);
 }
 
 /* getopt_long's '?' for the element arg, as one clear line: a value given
@@ -343,11 +373,11 @@ int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err
         if (config_parse_option(cfg, c, optarg, err, errlen) < 0)
             return -1;
     }
-    if (cfg->show_help || cfg->show_version || cfg->show_site_config)
-        return 0;
+    if (cfg->action > HR_ACTION_DEVICES)
+        return 0; /* prints and reads no image */
     if (cfg->join_lead_fd && (!cfg->join_key || cfg->join == HR_JOIN_OFF))
         return hr_fail(err, errlen, "--join-lead: needs --join=KEY");
-    if (cfg->show_devices && optind >= argc)
+    if (cfg->action == HR_ACTION_DEVICES && optind >= argc)
         return 0; /* the image is optional: without it the glibc check is skipped */
     if (optind >= argc)
         return hr_fail(err, errlen,
@@ -424,9 +454,9 @@ static int site_host_key(struct hr_config *cfg, const char *key, const char *val
                          char *err, size_t errlen)
 {
     if (strcmp(key, "gpu") == 0)
-        return parse_gpu_mode("gpu", value, &cfg->gpu, err, errlen);
+        return parse_gpu_mode("gpu", value, &cfg->devreq.gpu, err, errlen);
     if (strcmp(key, "fabric") == 0)
-        return parse_fabric_mode("fabric", value, &cfg->fabric, err, errlen);
+        return parse_fabric_mode("fabric", value, &cfg->devreq.fabric, err, errlen);
     if (strcmp(key, "ld-so-cache") == 0 || strcmp(key, "host-mpi") == 0) {
         if (value[0] != '/')
             return hr_fail(err, errlen, "%s: '%s' is not an absolute path", key, value);
@@ -468,21 +498,21 @@ static int site_policy_key(struct hr_config *cfg, const char *key, const char *v
                            char *err, size_t errlen)
 {
     if (strcmp(key, "stage-max-size") == 0)
-        return hr_config_parse_size(key, value, &cfg->stage_max_size, err, errlen);
+        return hr_config_parse_size(key, value, &cfg->stage.max_size, err, errlen);
     if (strcmp(key, "stage-min-free") == 0)
-        return hr_config_parse_size(key, value, &cfg->stage_min_free, err, errlen);
+        return hr_config_parse_size(key, value, &cfg->stage.min_free, err, errlen);
     if (strcmp(key, "stage-dir") == 0) {
         if (*value && value[0] != '/')
             return hr_fail(err, errlen, "stage-dir: '%s' is not an absolute path", value);
-        free(cfg->stage_dir);
-        cfg->stage_dir = *value ? hr_path_normalize(value) : NULL;
+        free(cfg->stage.dir);
+        cfg->stage.dir = *value ? hr_path_normalize(value) : NULL;
         return 0;
     }
     if (strcmp(key, "kernel-mount-dirs") == 0) {
         if (site_dir_list(value, err, errlen) < 0)
             return -1;
-        free(cfg->kernel_mount_dirs);
-        cfg->kernel_mount_dirs = *value ? hr_xstrdup(value) : NULL;
+        free(cfg->stage.kernel_mount_dirs);
+        cfg->stage.kernel_mount_dirs = *value ? hr_xstrdup(value) : NULL;
         return 0;
     }
     return site_host_key(cfg, key, value, err, errlen);
@@ -559,8 +589,8 @@ int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t er
     int rc;
 
     memset(cfg, 0, sizeof(*cfg));
-    cfg->stage_max_size = HR_STAGE_MAX_SIZE_DEFAULT;
-    cfg->stage_min_free = HR_STAGE_MIN_FREE_DEFAULT;
+    cfg->stage.max_size = HR_STAGE_MAX_SIZE_DEFAULT;
+    cfg->stage.min_free = HR_STAGE_MIN_FREE_DEFAULT;
     text = hr_read_file(site, 1 << 20, NULL);
     if (!text)
         return errno == ENOENT ? 0
@@ -570,13 +600,13 @@ int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t er
     return rc;
 }
 
-int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,
+int hr_config_load(struct hr_config *cfg, const struct hr_cmdline *cl, char *err,
                    size_t errlen)
 {
-    if (hr_config_load_site(cfg, envp, err, errlen) < 0 ||
-        hr_config_apply_env(cfg, envp, err, errlen) < 0)
+    if (hr_config_load_site(cfg, cl->envp, err, errlen) < 0 ||
+        hr_config_apply_env(cfg, cl->envp, err, errlen) < 0)
         return -1;
-    return hr_config_parse_args(cfg, argc, argv, err, errlen);
+    return hr_config_parse_args(cfg, cl->argc, cl->argv, err, errlen);
 }
 
 void hr_config_free(struct hr_config *cfg)
@@ -588,8 +618,8 @@ void hr_config_free(struct hr_config *cfg)
     free(cfg->binds);
     free(cfg->workdir);
     free(cfg->join_key);
-    free(cfg->stage_dir);
-    free(cfg->kernel_mount_dirs);
+    free(cfg->stage.dir);
+    free(cfg->stage.kernel_mount_dirs);
     free(cfg->topology);
     free(cfg->ld_so_cache);
     free(cfg->host_mpi);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "common/util.h"
-#include "host/devices.h"
+#include "host/devreq.h"
 
 struct hr_bind {
     char *src;  /* host path as given (made absolute and checked by the plan) */
@@ -29,7 +29,29 @@ struct hr_set_override {
     char *libs, *tools, *dirs; /* NULL: the shipped default */
 };
 
+/* What the command line asks for: a launch, or one of the commands that
+ * print and run nothing. Ordered by precedence: when several are given, the
+ * highest wins (--help over --version over --site-config over --devices). */
+enum hr_action {
+    HR_ACTION_LAUNCH,
+    HR_ACTION_DEVICES,     /* --devices: print what would be bound, run nothing */
+    HR_ACTION_SITE_CONFIG, /* --site-config: print the site policy (the prolog reads it)
+                            */
+    HR_ACTION_VERSION,     /* --version */
+    HR_ACTION_HELP,        /* -h, --help */
+};
+
+/* Site policy for the Slurm prolog (batch/slurm/prolog); hpcrun itself
+ * never mounts with the kernel, it only binds what the prolog mounted. */
+struct hr_stage_policy {
+    char *dir;                   /* stage-dir: node-local copies of images ("": none) */
+    char *kernel_mount_dirs;     /* kernel-mount-dirs: DIR:DIR... ("": never) */
+    unsigned long long max_size; /* stage-max-size: largest image staged (0: any) */
+    unsigned long long min_free; /* stage-min-free: bytes a copy must leave free */
+};
+
 struct hr_config {
+    enum hr_action action;
     const char *image;
     unsigned long long offset; /* --offset: SquashFS at a byte offset in the file */
     struct hr_bind *binds;     /* site binds, then HPCRUN_BIND, then -b, in order */
@@ -38,28 +60,17 @@ struct hr_config {
     char *workdir;          /* -w, container path */
     enum hr_dev_mode dev;
     enum hr_join_mode join;
-    char *join_key;             /* --join=KEY */
-    enum hr_gpu_mode gpu;       /* --gpu, site "gpu" */
-    enum hr_fabric_mode fabric; /* --fabric, site "fabric" */
-    enum hr_mpi_mode mpi;       /* --mpi */
-    char *topology;             /* --topology FILE.xml (saved hwloc topology) */
-    bool show_devices;          /* --devices: print what would be bound, run nothing */
-    int verbosity;              /* -1 quiet, 0 default, 1.. verbose */
+    char *join_key;          /* --join=KEY */
+    struct hr_devreq devreq; /* --gpu, --fabric, site "gpu", "fabric" */
+    enum hr_mpi_mode mpi;    /* --mpi */
+    char *topology;          /* --topology FILE.xml (saved hwloc topology) */
+    int verbosity;           /* -1 quiet, 0 default, 1.. verbose */
     bool is_cleanenv;
     bool is_no_home;
     bool is_writable_tmpfs;
     bool is_fakeroot;
     bool is_dry_run;
-    bool show_help;
-    bool show_version;
-    bool
-        show_site_config; /* --site-config: print the site policy (the prolog reads it) */
-    /* Site policy for the Slurm prolog (batch/slurm/prolog); hpcrun itself
-     * never mounts with the kernel, it only binds what the prolog mounted. */
-    char *stage_dir;         /* stage-dir: node-local copies of images ("": none) */
-    char *kernel_mount_dirs; /* kernel-mount-dirs: DIR:DIR... ("": never) */
-    unsigned long long stage_max_size; /* stage-max-size: largest image staged (0: any) */
-    unsigned long long stage_min_free; /* stage-min-free: bytes a copy must leave free */
+    struct hr_stage_policy stage; /* read by the prolog and epilog only */
     /* Host libraries (hostlibs.h): defaults, not restrictions, like binds. */
     char *ld_so_cache;    /* ld-so-cache: the host's cache (default /etc/ld.so.cache) */
     char *host_mpi;       /* host-mpi: the host MPI's libmpi (or its directory) */
@@ -104,8 +115,15 @@ int hr_config_parse_size(const char *key, const char *value, unsigned long long 
  * such file) over the shipped defaults. Returns 0 or -1 with err set. */
 int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t errlen);
 
+/* What the program was started with. */
+struct hr_cmdline {
+    int argc;
+    char **argv;
+    char **envp;
+};
+
 /* The whole of step 1: site file, environment, then argv (later wins). */
-int hr_config_load(struct hr_config *cfg, int argc, char **argv, char **envp, char *err,
+int hr_config_load(struct hr_config *cfg, const struct hr_cmdline *cl, char *err,
                    size_t errlen);
 
 void hr_config_free(struct hr_config *cfg);

@@ -1,23 +1,23 @@
 /* Step 3 (plan), what of the host goes in: the job's GPUs and fast-network
  * devices (devices.h) and the host's matching user-space driver libraries,
- * tools and, with --mpi=host, MPI (hostlibs.h), after checking that the
- * image's glibc can run them. Gathered before the plan (it reads the host's
- * /dev, sysfs, ld.so.cache and ELF files, and a few files of the image); the
- * plan turns it into mounts and variables. */
+ * tools and, with --mpi=host, MPI (hostlibs.h, mpihost.h), after checking
+ * that the image's glibc can run them. Gathered before the plan (it reads the
+ * host's /dev, sysfs, ld.so.cache and ELF files, and a few files of the
+ * image); the plan (plan.h) takes the result as one of its inputs and turns
+ * it into mounts and variables. */
 #ifndef HR_INJECT_H
 #define HR_INJECT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
+#include "common/util.h"
 #include "host/devices.h"
 #include "host/hostlibs.h"
+#include "host/ldcache.h"
 #include "launch/config.h"
 #include "launch/image.h"
-
-/* The host's library cache unless the site's ld-so-cache says, and where an
- * image keeps its own; a cache larger than HR_LDCACHE_MAX is not read. */
-#define HR_LDCACHE "/etc/ld.so.cache"
-#define HR_LDCACHE_MAX (64u << 20)
 
 /* Where host tools are found unless the site's host-tool-path says. */
 #define HR_DEFAULT_TOOL_PATH "/usr/bin:/usr/sbin:/usr/local/bin:/bin:/sbin"
@@ -36,22 +36,31 @@ struct hr_inject {
  * explicit --gpu=VENDOR or --mpi=host that cannot be honoured). */
 int hr_inject_collect(const struct hr_config *cfg, char **envp, struct hr_image *img,
                       struct hr_inject *out);
+/* The lines of --devices and --dry-run: "device ...", "hostlib ...". */
 void hr_inject_print(const struct hr_inject *in, FILE *out);
 void hr_inject_free(struct hr_inject *in);
 
-/* The image's own /etc/ld.so.cache, parsed (untrusted input, read through
- * the image). Returns 0, or -1 if it is absent or unreadable (why, in err). */
-int hr_inject_image_ldcache(struct hr_image *img, struct hr_ldcache *out, char *err,
-                            size_t errlen);
+/* ---- the collection's state, shared with mpihost.c ------------------------ */
 
-/* Where the image's dynamic loader would find soname: the image's
- * ld.so.cache (cache, or NULL), else its default directories. A path in the
- * image (malloc'd), resolved inside it, or NULL. */
-char *hr_inject_image_lib(struct hr_image *img, const struct hr_ldcache *cache,
-                          const char *soname);
+struct hr_elf_memo;
 
-/* hpcrun --devices [IMAGE]: print what was found and what would be bound.
- * Returns the exit code. */
-int hr_inject_show(const struct hr_config *cfg, char **envp);
+struct hr_inject_ctx {
+    const struct hr_config *cfg;
+    struct hr_image *img; /* NULL: no image (--devices alone) */
+    struct hr_ldcache host_cache;
+    struct hr_ldcache image_cache;
+    bool has_image_cache;
+    struct hr_glibc_have image_glibc; /* what the sets are checked against */
+    struct hr_strv tool_dirs;         /* host-tool-path (or the default), split */
+    struct hr_elf_memo *memo;         /* host files read so far */
+    size_t n_memo;
+};
+
+/* The library-set planner's input for this collection: the host's cache,
+ * the image's, host ELF files read once each, the image's through it. */
+struct hr_libset_input hr_inject_libset_input(struct hr_inject_ctx *c);
+/* Where the image's loader finds soname (hr_imagelib_find with the image's
+ * cache), or NULL. */
+char *hr_inject_find_image_lib(const struct hr_inject_ctx *c, const char *soname);
 
 #endif

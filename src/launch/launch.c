@@ -108,7 +108,6 @@ static int launch_plan(const struct hr_config *cfg, char **envp, struct launch *
      * and a few files of the image), then the plan itself */
     if (hr_inject_collect(cfg, envp, &l->img, &l->inject) < 0)
         return -1;
-    l->host.inject = &l->inject;
     step_done("devices", t0);
 
     l->view = (struct hr_image_view){.lookup = hr_image_lookup,
@@ -118,7 +117,10 @@ static int launch_plan(const struct hr_config *cfg, char **envp, struct launch *
                                      .passwd = l->img.passwd,
                                      .group = l->img.group,
                                      .config = &l->img.config};
-    if (hr_plan_build(cfg, &l->host, &l->view, &l->plan, err, sizeof(err)) < 0) {
+    if (hr_plan_build(
+            &(struct hr_plan_input){
+                .cfg = cfg, .host = &l->host, .image = &l->view, .inject = &l->inject},
+            &l->plan, err, sizeof(err)) < 0) {
         hr_err("%s", err);
         return -1;
     }

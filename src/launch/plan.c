@@ -1,125 +1,20 @@
+/* Step 3, plan: the mounts, variables, argv and identity of one launch,
+ * as data (plan.h). Pure: no system call; what it needs of the host comes in
+ * hr_plan_input (hostfacts.c and inject.c read it). Errors: -1 with one line
+ * in err, which the caller logs. */
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "launch/plan.h"
 #include "common/log.h"
 #include "launch/env.h"
-
-/* ---- host facts (the only impure part of this file) ----------------------- */
-
-/* Under "srun --mpi=pmix", Slurm's PMIx server tells each task where its
- * files are: the server's directory in slurmd's spool (rendezvous files and
- * the shared-memory data store that the client maps, e.g.
- * /var/spool/slurmd/pmix.J.S) and the system tmpdir. The client fails in
- * MPI_Init unless they are visible inside at the same paths. */
-static const char *const pmix_env_dirs[] = {"PMIX_SERVER_TMPDIR", "PMIX_SYSTEM_TMPDIR",
-                                            "PMIX_DSTORE_21_BASE_PATH",
-                                            "PMIX_DSTORE_ESH_BASE_PATH"};
-
-static char **collect_pmix_dirs(char **envp)
-{
-    char **dirs = hr_xmalloc((HR_ARRAY_LEN(pmix_env_dirs) + 1) * sizeof(char *));
-    size_t n = 0;
-
-    for (size_t i = 0; i < HR_ARRAY_LEN(pmix_env_dirs); i++) {
-        const char *v = hr_env_get(envp, pmix_env_dirs[i]);
-        char buf[PATH_MAX];
-        struct stat st;
-
-        /* a name that is not an existing directory is the MPI's problem */
-        if (v && v[0] == '/' && realpath(v, buf) && stat(buf, &st) == 0 &&
-            S_ISDIR(st.st_mode))
-            dirs[n++] = hr_xstrdup(buf);
-    }
-    dirs[n] = NULL;
-    return dirs;
-}
-
-int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *host)
-{
-    struct passwd *pw;
-    struct group *gr;
-    const char *home_env = hr_env_get(envp, "HOME");
-    char buf[PATH_MAX];
-    struct stat st;
-
-    memset(host, 0, sizeof(*host));
-    for (int fd = 0; fd <= 2; fd++) {
-        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
-            if (open("/dev/null", O_RDWR) != fd) {
-                hr_err("/dev/null: %s", strerror(errno));
-                return -1;
-            }
-            host->closed_std_fds |= 1u << fd;
-        }
-    }
-    host->uid = getuid();
-    host->gid = getgid();
-    host->environ = envp;
-    pw = getpwuid(host->uid);
-    host->user = pw ? hr_xstrdup(pw->pw_name) : hr_xasprintf("%u", (unsigned)host->uid);
-    host->gecos = hr_xstrdup(pw && pw->pw_gecos ? pw->pw_gecos : "");
-    host->shell =
-        hr_xstrdup(pw && pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh");
-    host->home = hr_xstrdup(home_env && home_env[0] == '/' ? home_env
-                            : pw                           ? pw->pw_dir
-                                                           : "/");
-    gr = getgrgid(host->gid);
-    host->group = gr ? hr_xstrdup(gr->gr_name) : hr_xasprintf("%u", (unsigned)host->gid);
-    host->is_home_dir = stat(host->home, &st) == 0 && S_ISDIR(st.st_mode);
-    if (getcwd(buf, sizeof(buf)))
-        host->cwd = hr_xstrdup(buf);
-    host->has_hosts = access("/etc/hosts", F_OK) == 0;
-    host->has_resolv = access("/etc/resolv.conf", F_OK) == 0;
-    host->pmix_dirs = collect_pmix_dirs(envp);
-    host->bind_src = calloc(cfg->n_binds + 1, sizeof(char *));
-    host->bind_src_is_dir = calloc(cfg->n_binds + 1, sizeof(bool));
-    if (!host->bind_src || !host->bind_src_is_dir) {
-        hr_err("out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < cfg->n_binds; i++) {
-        const struct hr_bind *b = &cfg->binds[i];
-        if (!realpath(b->src, buf) || stat(buf, &st) < 0) {
-            hr_err("%s '%s': %s", b->from_site ? "site bind" : "--bind", b->src,
-                   strerror(errno));
-            return -1;
-        }
-        host->bind_src[i] = hr_xstrdup(buf);
-        host->bind_src_is_dir[i] = S_ISDIR(st.st_mode);
-    }
-    return 0;
-}
-
-void hr_host_free(struct hr_host *host, size_t n_binds)
-{
-    for (size_t i = 0; host->bind_src && i < n_binds; i++)
-        free(host->bind_src[i]);
-    free(host->bind_src);
-    free(host->bind_src_is_dir);
-    free(host->user);
-    free(host->group);
-    free(host->gecos);
-    free(host->home);
-    free(host->shell);
-    free(host->cwd);
-    for (size_t i = 0; host->pmix_dirs && host->pmix_dirs[i]; i++)
-        free(host->pmix_dirs[i]);
-    free(host->pmix_dirs);
-    memset(host, 0, sizeof(*host));
-}
-
-/* ---- pure planning -------------------------------------------------------- */
 
 static struct hr_mount *plan_add(struct hr_plan *plan, enum hr_mount_kind kind,
                                  const char *src, const char *dst, const char *why)
@@ -360,7 +255,7 @@ static void plan_inject(struct hr_plan *plan, const struct hr_config *cfg,
         hr_env_add_path(&plan->env, "PATH", HR_HOSTBIN_DIR, false);
 }
 
-/* The PMIx directories (see pmix_env_dirs), each bound at its own path
+/* The PMIx directories (see pmix_env_dirs in hostfacts.c), each bound at its own path
  * unless an earlier bind (/tmp, home, a --bind) already shows it. */
 static void plan_pmix(struct hr_plan *plan, const struct hr_host *host)
 {
@@ -426,10 +321,12 @@ static uint64_t plan_mounts_hash(const struct hr_plan *plan)
     return h;
 }
 
-static int plan_join(struct hr_plan *plan, const struct hr_config *cfg,
-                     const struct hr_host *host, const struct hr_image_view *img,
-                     char *err, size_t errlen)
+static int plan_join(struct hr_plan *plan, const struct hr_plan_input *in, char *err,
+                     size_t errlen)
 {
+    const struct hr_config *cfg = in->cfg;
+    const struct hr_host *host = in->host;
+    const struct hr_image_view *img = in->image;
     const char *job = hr_env_get(host->environ, "SLURM_JOB_ID");
     const char *step = hr_env_get(host->environ, "SLURM_STEP_ID");
     const char *node = hr_env_get(host->environ, "SLURMD_NODENAME");
@@ -519,10 +416,12 @@ static int plan_check_destinations(struct hr_plan *plan, const struct hr_image_v
     return 0;
 }
 
-int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
-                  const struct hr_image_view *img, struct hr_plan *plan, char *err,
+int hr_plan_build(const struct hr_plan_input *in, struct hr_plan *plan, char *err,
                   size_t errlen)
 {
+    const struct hr_config *cfg = in->cfg;
+    const struct hr_host *host = in->host;
+    const struct hr_image_view *img = in->image;
     struct hr_env_input env_in = {
         .host_env = host->environ,
         .image_env = img->config ? img->config->env.v : NULL,
@@ -554,25 +453,23 @@ int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
         plan_bind(plan, "/etc/resolv.conf", "/etc/resolv.conf", false, "network")->is_ro =
             true;
     plan_identity(plan, host, img);
-    if (!cfg->is_no_home && host->is_home_dir && strcmp(host->home, "/") != 0) {
-        char *real = realpath(host->home, NULL);
-        plan_bind(plan, real ? real : host->home, host->home, true, "home");
-        free(real);
-    }
+    if (!cfg->is_no_home && host->is_home_dir && strcmp(host->home, "/") != 0)
+        plan_bind(plan, host->home_real ? host->home_real : host->home, host->home, true,
+                  "home");
     for (size_t i = 0; i < cfg->n_binds; i++) {
         struct hr_mount *m = plan_bind(plan, host->bind_src[i], cfg->binds[i].dst,
                                        host->bind_src_is_dir[i],
                                        cfg->binds[i].from_site ? "site bind" : "bind");
         m->is_ro = cfg->binds[i].is_ro;
     }
-    if (host->inject)
-        plan_inject_mounts(plan, cfg, host->inject);
+    if (in->inject)
+        plan_inject_mounts(plan, cfg, in->inject);
     plan_pmix(plan, host);
     plan_cwd(plan, cfg, host, img);
     plan_argv(plan, cfg, img);
     hr_env_build(&env_in, &plan->env);
-    plan_inject(plan, cfg, host->inject);
-    if (plan_join(plan, cfg, host, img, err, errlen) < 0)
+    plan_inject(plan, cfg, in->inject);
+    if (plan_join(plan, in, err, errlen) < 0)
         return -1;
     return plan_check_destinations(plan, img, err, errlen);
 }

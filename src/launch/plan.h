@@ -1,6 +1,7 @@
 /* Step 3, plan: everything to mount, create and set, computed up front as
- * data. Pure given its inputs (config, host facts, a view of the image), so
- * --dry-run can print it and the unit tests can check it exactly. */
+ * data. Pure given its inputs (config, host facts, a view of the image, what
+ * of the host goes in), so --dry-run can print it and the unit tests can
+ * check it exactly. */
 #ifndef HR_PLAN_H
 #define HR_PLAN_H
 
@@ -11,6 +12,7 @@
 #include "common/pathres.h"
 #include "common/util.h"
 #include "launch/config.h"
+#include "launch/hostfacts.h"
 #include "launch/image.h"
 #include "launch/inject.h"
 
@@ -31,30 +33,6 @@ struct hr_mount {
     bool is_in_image;    /* dst lies in the image, not under an earlier mount */
     bool is_dst_missing; /* ...and is missing there: created in the overlay */
     const char *why;     /* "proc", "home", "bind", ... for --dry-run */
-};
-
-/* Facts about the host and the caller, gathered before any namespace. */
-struct hr_host {
-    uid_t uid;
-    gid_t gid;
-    char *user;  /* passwd name, or the uid as text */
-    char *group; /* group name, or the gid as text */
-    char *gecos;
-    char *home; /* $HOME, else the passwd home */
-    char *shell;
-    char *cwd; /* physical cwd, NULL if unreachable */
-    bool is_home_dir;
-    char **environ;
-    /* for cfg->binds[i]: canonical source and its type (set by collection) */
-    char **bind_src;
-    bool *bind_src_is_dir;
-    bool has_hosts, has_resolv; /* /etc/hosts, /etc/resolv.conf exist */
-    unsigned closed_std_fds;    /* bit n: fd n (0-2) was closed by the caller */
-    /* PMIx directories named in the environment: canonical, existing,
-     * NULL-terminated (see pmix_env_dirs in plan.c) */
-    char **pmix_dirs;
-    /* devices and host libraries to bring in (inject.h), or NULL */
-    const struct hr_inject *inject;
 };
 
 /* What the plan needs to know about the image. */
@@ -84,15 +62,19 @@ struct hr_plan {
     unsigned closed_std_fds; /* closed again just before exec (see hr_host) */
 };
 
-/* Gather host facts (getpwuid, getcwd, realpath of bind sources). Logs one
- * line and returns -1 if a bind source does not exist. A standard fd (0-2)
- * the caller closed is opened on /dev/null for the launch, so no descriptor
- * hpcrun opens lands there, and is noted so exec closes it again. */
-int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *host);
-void hr_host_free(struct hr_host *host, size_t n_binds);
+/* Everything the plan is a function of, each gathered beforehand: the
+ * options, the host facts (hostfacts.h), the image and what of the host goes
+ * in (inject.h; NULL: nothing). */
+struct hr_plan_input {
+    const struct hr_config *cfg;
+    const struct hr_host *host;
+    const struct hr_image_view *image;
+    const struct hr_inject *inject;
+};
 
-int hr_plan_build(const struct hr_config *cfg, const struct hr_host *host,
-                  const struct hr_image_view *img, struct hr_plan *plan, char *err,
+/* Pure. Returns 0, or -1 with a one-line message in err (a mount point the
+ * image cannot take, --join outside a job step without a key). */
+int hr_plan_build(const struct hr_plan_input *in, struct hr_plan *plan, char *err,
                   size_t errlen);
 void hr_plan_print(const struct hr_plan *plan, const char *image, FILE *out);
 void hr_plan_free(struct hr_plan *plan);

@@ -1,6 +1,7 @@
 /* Step 1: argv, site config text and HPCRUN_* parsing. */
 #include "autoconfig.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,10 +176,10 @@ static void test_stage_caps(void)
     CHECK(hr_config_apply_site(&cfg, "site.conf",
                                "stage-max-size = 8G\nstage-min-free = 512M\n", err,
                                sizeof(err)) == 0);
-    CHECK(cfg.stage_max_size == 8ULL << 30 && cfg.stage_min_free == 512ULL << 20);
+    CHECK(cfg.stage.max_size == 8ULL << 30 && cfg.stage.min_free == 512ULL << 20);
     CHECK(hr_config_apply_site(&cfg, "site.conf", "stage-max-size = 0\n", err,
                                sizeof(err)) == 0 &&
-          cfg.stage_max_size == 0);
+          cfg.stage.max_size == 0);
     CHECK(hr_config_parse_size("k", "4096", &v, err, sizeof(err)) == 0 && v == 4096);
     CHECK(hr_config_parse_size("k", "3K", &v, err, sizeof(err)) == 0 && v == 3072);
     CHECK(hr_config_parse_size("k", "1T", &v, err, sizeof(err)) == 0 && v == 1ULL << 40);
@@ -200,16 +201,17 @@ static void test_site_policy(void)
     char err[512];
 
     memset(&cfg, 0, sizeof(cfg));
-    CHECK(cfg.stage_dir == NULL && cfg.kernel_mount_dirs == NULL); /* never by default */
+    CHECK(cfg.stage.dir == NULL &&
+          cfg.stage.kernel_mount_dirs == NULL); /* never by default */
     CHECK(hr_config_apply_site(&cfg, "site.conf",
                                "stage-dir = /local//hpcrun/\n"
                                "kernel-mount-dirs = /apps/images:/scratch/trusted\n",
                                err, sizeof(err)) == 0);
-    CHECK_STR(cfg.stage_dir, "/local/hpcrun");
-    CHECK_STR(cfg.kernel_mount_dirs, "/apps/images:/scratch/trusted");
+    CHECK_STR(cfg.stage.dir, "/local/hpcrun");
+    CHECK_STR(cfg.stage.kernel_mount_dirs, "/apps/images:/scratch/trusted");
     CHECK(hr_config_apply_site(&cfg, "site.conf", "kernel-mount-dirs =\nstage-dir =\n",
                                err, sizeof(err)) == 0);
-    CHECK(cfg.stage_dir == NULL && cfg.kernel_mount_dirs == NULL);
+    CHECK(cfg.stage.dir == NULL && cfg.stage.kernel_mount_dirs == NULL);
     CHECK(hr_config_apply_site(&cfg, "site.conf", "\nkernel-mount-dirs = /apps:images\n",
                                err, sizeof(err)) < 0);
     CHECK(
@@ -219,7 +221,37 @@ static void test_site_policy(void)
     CHECK(strstr(err, "site.conf:1: stage-dir: 'local' is not an absolute path"));
     hr_config_free(&cfg);
     test_stage_caps();
-    CHECK(parse(&cfg, err, "--site-config", NULL) == 0 && cfg.show_site_config);
+    CHECK(parse(&cfg, err, "--site-config", NULL) == 0 &&
+          cfg.action == HR_ACTION_SITE_CONFIG);
+    hr_config_free(&cfg);
+}
+
+/* One action; when several are given the same one wins in any order. */
+static void test_actions(void)
+{
+    struct hr_config cfg;
+    char err[512];
+
+    CHECK(parse(&cfg, err, "i", NULL) == 0 && cfg.action == HR_ACTION_LAUNCH);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--version", NULL) == 0 && cfg.action == HR_ACTION_VERSION);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "-h", NULL) == 0 && cfg.action == HR_ACTION_HELP);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--devices", "--help", NULL) == 0 &&
+          cfg.action == HR_ACTION_HELP);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--help", "--devices", NULL) == 0 &&
+          cfg.action == HR_ACTION_HELP);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--site-config", "--version", NULL) == 0 &&
+          cfg.action == HR_ACTION_VERSION);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--version", "--site-config", NULL) == 0 &&
+          cfg.action == HR_ACTION_VERSION);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--devices", "--site-config", NULL) == 0 &&
+          cfg.action == HR_ACTION_SITE_CONFIG);
     hr_config_free(&cfg);
 }
 
@@ -229,12 +261,12 @@ static void test_devices_and_libs(void)
     char err[512];
 
     CHECK(parse(&cfg, err, "i", NULL) == 0);
-    CHECK(cfg.gpu == HR_GPU_AUTO && cfg.fabric == HR_FABRIC_AUTO &&
+    CHECK(cfg.devreq.gpu == HR_GPU_AUTO && cfg.devreq.fabric == HR_FABRIC_AUTO &&
           cfg.mpi == HR_MPI_IMAGE);
     hr_config_free(&cfg);
     CHECK(parse(&cfg, err, "--gpu=nvidia", "--fabric=none", "--mpi=host", "--topology",
                 "t.xml", "i", NULL) == 0);
-    CHECK(cfg.gpu == HR_GPU_NVIDIA && cfg.fabric == HR_FABRIC_NONE &&
+    CHECK(cfg.devreq.gpu == HR_GPU_NVIDIA && cfg.devreq.fabric == HR_FABRIC_NONE &&
           cfg.mpi == HR_MPI_HOST);
     CHECK_STR(cfg.topology, "t.xml");
     hr_config_free(&cfg);
@@ -245,9 +277,11 @@ static void test_devices_and_libs(void)
     CHECK(strstr(err, "--mpi 'pmix': expected 'image' or 'host'") != NULL);
     hr_config_free(&cfg);
     /* --devices: the image is optional */
-    CHECK(parse(&cfg, err, "--devices", NULL) == 0 && cfg.show_devices && !cfg.image);
+    CHECK(parse(&cfg, err, "--devices", NULL) == 0 && cfg.action == HR_ACTION_DEVICES &&
+          !cfg.image);
     hr_config_free(&cfg);
-    CHECK(parse(&cfg, err, "--devices", "i", NULL) == 0 && cfg.show_devices);
+    CHECK(parse(&cfg, err, "--devices", "i", NULL) == 0 &&
+          cfg.action == HR_ACTION_DEVICES);
     CHECK_STR(cfg.image, "i");
     hr_config_free(&cfg);
 
@@ -261,7 +295,7 @@ static void test_devices_and_libs(void)
                                "host-tools-amd =\n"
                                "host-dirs-verbs = /etc/libibverbs.d=IBV_CONFIG_DIR\n",
                                err, sizeof(err)) == 0);
-    CHECK(cfg.gpu == HR_GPU_NONE && cfg.fabric == HR_FABRIC_NONE);
+    CHECK(cfg.devreq.gpu == HR_GPU_NONE && cfg.devreq.fabric == HR_FABRIC_NONE);
     CHECK_STR(cfg.ld_so_cache, "/opt/ld.so.cache");
     CHECK_STR(cfg.host_mpi, "/opt/mpich/lib");
     CHECK_STR(cfg.host_tool_path, "/opt/bin:/usr/bin");
@@ -298,13 +332,47 @@ static void test_load_site(void)
     hr_config_free(&cfg);
 }
 
+/* Step 1 whole: the site file, then HPCRUN_BIND, then argv, in that order. */
+static void test_load(void)
+{
+    struct hr_config cfg;
+    char err[512], path[] = "/tmp/hr-test-config-XXXXXX", env_config[64];
+    char *envp[] = {env_config, "HPCRUN_BIND=/e", NULL};
+    char *argv[] = {"hpcrun", "-b", "/a:/b:ro", "--gpu=none", "img", "cmd", NULL};
+    int fd = mkstemp(path);
+
+    CHECK(fd >= 0 && write(fd, "bind = /scratch\ngpu = nvidia\n", 29) == 29);
+    close(fd);
+    snprintf(env_config, sizeof(env_config), "HPCRUN_CONFIG=%s", path);
+    CHECK(hr_config_load(&cfg, &(struct hr_cmdline){6, argv, envp}, err, sizeof(err)) ==
+          0);
+    CHECK(cfg.n_binds == 3 && cfg.binds[0].from_site && !cfg.binds[1].from_site);
+    CHECK_STR(cfg.binds[0].dst, "/scratch");
+    CHECK_STR(cfg.binds[1].dst, "/e");
+    CHECK(strcmp(cfg.binds[2].dst, "/b") == 0 && cfg.binds[2].is_ro);
+    CHECK(cfg.devreq.gpu == HR_GPU_NONE); /* the option wins over the site */
+    CHECK_STR(cfg.image, "img");
+    CHECK(cfg.n_cmd == 1 && strcmp(cfg.cmd[0], "cmd") == 0);
+    hr_config_free(&cfg);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    CHECK(fd >= 0 && write(fd, "nokey\n", 6) == 6);
+    close(fd);
+    CHECK(hr_config_load(&cfg, &(struct hr_cmdline){6, argv, envp}, err, sizeof(err)) <
+          0);
+    CHECK(strstr(err, ":1: expected 'key = value'") != NULL);
+    hr_config_free(&cfg);
+    unlink(path);
+}
+
 int main(void)
 {
+    test_actions();
     test_devices_and_libs();
     test_binds();
     test_args();
     test_site_and_env();
     test_site_policy();
     test_load_site();
+    test_load();
     return unit_done();
 }

@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "host/devhost.h"
 #include "host/devices.h"
 #include "unit.h"
 
@@ -233,8 +234,11 @@ struct run {
 
 static void run_plan(struct run *r, char **envp)
 {
+    struct hr_devinput in = {
+        .topo = &r->topo, .host = &r->host, .req = r->req, .envp = envp};
+
     err[0] = '\0';
-    r->rc = hr_dev_plan(&r->topo, &r->host, &r->req, envp, &r->plan, err, sizeof(err));
+    r->rc = hr_dev_plan(&in, &r->plan, err, sizeof(err));
 }
 
 static void nvidia_setup(struct run *r)

@@ -243,7 +243,8 @@ static int symbol_of(const char *path, const char *symbol, char **out)
 {
     hr_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
     char err[256];
-    return hr_elf_symbol_string(hr_pread_fd, &fd, symbol, out, err, sizeof(err));
+    return hr_elf_symbol_string(&(struct hr_elf_source){hr_pread_fd, &fd}, symbol, out,
+                                err, sizeof(err));
 }
 
 static void test_symbols(void)
@@ -476,8 +477,9 @@ static void fuzz_file(const char *path, int rounds)
             hr_elf_free(&e);
         else
             silent += err[0] == '\0';
-        if (r % 8 == 0 && hr_elf_symbol_string(hr_pread_mem, &m, "MPII_Version_string",
-                                               &v, err, sizeof(err)) == 1)
+        if (r % 8 == 0 &&
+            hr_elf_symbol_string(&(struct hr_elf_source){hr_pread_mem, &m},
+                                 "MPII_Version_string", &v, err, sizeof(err)) == 1)
             free(v);
     }
     CHECK(silent == 0);

@@ -585,6 +585,64 @@ static void test_mpi_real(void)
         hr_mpi_info_free(&b);
 }
 
+/* Sets merge by name inside: the first one wins, nothing is bound twice;
+ * the highest glibc need stays. */
+static void test_merge(void)
+{
+    struct hr_libset a = {0}, b = {0};
+    struct hr_hostlib la[] = {{hr_xstrdup("/h/libcuda.so.550"),
+                               hr_xstrdup("libcuda.so.1"), hr_xstrdup("nvidia")}};
+    struct hr_hostlib lb[] = {
+        {hr_xstrdup("/other/libcuda.so.1"), hr_xstrdup("libcuda.so.1"),
+         hr_xstrdup("amd")},
+        {hr_xstrdup("/h/libhsa.so.1"), hr_xstrdup("libhsa.so.1"), hr_xstrdup("amd")}};
+
+    a.libs = hr_xmalloc(sizeof(la));
+    memcpy(a.libs, la, sizeof(la));
+    a.n = 1;
+    a.glibc_need = 2017;
+    a.glibc_need_by = hr_xstrdup("libcuda.so.1");
+    hr_strv_push(&a.tools, "/usr/bin/nvidia-smi");
+    b.libs = hr_xmalloc(sizeof(lb));
+    memcpy(b.libs, lb, sizeof(lb));
+    b.n = 2;
+    b.glibc_need = 2034;
+    b.glibc_need_by = hr_xstrdup("libhsa.so.1");
+    hr_strv_push(&b.tools, "/usr/bin/nvidia-smi");
+    hr_strv_push(&b.tools, "/usr/bin/rocm-smi");
+    hr_strv_push(&b.env, "HSA=1");
+    hr_strv_push(&b.missing, "libx.so.1 (needed by libhsa.so.1)");
+    hr_libset_merge(&a, &b);
+    CHECK(a.n == 2 && strcmp(a.libs[0].src, "/h/libcuda.so.550") == 0 &&
+          strcmp(a.libs[1].name, "libhsa.so.1") == 0);
+    CHECK(a.tools.n == 2 && a.env.n == 1 && a.missing.n == 1);
+    CHECK(a.glibc_need == 2034);
+    CHECK_STR(a.glibc_need_by, "libhsa.so.1");
+    hr_libset_free(&b); /* what moved is no longer b's */
+    hr_libset_free(&a);
+}
+
+static void test_glibc_check(void)
+{
+    struct hr_libset s = {.glibc_need = 2034, .glibc_need_by = "libcuda.so.1"};
+    struct hr_glibc_have have = {.image = "img.sqfs", .version = 2036};
+    char err[256];
+
+    CHECK(hr_libset_glibc_check(&s, "nvidia", &have, err, sizeof(err)) == 0);
+    have.version = 2034;
+    CHECK(hr_libset_glibc_check(&s, "nvidia", &have, err, sizeof(err)) == 0);
+    have.version = 2031;
+    CHECK(hr_libset_glibc_check(&s, "nvidia", &have, err, sizeof(err)) < 0);
+    CHECK_STR(err, "host nvidia libraries need glibc 2.34 (libcuda.so.1), img.sqfs has "
+                   "glibc 2.31");
+    have.version = 0;
+    CHECK(hr_libset_glibc_check(&s, "MPI", &have, err, sizeof(err)) < 0);
+    CHECK_STR(err, "host MPI libraries need glibc 2.34 (libcuda.so.1), and img.sqfs has "
+                   "no glibc (libc.so.6)");
+    s.glibc_need = 0; /* needs nothing: any image, even one without glibc */
+    CHECK(hr_libset_glibc_check(&s, "MPI", &have, err, sizeof(err)) == 0);
+}
+
 int main(void)
 {
     char err[256];
@@ -613,6 +671,8 @@ int main(void)
     test_mpi_identify();
     test_mpi_compatible();
     test_mpi_real();
+    test_merge();
+    test_glibc_check();
     CHECK(elf_reads > 0);
     hr_ldcache_free(&host_cache);
     hr_ldcache_free(&image_cache);

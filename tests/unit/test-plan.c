@@ -73,10 +73,11 @@ static void test_default_plan(void)
                                  .passwd =
                                      "root:x:0:0::/root:/bin/sh\nu:x:1000:1:old:/:/x\n"};
     struct hr_plan plan;
+    struct hr_plan_input pin = {.cfg = &cfg, .host = &host, .image = &view};
     char err[512];
     const struct hr_mount *m;
 
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK(plan.uid == 1000 && plan.gid == 100);
     CHECK((m = find(&plan, "/proc")) && m->kind == HR_MNT_BIND);
     CHECK((m = find(&plan, "/dev")) && m->kind == HR_MNT_TMPFS);
@@ -96,6 +97,15 @@ static void test_default_plan(void)
     CHECK(strstr(m->src, "u:x:1000:100:U:/home/u:/bin/sh\n") != NULL); /* no bash */
     CHECK(strstr(m->src, "old") == NULL);
     CHECK(strstr(m->src, "root:x:0:0") != NULL);
+    CHECK((m = find(&plan, "/home/u")) && strcmp(m->src, "/home/u") == 0);
+    hr_plan_free(&plan);
+
+    /* a home behind a symlink is bound from where it really is (the
+     * collection resolved it; the plan reads no file system) */
+    host.home_real = "/export/home/u";
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
+    CHECK((m = find(&plan, "/home/u")) && strcmp(m->src, "/export/home/u") == 0 &&
+          m->is_src_dir && m->is_dst_missing);
     hr_plan_free(&plan);
 }
 
@@ -115,10 +125,11 @@ static void test_binds_cwd_and_cmd(void)
     struct hr_image_config icfg = {.workdir = "/app"};
     struct hr_image_view view = {.lookup = lookup, .path = "i", .config = &icfg};
     struct hr_plan plan;
+    struct hr_plan_input pin = {.cfg = &cfg, .host = &host, .image = &view};
     char err[512];
     const struct hr_mount *m;
 
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK(find(&plan, "/home/u") == NULL); /* --no-home */
     CHECK((m = find(&plan, "/mnt/x/data")) && m->is_dst_missing && m->is_in_image);
     CHECK((m = find(&plan, "/etc/hostname")) && m->is_ro && !m->is_src_dir);
@@ -132,7 +143,7 @@ static void test_binds_cwd_and_cmd(void)
     /* a system directory as cwd is never bound over the image */
     host = make_host("/usr/share");
     cfg.n_binds = 0;
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK(find(&plan, "/usr/share") == NULL);
     CHECK(plan.is_cwd_fallback_ok);
     hr_plan_free(&plan);
@@ -148,12 +159,13 @@ static void test_pmix_dirs(void)
     struct hr_host host = make_host("/home/u");
     struct hr_image_view view = {.lookup = lookup, .path = "i"};
     struct hr_plan plan;
+    struct hr_plan_input pin = {.cfg = &cfg, .host = &host, .image = &view};
     char err[512];
     const struct hr_mount *m;
     size_t n_pmix = 0;
 
     host.pmix_dirs = pmix;
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK((m = find(&plan, "/var/spool/slurmd/pmix.5.0")) && m->kind == HR_MNT_BIND &&
           m->is_src_dir && !m->is_ro && m->is_dst_missing);
     CHECK_STR(m->src, "/var/spool/slurmd/pmix.5.0");
@@ -166,7 +178,7 @@ static void test_pmix_dirs(void)
 
     /* no PMIx in the environment: nothing extra */
     host.pmix_dirs = NULL;
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK(find(&plan, "/var/spool/slurmd/pmix.5.0") == NULL);
     hr_plan_free(&plan);
 }
@@ -181,13 +193,14 @@ static void test_entrypoint_and_errors(void)
                                  .config = &icfg,
                                  .passwd = "root:x:0:0::/root:/bin/sh\n"};
     struct hr_plan plan;
+    struct hr_plan_input pin = {.cfg = &cfg, .host = &host, .image = &view};
     char err[512];
     struct hr_bind bad[] = {{.src = "/data", .dst = "/etc/passwd"}};
 
     hr_strv_push(&icfg.entrypoint, "/entry");
     hr_strv_push(&icfg.cmd, "arg");
     icfg.workdir = strdup("/work");
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK(plan.uid == 0 && plan.gid == 0 && plan.is_writable && plan.needs_overlay);
     CHECK_STR(plan.argv.v[0], "/entry");
     CHECK_STR(plan.argv.v[1], "arg");
@@ -199,7 +212,7 @@ static void test_entrypoint_and_errors(void)
     /* a directory onto a file in the image is refused clearly */
     cfg.binds = bad;
     cfg.n_binds = 1;
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) < 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) < 0);
     CHECK(strstr(err, "/etc/passwd: not a directory") != NULL);
     hr_plan_free(&plan);
     hr_image_config_free(&icfg);
@@ -249,30 +262,31 @@ static void test_join(void)
     struct hr_image_view view = {
         .lookup = lookup, .path = "i", .file = &file, .config = &icfg};
     struct hr_plan plan;
+    struct hr_plan_input pin = {.cfg = &cfg, .host = &host, .image = &view};
     char err[512], a[HR_JOIN_NAME_MAX], b[HR_JOIN_NAME_MAX];
     const uint8_t secret[HR_JOIN_SECRET_LEN] = {7};
 
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK(plan.join_key == NULL); /* not under Slurm: no sharing */
     hr_plan_free(&plan);
     host.environ = slurm_env;
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK(plan.join_key && strncmp(plan.join_key, "slurm:12.0@n1|8:9|0|", 20) == 0);
     hr_plan_free(&plan);
     cfg.join = HR_JOIN_OFF;
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK(plan.join_key == NULL);
     hr_plan_free(&plan);
     cfg.join = HR_JOIN_ON;
     cfg.join_key = "k";
     cfg.is_fakeroot = true;
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK(plan.join_key && strstr(plan.join_key, "key:k|8:9|") &&
           strstr(plan.join_key, "fakeroot=1"));
     hr_plan_free(&plan);
     host.environ = host_env;
     cfg.join_key = NULL;
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) < 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) < 0);
     CHECK(strstr(err, "--join=KEY") != NULL);
     hr_plan_free(&plan);
 
@@ -283,16 +297,16 @@ static void test_join(void)
         host.environ = slurm_env;
         cfg.join = HR_JOIN_AUTO;
         cfg.is_fakeroot = false;
-        CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+        CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
         first = hr_xstrdup(plan.join_key);
         hr_plan_free(&plan);
         hr_strv_push(&in.dev.nodes, "/dev/nvidia1");
-        host.inject = &in;
-        CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+        pin.inject = &in;
+        CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
         CHECK(plan.join_key && strcmp(plan.join_key, first) != 0);
         CHECK(strncmp(plan.join_key, "slurm:12.0@n1|8:9|", 18) == 0);
         hr_plan_free(&plan);
-        host.inject = NULL;
+        pin.inject = NULL;
         host.environ = host_env;
         hr_strv_free(&in.dev.nodes);
         free(first);
@@ -324,6 +338,7 @@ static void test_inject(void)
         .env = {.v = (char *[]){"LD_LIBRARY_PATH=/opt/lib", NULL}, .n = 1}};
     struct hr_image_view view = {.lookup = lookup, .path = "i", .config = &icfg};
     struct hr_plan plan;
+    struct hr_plan_input pin = {.cfg = &cfg, .host = &host, .image = &view};
     char err[512];
     const struct hr_mount *m;
 
@@ -335,8 +350,8 @@ static void test_inject(void)
     hr_strv_push(&in.libs.env, "IBV_CONFIG_DIR=/.hpcrun/host/etc/libibverbs.d");
     hr_strv_push(&in.libs.env, "FI_PROVIDER_PATH=/.hpcrun/host/lib/libfabric");
     host.environ = env_in;
-    host.inject = &in;
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    pin.inject = &in;
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK((m = find(&plan, "/dev/nvidia1")) && m->kind == HR_MNT_BIND && m->is_device &&
           !m->is_src_dir && !m->is_in_image);
     CHECK((m = find(&plan, "/dev/dri/renderD129")) && m->is_device && !m->is_in_image);
@@ -357,7 +372,7 @@ static void test_inject(void)
 
     /* --dev=host: the whole /dev is there already, no node is bound again */
     cfg.dev = HR_DEV_HOST;
-    CHECK(hr_plan_build(&cfg, &host, &view, &plan, err, sizeof(err)) == 0);
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
     CHECK(find(&plan, "/dev/nvidia1") == NULL);
     hr_plan_free(&plan);
     hr_strv_free(&in.dev.nodes);
