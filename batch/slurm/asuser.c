@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "asuser.h"
 #include "common/util.h"
 #include "rootside.h"
 

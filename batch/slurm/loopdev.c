@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "loopdev.h"
 #include "common/util.h"
 #include "rootside.h"
 

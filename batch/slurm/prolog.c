@@ -54,6 +54,8 @@
 #include "launch/config.h"
 #include "launch/kmount.h"
 #include "launch/mount.h"
+#include "asuser.h"
+#include "loopdev.h"
 #include "rootside.h"
 
 #define STAGED_NAME "image.sqfs"

@@ -46,19 +46,4 @@ int rs_dir_open(const char *path, bool is_create);
  * Returns 0 or -errno (the first failure; the rest is still tried). */
 int rs_remove_at(int dirfd, const char *name);
 
-/* Run as the job's user (its uid, gid and groups, in a child process):
- * open rel beneath the directory dir_fd (no "..", symlink or /proc magic
- * link out of it) with O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_NOCTTY and hand the
- * descriptor back. The user must reach the directory by its path dir_path
- * too (the same directory, searched with their rights), and permission
- * checks below it are theirs. At most 30 s. Returns the descriptor or
- * -errno. */
-int rs_open_as_user(const struct rs_job *job, int dir_fd, const char *dir_path,
-                    const char *rel);
-
-/* Attach backing_fd (open for reading) read-only to a free loop device that
- * frees itself when its last user goes (LO_FLAGS_AUTOCLEAR). Returns the
- * loop device's descriptor (its st_rdev in *rdev) or -errno. */
-int rs_loop_attach(int backing_fd, dev_t *rdev);
-
 #endif

@@ -15,12 +15,13 @@
 
 #include "common/exitcodes.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "image/convert.h"
+#include "image/sqfsreader.h"
+#include "image/sqfswriter.h"
 #ifdef HAVE_LIBCURL
 #include "registry/pull.h"
 #endif
-#include "common/util.h"
-#include "image/sqfswriter.h"
 
 static const char usage[] =
     "Usage: hpcimg [OPTIONS] COMMAND ARGS...\n"

@@ -25,9 +25,4 @@ struct hr_oci_image;
 int hr_convert_image(const struct hr_oci_image *img, const char *dest,
                      const struct hr_convert_opts *o);
 
-/* Read a small regular file (e.g. "/.hpcrun/config.json") from a SquashFS
- * image. Returns NULL with errno ENOENT if it is absent, or logs and returns
- * NULL with another errno if the image cannot be read. */
-char *hr_sqfs_read_file(const char *image, const char *path);
-
 #endif

@@ -14,9 +14,9 @@
 #include <sqfs/io.h>
 #include <sqfs/super.h>
 
+#include "image/sqfsreader.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "image/convert.h"
 
 #define META_FILE_MAX (4u << 20)
 

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "launch/image.h"
+#include "launch/imagefs.h"
 #include "launch/join.h"
 #include "launch/mount.h"
 

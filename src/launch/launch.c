@@ -20,6 +20,7 @@
 #include "launch/checks.h"
 #include "launch/exec.h"
 #include "launch/image.h"
+#include "launch/imagefs.h"
 #include "launch/join.h"
 #include "launch/kmount.h"
 #include "launch/mount.h"

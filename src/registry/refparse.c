@@ -1,4 +1,4 @@
-/* The registry client's pure helpers (see registry.h): image references,
+/* The registry client's pure helpers (refparse.h): image references,
  * WWW-Authenticate challenges, base64, Docker config.json credentials,
  * where credentials may go, and the decision how to resume a partial
  * download. */
@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
+#include "registry/refparse.h"
 #include "common/util.h"
 #include "image/digest.h"
-#include "registry/registry.h"
 
 /* ---- references ------------------------------------------------------------------ */
 

@@ -1,7 +1,6 @@
-/* The registry client (OCI distribution API v2 over libcurl): image
- * references, authentication challenges, credentials, and the requests
- * themselves. The parsing helpers are pure and unit-tested; the requests
- * log one line naming the reference on failure. */
+/* The registry client (OCI distribution API v2 over libcurl): the requests,
+ * with their authentication. They log one line naming the reference on
+ * failure. The pure parsers they use are refparse.h's. */
 #ifndef HR_REGISTRY_H
 #define HR_REGISTRY_H
 
@@ -10,68 +9,12 @@
 
 #include <curl/curl.h>
 
-#define HR_DOCKER_HUB "docker.io"
+#include "registry/refparse.h"
 
 #define HR_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define HR_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define HR_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define HR_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-
-/* ---- pure helpers ------------------------------------------------------------------ */
-
-struct hr_ref {
-    char *registry; /* "host[:port]" */
-    char *repo;     /* "library/busybox" */
-    char *tag;      /* NULL when pulled by digest only */
-    char *digest;   /* "sha256:...", or NULL */
-};
-
-/* "docker://HOST[:PORT]/REPO[:TAG][@DIGEST]" or the same without
- * "docker://". The first component is a registry when it has a '.' or a ':'
- * or is "localhost"; otherwise the registry is default_registry (NULL:
- * docker.io, where one-component names get "library/"). The tag defaults
- * to "latest" unless a digest is given. Returns 0 or -1 (err set). */
-int hr_ref_parse(const char *s, const char *default_registry, struct hr_ref *ref,
-                 char *err, size_t errlen);
-void hr_ref_free(struct hr_ref *ref);
-/* "HOST/REPO:TAG", "HOST/REPO@DIGEST" or "HOST/REPO:TAG@DIGEST". */
-char *hr_ref_string(const struct hr_ref *ref);
-
-/* One WWW-Authenticate challenge: `Bearer realm="...",service="...",...`. */
-struct hr_challenge {
-    char *scheme; /* "Bearer", "Basic" */
-    char *realm, *service, *scope, *error;
-};
-int hr_challenge_parse(const char *header, struct hr_challenge *c);
-void hr_challenge_free(struct hr_challenge *c);
-
-char *hr_base64_encode(const void *data, size_t len);
-/* NULL if s is not base64. */
-char *hr_base64_decode(const char *s, size_t *len_out);
-
-/* "USER:PASS" for host from the text of a Docker config.json
- * (auths.HOST.auth, base64), or NULL. */
-char *hr_docker_config_creds(const char *json_text, const char *host);
-
-/* "scheme://host:port" of an absolute URL, lower case, the port filled in
- * from the scheme when not given (libcurl's URL parser); NULL if url is not
- * an absolute http(s) URL libcurl can parse. */
-char *hr_url_origin(const char *url);
-/* Whether the registry's credentials may be sent to a token realm: over
- * HTTPS; over plain HTTP only with --insecure and when the registry itself
- * (registry_base, "http://HOST" or "https://HOST") is plain HTTP. */
-bool hr_realm_may_get_creds(const char *realm, const char *registry_base,
-                            bool is_insecure);
-
-/* What to do with a partial download of `have` bytes, given the answer to
- * a request with "Range: bytes=have-" (or without Range when have is 0). */
-enum hr_resume {
-    HR_RESUME_APPEND,  /* 206 starting at have: append */
-    HR_RESUME_RESTART, /* 200 (the whole blob): truncate, start over */
-    HR_RESUME_RETRY,   /* 416: the partial is unusable: drop it, ask again */
-    HR_RESUME_FAIL,    /* an error answer, or a range that does not fit */
-};
-enum hr_resume hr_resume_decide(long long have, long status, const char *content_range);
 
 /* ---- requests -----------------------------------------------------------------------
  */

@@ -2,8 +2,10 @@
 # The source layout's rules (doc/architecture.md), checked on every `make check`:
 #   1. a part includes only its own headers and those of the parts below it;
 #   2. the include graph has no circle;
-#   3. every header compiles on its own (with $CC and $HEADER_CFLAGS, when set).
-# Prints one line per breach, then "N passed, N failed" over the three rules.
+#   3. every header compiles on its own (with $CC and $HEADER_CFLAGS, when set);
+#   4. every .c file but a program's main has a header of its own, so no
+#      header declares another file's functions.
+# Prints one line per breach, then "N passed, N failed" over the four rules.
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 1
@@ -18,7 +20,7 @@ declare -A below=(
     [cli]="launch host image registry common"
     [slurm]="launch host common"
 )
-bad=0 bad_parts=0 bad_circles=0 bad_alone=0
+bad=0 bad_parts=0 bad_circles=0 bad_alone=0 bad_own=0
 breach() { echo "FAIL layout: $*"; bad=$((bad + 1)); }
 
 part_of() {
@@ -87,8 +89,17 @@ if [ -n "${CC:-}" ]; then
     rm -f "${TMPDIR:-/tmp}/layout.$$"
 fi
 
+# a header of its own (the programs: their main is all they export)
+for f in $files; do
+    case $f in
+        *.h | src/cli/hpcrun.c | src/cli/hpcimg.c | batch/slurm/prolog.c | batch/slurm/epilog.c | \
+            batch/slurm/spank_hpcrun.c) continue ;;
+    esac
+    [ -e "${f%.c}.h" ] || { breach "$f has no header of its own (${f%.c}.h)"; bad_own=$((bad_own + 1)); }
+done
+
 echo "layout: $(echo "$files" | wc -l) files, $bad breaches"
 failed=0
-for n in "$bad_parts" "$bad_circles" "$bad_alone"; do [ "$n" = 0 ] || failed=$((failed + 1)); done
-echo "$((3 - failed)) passed, $failed failed"
+for n in "$bad_parts" "$bad_circles" "$bad_alone" "$bad_own"; do [ "$n" = 0 ] || failed=$((failed + 1)); done
+echo "$((4 - failed)) passed, $failed failed"
 [ "$failed" = 0 ]
