@@ -64,3 +64,59 @@ bad_image "a corrupted directory entry (name too long)" "corrupted" "$IMG/bad/lo
 out=$(hpcrun "$IMG/bad/longname.sqfs" ls /etc 2>&1); rc=$?
 [ "$rc" -lt 128 ] && ok "listing a corrupted directory does not crash (exit $rc)" ||
     fail "listing a corrupted directory does not crash" "exit $rc: $out"
+
+# Programs that are there but cannot run on this node say why, in one line,
+# and exit $HR_EXIT_CANNOT_EXEC (126); a command that is not there stays 127.
+exec_fails() {
+    local name=$1 want=$2 pat=$3 out rc lines
+    shift 3
+    out=$(hpcrun "$IMG/bad/exec.sqfs" "$@" 2>&1)
+    rc=$?
+    lines=$(printf '%s\n' "$out" | wc -l)
+    if [ "$rc" = "$want" ] && [ "$lines" = 1 ] && printf '%s' "$out" | grep -qE "^hpcrun: $pat\$"; then
+        ok "$name"
+    else
+        fail "$name" "exit $rc (want $want), $lines lines: $out"
+    fi
+}
+rm -rf "$WORK/exec-tree" && mkdir -p "$WORK/exec-tree/usr/bin" "$WORK/exec-tree/opt"
+# a dynamic program of the host: the busybox image has no ELF interpreter
+cp /bin/true "$WORK/exec-tree/usr/bin/host-true"
+interp=$(python3 - /bin/true <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+phoff, = struct.unpack_from("<Q", d, 32)
+phentsize, phnum = struct.unpack_from("<HH", d, 54)
+for i in range(phnum):
+    t, = struct.unpack_from("<I", d, phoff + i * phentsize)
+    if t == 3:  # PT_INTERP
+        off, = struct.unpack_from("<Q", d, phoff + i * phentsize + 8)
+        print(d[off:d.index(b"\0", off)].decode())
+PY
+)
+# the static probe, marked as another machine's (e_machine, the u16 at 18)
+case $(uname -m) in
+x86_64) foreign=aarch64 em=183 ;;
+*) foreign=x86_64 em=62 ;;
+esac
+cp "$PROBE" "$WORK/exec-tree/usr/bin/foreign"
+printf "$(printf '\\%03o\\%03o' $((em & 255)) $((em >> 8)))" |
+    dd of="$WORK/exec-tree/usr/bin/foreign" bs=1 seek=18 conv=notrunc status=none
+printf '#!/usr/bin/python3\nprint("hello")\n' > "$WORK/exec-tree/usr/bin/py-script"
+printf 'echo "no #! line: $1"\n' > "$WORK/exec-tree/opt/sh-script"
+chmod 0755 "$WORK"/exec-tree/usr/bin/* "$WORK/exec-tree/opt/sh-script"
+build --probe "$PROBE" --tree "$WORK/exec-tree" "$IMG/bad/exec.sqfs"
+chmod a+r "$IMG/bad/exec.sqfs"
+exec_fails "a host program without its ELF interpreter in the image" "$HR_EXIT_CANNOT_EXEC" \
+    "host-true: its ELF interpreter $interp is not in the image \(a program built for another system\?\)" \
+    host-true
+exec_fails "... named by its path" "$HR_EXIT_CANNOT_EXEC" \
+    "/usr/bin/host-true: its ELF interpreter $interp is not in the image .*" /usr/bin/host-true
+exec_fails "a program for another machine" "$HR_EXIT_CANNOT_EXEC" \
+    "foreign: built for $foreign, this node is $(uname -m)" foreign
+exec_fails "a script whose #! interpreter is not in the image" "$HR_EXIT_CANNOT_EXEC" \
+    "py-script: its interpreter /usr/bin/python3 is not in the image" py-script
+exec_fails "a command that is not there" "$HR_EXIT_NOT_FOUND" \
+    "no-such-command: command not found in the container" no-such-command
+check_grep '^no #! line: arg$' "a script without #! still runs with /bin/sh (as execvp does)" \
+    hpcrun --env PATH=/opt:/bin "$IMG/bad/exec.sqfs" sh-script arg
