@@ -120,3 +120,47 @@ exec_fails "a command that is not there" "$HR_EXIT_NOT_FOUND" \
     "no-such-command: command not found in the container" no-such-command
 check_grep '^no #! line: arg$' "a script without #! still runs with /bin/sh (as execvp does)" \
     hpcrun --env PATH=/opt:/bin "$IMG/bad/exec.sqfs" sh-script arg
+
+# An Apptainer SIF file: the message says at which byte its SquashFS starts,
+# and --offset with that number runs it. The file is laid out as Apptainer
+# writes one (github.com/apptainer/sif): a global header, descriptors at
+# 4096, a definition file, then the SquashFS (primary system partition).
+python3 - "$IMG/test.sqfs" "$IMG/bad/image.sif" <<'PY'
+import struct, sys
+sqfs = open(sys.argv[1], "rb").read()
+deffile = b"Bootstrap: docker\nFrom: busybox\n"
+descoff, data = 4096, 32768
+sqoff = data + 4096
+def desc(dtype, did, off, size, extra=b""):
+    d = struct.pack("<iBIIIqqqqqqq", dtype, 1, did, 0xf0000001, 0, off, size, size, 0, 0, 0, 0)
+    return d + b"\0" * 128 + extra.ljust(384, b"\0")
+descs = desc(0x4001, 1, data, len(deffile))
+descs += desc(0x4004, 2, sqoff, len(sqfs), struct.pack("<ii3s", 1, 2, b"02\0"))
+hdr = b"#!/usr/bin/env run-singularity\n".ljust(32, b"\0") + b"SIF_MAGIC\0" + b"01\0" + b"02\0"
+hdr += b"\x11" * 16 + struct.pack("<qqqqqqqq", 0, 0, 46, 48, descoff, len(descs), data,
+                                  sqoff + len(sqfs) - data)
+f = hdr.ljust(descoff, b"\0") + descs.ljust(48 * 585, b"\0")
+f = f.ljust(data, b"\0") + deffile
+f = f.ljust(sqoff, b"\0") + sqfs
+open(sys.argv[2], "wb").write(f)
+PY
+chmod a+r "$IMG/bad/image.sif"
+sif_at=$((32768 + 4096))
+bad_image "an Apptainer SIF file: the message gives the --offset that runs it" \
+    "image.sif: an Apptainer SIF file; its SquashFS partition starts at byte $sif_at: run it with --offset $sif_at$" \
+    "$IMG/bad/image.sif"
+check_grep '^inside the hpcrun demo image$' "... and --offset $sif_at runs the SIF file" \
+    hpcrun --offset "$sif_at" "$IMG/bad/image.sif" cat /etc/hpcrun-demo
+check_grep "^hpcrun: .*image.sif: an Apptainer SIF file; its SquashFS partition starts at byte $sif_at: run it with --offset $sif_at$" \
+    "hpcrun doctor names the --offset of a SIF file" hpcrun doctor "$IMG/bad/image.sif"
+# a SIF file whose partition is not SquashFS (here: its descriptor says ext3)
+python3 - "$IMG/bad/image.sif" "$IMG/bad/ext3.sif" <<'PY'
+import sys
+f = bytearray(open(sys.argv[1], "rb").read())
+f[4096 + 585 + 201] = 2
+open(sys.argv[2], "wb").write(f)
+PY
+chmod a+r "$IMG/bad/ext3.sif"
+bad_image "a SIF file without a SquashFS partition: how to find one" \
+    "ext3.sif: an Apptainer SIF file, but with no SquashFS system partition .*apptainer sif list" \
+    "$IMG/bad/ext3.sif"
