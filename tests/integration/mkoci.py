@@ -22,6 +22,7 @@ nodes, owners, setuid bits, xattrs and hostile names need no privileges.
   mkoci.py tags-noplat OUT    two images, v1 and v2, whose descriptors name no
                               platform (as skopeo and umoci write them)
   mkoci.py tags-same OUT ARCH one image for linux/ARCH, tagged v1 and latest
+  mkoci.py foreign OUT ARCH   one image for linux/ARCH (another machine's)
   mkoci.py hostile OUT        entries that try to leave the image tree
   mkoci.py corrupt OUT        a truncated gzip layer (with a matching digest)
   mkoci.py bad-blob OUT       a layer whose bytes do not match its digest
@@ -443,6 +444,8 @@ def main():
     elif what == "tags-same":
         arch = sys.argv[3]
         write_tagged(out, [("v1", arch, True, "one"), ("latest", arch, True, "one")])
+    elif what == "foreign":
+        write_tagged(out, [("latest", sys.argv[3], True, "foreign")])
     elif what == "hostile":
         write_layout(out, hostile_layers())
     elif what == "corrupt":
