@@ -342,6 +342,29 @@ static int write_layers(struct hr_fstree *t, struct hr_sqfs_writer *w,
     return 0;
 }
 
+/* An image for another architecture converts as well as any, but its
+ * programs will not run on this host, where it is most likely meant to run:
+ * say so, unless --platform asked for that platform. */
+static void warn_foreign_arch(const struct hr_oci_image *img,
+                              const struct hr_convert_opts *o)
+{
+    const char *host = hr_host_platform();
+    const char *arch = img->platform ? strchr(img->platform, '/') : NULL;
+    const char *host_arch = strchr(host, '/');
+    size_t n;
+
+    if (o->platform || !arch || !host_arch)
+        return;
+    n = strcspn(++arch, "/");
+    host_arch++;
+    if ((n == 7 && strncmp(arch, "unknown", n) == 0) ||
+        (strlen(host_arch) == n && strncmp(arch, host_arch, n) == 0))
+        return;
+    hr_warn("%s: an image for %s, this host is %s: its programs will not run here "
+            "(--platform %s says that is intended)",
+            img->reference, img->platform, host, img->platform);
+}
+
 /* Write img (or the directory tree dir) to dest, published atomically. */
 static int convert_to(const struct hr_oci_image *img, const char *dir, const char *dest,
                       const struct hr_convert_opts *o)
@@ -355,6 +378,7 @@ static int convert_to(const struct hr_oci_image *img, const char *dir, const cha
                               .block_size = o->block_size};
     int rc = -1;
 
+    warn_foreign_arch(img, o);
     if (output_open(&out, dest) < 0)
         goto out;
     so.mtime = hr_fstree_time(img->created);

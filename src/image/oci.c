@@ -295,6 +295,70 @@ static json_t *index_select(json_t *index, const char *tag, const char *platform
     return pick;
 }
 
+/* How a layout's image is named on the command line: "oci:DIR:TAG", or
+ * by its digest when it has no tag; with_platform: and with the platform
+ * its descriptor gives, if any. */
+static char *layout_image_name(const char *dir, json_t *desc, bool with_platform)
+{
+    const char *ref = jstr(json_object_get(desc, "annotations"), ANNOT_REF_NAME);
+    const char *digest = jstr(desc, "digest");
+    json_t *p = json_object_get(desc, "platform");
+    const char *os = jstr(p, "os"), *arch = jstr(p, "architecture");
+    hr_autofree char *plat =
+        with_platform && os && arch ? hr_xasprintf("%s/%s", os, arch) : NULL;
+
+    if (ref && plat)
+        return hr_xasprintf("oci:%s:%s (%s)", dir, ref, plat);
+    if (ref)
+        return hr_xasprintf("oci:%s:%s", dir, ref);
+    return hr_xasprintf("%.19s (untagged%s%s)", digest ? digest : "?", plat ? ", " : "",
+                        plat ? plat : "");
+}
+
+/* Without a tag, a layout must name one image for the platform. When it
+ * holds several (and they are not one image under several tags), or
+ * several none of which says its platform (as skopeo and umoci write
+ * them), say which tags there are rather than pick one or blame the
+ * platform. true when it did (logged). */
+static bool layout_is_ambiguous(json_t *index, const char *dir, const char *platform)
+{
+    json_t *m = json_object_get(index, "manifests"), *d, *first = NULL;
+    size_t i, n_match = 0, n_listed = 0, n_all = json_array_size(m);
+    bool is_distinct = false;
+    hr_autofree char *list = hr_xstrdup("");
+
+    json_array_foreach(m, i, d)
+    {
+        if (!platform_matches(d, platform))
+            continue;
+        if (first &&
+            !json_equal(json_object_get(d, "digest"), json_object_get(first, "digest")))
+            is_distinct = true;
+        first = first ? first : d;
+        n_match++;
+    }
+    if ((n_match < 2 || !is_distinct) && (n_match > 0 || n_all < 2))
+        return false;
+    json_array_foreach(m, i, d)
+    {
+        if (n_match && !platform_matches(d, platform))
+            continue;
+        if (n_listed++ < 8) {
+            hr_autofree char *name = layout_image_name(dir, d, n_match == 0);
+            char *longer = hr_xasprintf("%s%s%s", list, *list ? ", " : "", name);
+            free(list);
+            list = longer;
+        }
+    }
+    if (n_match)
+        hr_err("oci:%s: %zu images for %s; name one: %s%s", dir, n_match, platform, list,
+               n_listed > 8 ? ", ..." : "");
+    else
+        hr_err("oci:%s: %zu images, none marked as %s; name one: %s%s", dir, n_all,
+               platform, list, n_listed > 8 ? ", ..." : "");
+    return true;
+}
+
 static int manifest_layers(struct hr_oci_image *img, const char *dir, json_t *manifest)
 {
     json_t *layers = json_object_get(manifest, "layers"), *l;
@@ -398,7 +462,8 @@ int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *ta
         goto out;
     if (!platform)
         platform = hr_host_platform();
-    if (!(desc = index_select(index, tag, platform, is_strict, dir)))
+    if ((!tag && layout_is_ambiguous(index, dir, platform)) ||
+        !(desc = index_select(index, tag, platform, is_strict, dir)))
         goto out;
     mt = jstr(desc, "mediaType");
     if (mt && (strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0)) {

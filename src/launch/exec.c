@@ -1,16 +1,25 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <linux/capability.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "launch/exec.h"
 #include "common/exitcodes.h"
 #include "common/log.h"
+#include "common/util.h"
+#include "host/elfread.h"
+#include "launch/execdiag.h"
 
 extern char **environ;
 
@@ -69,21 +78,153 @@ int hr_exec_prepare(const struct hr_plan *plan)
     return 0;
 }
 
-int hr_exec(const struct hr_plan *plan)
+/* The header of the file at path (see execdiag.h). 0 or -1. */
+static int exec_header(const char *path, struct hr_exec_header *h)
 {
-    const char *cmd = plan->argv.v[0];
-    int rc = hr_exec_prepare(plan);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int rc;
 
-    if (rc != 0)
-        return rc;
-    /* execvp searches the PATH of the current environment, so install the
-     * container's environment first. */
-    environ = plan->env.v;
-    execvp(cmd, plan->argv.v);
-    if (errno == ENOENT) {
+    if (fd < 0)
+        return -1;
+    rc = hr_exec_header_read(hr_pread_fd, &fd, h);
+    close(fd);
+    return rc;
+}
+
+/* Whether path is an ELF object (read as the application would be). */
+static bool is_elf(const char *path)
+{
+    struct hr_exec_header h;
+
+    return exec_header(path, &h) == 0 && h.kind == HR_EXEC_ELF;
+}
+
+/* execve(2) of path, then what execvp(3) does on ENOEXEC: a file the kernel
+ * does not know is a script for /bin/sh. Not an ELF object, though: the
+ * kernel knows those, it only refused this one (another machine's), and
+ * the shell would only read binary garbage. Returns the errno. */
+static int exec_file(const char *path, char *const argv[])
+{
+    size_t argc = 0;
+    char **sh_argv;
+
+    execve(path, argv, environ);
+    if (errno != ENOEXEC || is_elf(path))
+        return errno;
+    while (argv[argc])
+        argc++;
+    sh_argv = hr_xmalloc((argc + 2) * sizeof(*sh_argv));
+    sh_argv[0] = "/bin/sh";
+    sh_argv[1] = (char *)path;
+    memcpy(sh_argv + 2, argv + 1, argc * sizeof(*sh_argv)); /* argv[argc] is NULL */
+    execve(sh_argv[0], sh_argv, environ);
+    free(sh_argv);
+    return errno;
+}
+
+static bool is_regular(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* One try of the search: found becomes path when the failure is about
+ * this file (it is there, yet ENOENT or ENOEXEC). Returns the errno. */
+static int exec_try(const char *path, char *const argv[], char *found, size_t len)
+{
+    int err = exec_file(path, argv);
+
+    if (!found[0] && (err == ENOEXEC || (err == ENOENT && is_regular(path))))
+        snprintf(found, len, "%s", path);
+    return err;
+}
+
+/* execvp(3)'s search, as glibc does it (posix/execvpe.c), so that a failure
+ * can name its cause: a name with a slash is run as it is, another is
+ * tried in each entry of the container's PATH ("/bin:/usr/bin" without
+ * one; an empty entry is the working directory). ENOENT and the like go on
+ * to the next entry, EACCES too but is what the search fails with, any
+ * other error stops it. found: the file a failure with ENOENT or ENOEXEC
+ * is about ("" if none is there). Returns the errno. */
+static int exec_search(const char *cmd, char *const argv[], char *found, size_t len)
+{
+    const char *path = getenv("PATH") ? getenv("PATH") : "/bin:/usr/bin", *p, *end;
+    bool got_eacces = false;
+    int err = ENOENT;
+
+    found[0] = '\0';
+    if (!*cmd)
+        return ENOENT;
+    if (strchr(cmd, '/'))
+        return exec_try(cmd, argv, found, len);
+    if (strlen(cmd) > NAME_MAX)
+        return ENAMETOOLONG;
+    for (p = path;; p = end + 1) {
+        char try[PATH_MAX];
+        end = strchrnul(p, ':');
+        if (snprintf(try, sizeof(try), "%.*s%s%s", (int)(end - p), p, end > p ? "/" : "",
+                     cmd) < (int)sizeof(try)) {
+            err = exec_try(try, argv, found, len);
+            if (err == EACCES)
+                got_eacces = true;
+            else if (err != ENOENT && err != ESTALE && err != ENOTDIR && err != ENODEV &&
+                     err != ETIMEDOUT)
+                return err;
+        }
+        if (!*end)
+            break;
+    }
+    return got_eacces ? EACCES : err;
+}
+
+/* Say why cmd did not run (err, about the file found) and give the exit
+ * code: 127 when there is no such command, 126 when there is one that
+ * cannot run. */
+static int exec_failed(const char *cmd, const char *found, int err)
+{
+    struct hr_exec_header h;
+    struct utsname u;
+    char buf[32];
+    const char *arch;
+
+    if ((err == ENOENT || err == ENOEXEC) && found[0] && exec_header(found, &h) == 0) {
+        /* the kernel's ENOENT for a file that is there: its interpreter
+         * is not (execve(2)) */
+        if (err == ENOENT && h.interp[0] && access(h.interp, F_OK) < 0) {
+            if (h.kind == HR_EXEC_ELF)
+                hr_err("%s: its ELF interpreter %s is not in the image (a program built "
+                       "for another system?)",
+                       cmd, h.interp);
+            else
+                hr_err("%s: its interpreter %s is not in the image", cmd, h.interp);
+            return HR_EXIT_CANNOT_EXEC;
+        }
+        arch = hr_elf_machine_name(&h, buf, sizeof(buf));
+        if (err == ENOEXEC && h.kind == HR_EXEC_ELF && uname(&u) == 0 &&
+            strcmp(arch, u.machine) != 0) {
+            hr_err("%s: built for %s, this node is %s", cmd, arch, u.machine);
+            return HR_EXIT_CANNOT_EXEC;
+        }
+    }
+    if (err == ENOENT && !found[0]) {
         hr_err("%s: command not found in the container", cmd);
         return HR_EXIT_NOT_FOUND;
     }
-    hr_err("%s: cannot execute: %s", cmd, strerror(errno));
+    hr_err("%s: cannot execute: %s", cmd, strerror(err));
     return HR_EXIT_CANNOT_EXEC;
+}
+
+int hr_exec(const struct hr_plan *plan)
+{
+    char found[PATH_MAX];
+    int rc = hr_exec_prepare(plan), err;
+
+    if (rc != 0)
+        return rc;
+    /* The search reads the PATH of the current environment, so install the
+     * container's environment first. */
+    environ = plan->env.v;
+    err = exec_search(plan->argv.v[0], plan->argv.v, found, sizeof(found));
+    return exec_failed(plan->argv.v[0], found, err);
 }

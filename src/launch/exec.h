@@ -1,12 +1,16 @@
-/* Step 7, exec: cwd, environment, no new privileges, capabilities, execvp.
- * hpcrun becomes the application (same PID), so its exit status, its death
- * by a signal and every signal sent to it are the application's own. */
+/* Step 7, exec: cwd, environment, no new privileges, capabilities, then
+ * execvp's search of the container's PATH. hpcrun becomes the application
+ * (same PID), so its exit status, its death by a signal and every signal
+ * sent to it are the application's own. A command that is there but does
+ * not run is explained (execdiag.h): another machine's program, a missing
+ * ELF or "#!" interpreter. */
 #ifndef HR_EXEC_H
 #define HR_EXEC_H
 
 #include "launch/plan.h"
 
-/* Only returns on failure, with the exit code to use (126, 127 or 125). */
+/* Only returns on failure (logged), with the exit code to use (126, 127 or
+ * 125). */
 int hr_exec(const struct hr_plan *plan);
 
 /* Everything of step 7 but the exec: cwd, no_new_privs, capabilities.

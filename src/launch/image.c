@@ -17,6 +17,8 @@
 #include "launch/image.h"
 #include "common/log.h"
 #include "common/pathres.h"
+#include "host/elfread.h"
+#include "launch/sif.h"
 
 #define SQFS_MAGIC_LE 0x73717368u /* "hsqs" */
 #define CONFIG_JSON "/.hpcrun/config.json"
@@ -364,6 +366,31 @@ static int image_check_root(struct hr_image *img)
     return 0;
 }
 
+/* No SquashFS where one should start. An Apptainer SIF file holds one:
+ * say where, so that --offset runs it. */
+static void image_bad_magic(const struct hr_image *img, const struct stat *st)
+{
+    struct hr_sif sif;
+    int fd = img->fd;
+
+    hr_sif_read(hr_pread_fd, &fd, (uint64_t)st->st_size, &sif);
+    if (sif.squashfs_offset)
+        hr_err("%s: an Apptainer SIF file; its SquashFS partition starts at byte %llu: "
+               "run it with --offset %llu",
+               img->path, (unsigned long long)sif.squashfs_offset,
+               (unsigned long long)sif.squashfs_offset);
+    else if (sif.is_sif)
+        hr_err("%s: an Apptainer SIF file, but with no SquashFS system partition hpcrun "
+               "can find (`apptainer sif list %s` shows where each partition starts: "
+               "run a SquashFS one with --offset START)",
+               img->path, img->path);
+    else if (img->offset)
+        hr_err("%s: not a SquashFS image at offset %llu (bad magic)", img->path,
+               img->offset);
+    else
+        hr_err("%s: not a SquashFS image (bad magic)", img->path);
+}
+
 static int image_check_superblock(struct hr_image *img, const struct stat *st)
 {
     struct squashfs_super_block sb;
@@ -396,11 +423,7 @@ static int image_check_superblock(struct hr_image *img, const struct stat *st)
         return -1;
     }
     if (le32toh(sb.s_magic) != SQFS_MAGIC_LE) {
-        if (img->offset)
-            hr_err("%s: not a SquashFS image at offset %llu (bad magic)", img->path,
-                   img->offset);
-        else
-            hr_err("%s: not a SquashFS image (bad magic)", img->path);
+        image_bad_magic(img, st);
         return -1;
     }
     if (le16toh(sb.s_major) != 4) {

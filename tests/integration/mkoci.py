@@ -17,6 +17,12 @@ nodes, owners, setuid bits, xattrs and hostile names need no privileges.
                               oversize (a layer longer than the file)
   mkoci.py runnable OUT BUSYBOX  a runnable image around a static busybox
   mkoci.py multi OUT           a multi-platform index (arm64, amd64)
+  mkoci.py tags OUT ARCH      four images for linux/ARCH: v1, v2, latest and an
+                              untagged one
+  mkoci.py tags-noplat OUT    two images, v1 and v2, whose descriptors name no
+                              platform (as skopeo and umoci write them)
+  mkoci.py tags-same OUT ARCH one image for linux/ARCH, tagged v1 and latest
+  mkoci.py foreign OUT ARCH   one image for linux/ARCH (another machine's)
   mkoci.py hostile OUT        entries that try to leave the image tree
   mkoci.py corrupt OUT        a truncated gzip layer (with a matching digest)
   mkoci.py bad-blob OUT       a layer whose bytes do not match its digest
@@ -182,6 +188,38 @@ def write_multi(out):
         "annotations": {"org.opencontainers.image.ref.name": "multi"}}]}
     with open(os.path.join(out, "index.json"), "w") as f:
         json.dump(index, f)
+
+
+def write_tagged(out, images):
+    """An OCI layout of small images: (tag or None, arch, platform in the
+    index?, content) each; the same content gives the same manifest."""
+    os.makedirs(out, exist_ok=True)
+    descs = []
+    for tag, arch, has_platform, content in images:
+        tar = make_tar([entry("f", data=content.encode())])
+        blob = gzip.compress(tar, mtime=0)
+        ld = put_blob(out, blob)
+        cfg = image_config([sha(tar)])
+        cfg["architecture"] = arch
+        cb = json.dumps(cfg, sort_keys=True).encode()
+        cd = put_blob(out, cb)
+        mb = json.dumps({"schemaVersion": 2,
+                         "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                    "digest": cd, "size": len(cb)},
+                         "layers": [{"mediaType": MEDIA["gzip"], "digest": ld,
+                                     "size": len(blob)}]}).encode()
+        d = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "digest": put_blob(out, mb), "size": len(mb)}
+        if has_platform:
+            d["platform"] = {"architecture": arch, "os": "linux"}
+        if tag:
+            d["annotations"] = {"org.opencontainers.image.ref.name": tag}
+        descs.append(d)
+    with open(os.path.join(out, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": descs}, f)
+    with open(os.path.join(out, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
 
 
 def write_runnable(out, busybox, how="gzip"):
@@ -397,6 +435,17 @@ def main():
         write_layout(out, [([entry("f", data=sys.argv[3].encode())], "gzip")])
     elif what == "multi":
         write_multi(out)
+    elif what == "tags":
+        arch = sys.argv[3]
+        write_tagged(out, [("v1", arch, True, "one"), ("v2", arch, True, "two"),
+                           ("latest", arch, True, "three"), (None, arch, True, "four")])
+    elif what == "tags-noplat":
+        write_tagged(out, [("v1", "amd64", False, "one"), ("v2", "amd64", False, "two")])
+    elif what == "tags-same":
+        arch = sys.argv[3]
+        write_tagged(out, [("v1", arch, True, "one"), ("latest", arch, True, "one")])
+    elif what == "foreign":
+        write_tagged(out, [("latest", sys.argv[3], True, "foreign")])
     elif what == "hostile":
         write_layout(out, hostile_layers())
     elif what == "corrupt":

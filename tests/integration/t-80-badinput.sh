@@ -64,3 +64,103 @@ bad_image "a corrupted directory entry (name too long)" "corrupted" "$IMG/bad/lo
 out=$(hpcrun "$IMG/bad/longname.sqfs" ls /etc 2>&1); rc=$?
 [ "$rc" -lt 128 ] && ok "listing a corrupted directory does not crash (exit $rc)" ||
     fail "listing a corrupted directory does not crash" "exit $rc: $out"
+
+# Programs that are there but cannot run on this node say why, in one line,
+# and exit $HR_EXIT_CANNOT_EXEC (126); a command that is not there stays 127.
+exec_fails() {
+    local name=$1 want=$2 pat=$3 out rc lines
+    shift 3
+    out=$(hpcrun "$IMG/bad/exec.sqfs" "$@" 2>&1)
+    rc=$?
+    lines=$(printf '%s\n' "$out" | wc -l)
+    if [ "$rc" = "$want" ] && [ "$lines" = 1 ] && printf '%s' "$out" | grep -qE "^hpcrun: $pat\$"; then
+        ok "$name"
+    else
+        fail "$name" "exit $rc (want $want), $lines lines: $out"
+    fi
+}
+rm -rf "$WORK/exec-tree" && mkdir -p "$WORK/exec-tree/usr/bin" "$WORK/exec-tree/opt"
+# a dynamic program of the host: the busybox image has no ELF interpreter
+cp /bin/true "$WORK/exec-tree/usr/bin/host-true"
+interp=$(python3 - /bin/true <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+phoff, = struct.unpack_from("<Q", d, 32)
+phentsize, phnum = struct.unpack_from("<HH", d, 54)
+for i in range(phnum):
+    t, = struct.unpack_from("<I", d, phoff + i * phentsize)
+    if t == 3:  # PT_INTERP
+        off, = struct.unpack_from("<Q", d, phoff + i * phentsize + 8)
+        print(d[off:d.index(b"\0", off)].decode())
+PY
+)
+# the static probe, marked as another machine's (e_machine, the u16 at 18)
+case $(uname -m) in
+x86_64) foreign=aarch64 em=183 ;;
+*) foreign=x86_64 em=62 ;;
+esac
+cp "$PROBE" "$WORK/exec-tree/usr/bin/foreign"
+printf "$(printf '\\%03o\\%03o' $((em & 255)) $((em >> 8)))" |
+    dd of="$WORK/exec-tree/usr/bin/foreign" bs=1 seek=18 conv=notrunc status=none
+printf '#!/usr/bin/python3\nprint("hello")\n' > "$WORK/exec-tree/usr/bin/py-script"
+printf 'echo "no #! line: $1"\n' > "$WORK/exec-tree/opt/sh-script"
+chmod 0755 "$WORK"/exec-tree/usr/bin/* "$WORK/exec-tree/opt/sh-script"
+build --probe "$PROBE" --tree "$WORK/exec-tree" "$IMG/bad/exec.sqfs"
+chmod a+r "$IMG/bad/exec.sqfs"
+exec_fails "a host program without its ELF interpreter in the image" "$HR_EXIT_CANNOT_EXEC" \
+    "host-true: its ELF interpreter $interp is not in the image \(a program built for another system\?\)" \
+    host-true
+exec_fails "... named by its path" "$HR_EXIT_CANNOT_EXEC" \
+    "/usr/bin/host-true: its ELF interpreter $interp is not in the image .*" /usr/bin/host-true
+exec_fails "a program for another machine" "$HR_EXIT_CANNOT_EXEC" \
+    "foreign: built for $foreign, this node is $(uname -m)" foreign
+exec_fails "a script whose #! interpreter is not in the image" "$HR_EXIT_CANNOT_EXEC" \
+    "py-script: its interpreter /usr/bin/python3 is not in the image" py-script
+exec_fails "a command that is not there" "$HR_EXIT_NOT_FOUND" \
+    "no-such-command: command not found in the container" no-such-command
+check_grep '^no #! line: arg$' "a script without #! still runs with /bin/sh (as execvp does)" \
+    hpcrun --env PATH=/opt:/bin "$IMG/bad/exec.sqfs" sh-script arg
+
+# An Apptainer SIF file: the message says at which byte its SquashFS starts,
+# and --offset with that number runs it. The file is laid out as Apptainer
+# writes one (github.com/apptainer/sif): a global header, descriptors at
+# 4096, a definition file, then the SquashFS (primary system partition).
+python3 - "$IMG/test.sqfs" "$IMG/bad/image.sif" <<'PY'
+import struct, sys
+sqfs = open(sys.argv[1], "rb").read()
+deffile = b"Bootstrap: docker\nFrom: busybox\n"
+descoff, data = 4096, 32768
+sqoff = data + 4096
+def desc(dtype, did, off, size, extra=b""):
+    d = struct.pack("<iBIIIqqqqqqq", dtype, 1, did, 0xf0000001, 0, off, size, size, 0, 0, 0, 0)
+    return d + b"\0" * 128 + extra.ljust(384, b"\0")
+descs = desc(0x4001, 1, data, len(deffile))
+descs += desc(0x4004, 2, sqoff, len(sqfs), struct.pack("<ii3s", 1, 2, b"02\0"))
+hdr = b"#!/usr/bin/env run-singularity\n".ljust(32, b"\0") + b"SIF_MAGIC\0" + b"01\0" + b"02\0"
+hdr += b"\x11" * 16 + struct.pack("<qqqqqqqq", 0, 0, 46, 48, descoff, len(descs), data,
+                                  sqoff + len(sqfs) - data)
+f = hdr.ljust(descoff, b"\0") + descs.ljust(48 * 585, b"\0")
+f = f.ljust(data, b"\0") + deffile
+f = f.ljust(sqoff, b"\0") + sqfs
+open(sys.argv[2], "wb").write(f)
+PY
+chmod a+r "$IMG/bad/image.sif"
+sif_at=$((32768 + 4096))
+bad_image "an Apptainer SIF file: the message gives the --offset that runs it" \
+    "image.sif: an Apptainer SIF file; its SquashFS partition starts at byte $sif_at: run it with --offset $sif_at$" \
+    "$IMG/bad/image.sif"
+check_grep '^inside the hpcrun demo image$' "... and --offset $sif_at runs the SIF file" \
+    hpcrun --offset "$sif_at" "$IMG/bad/image.sif" cat /etc/hpcrun-demo
+check_grep "^hpcrun: .*image.sif: an Apptainer SIF file; its SquashFS partition starts at byte $sif_at: run it with --offset $sif_at$" \
+    "hpcrun doctor names the --offset of a SIF file" hpcrun doctor "$IMG/bad/image.sif"
+# a SIF file whose partition is not SquashFS (here: its descriptor says ext3)
+python3 - "$IMG/bad/image.sif" "$IMG/bad/ext3.sif" <<'PY'
+import sys
+f = bytearray(open(sys.argv[1], "rb").read())
+f[4096 + 585 + 201] = 2
+open(sys.argv[2], "wb").write(f)
+PY
+chmod a+r "$IMG/bad/ext3.sif"
+bad_image "a SIF file without a SquashFS partition: how to find one" \
+    "ext3.sif: an Apptainer SIF file, but with no SquashFS system partition .*apptainer sif list" \
+    "$IMG/bad/ext3.sif"

@@ -343,6 +343,36 @@ check_grep "no image for platform linux/s390x" "--platform that the index lacks"
 check_rc "$HR_EXIT_FAIL" "--platform without a slash" \
     "$HPCIMG" --platform arm64 convert "oci:$HI_DIR/multi:multi" "$HI_DIR/s390x.sqfs"
 
+# ---- a layout with several images: no tag names them; another machine's image --------------
+if [ -n "$hi_arch" ]; then
+    hi_mk tags "$HI_DIR/tags" "$hi_arch"
+    check "oci:DIR of several images for this platform: one line listing them" hi_one_error \
+        "^hpcimg: oci:$HI_DIR/tags: 4 images for linux/$hi_arch; name one: oci:$HI_DIR/tags:v1, oci:$HI_DIR/tags:v2, oci:$HI_DIR/tags:latest, sha256:[0-9a-f]{12} \(untagged\)\$" \
+        "$HPCIMG" convert "oci:$HI_DIR/tags" "$HI_DIR/tags.sqfs"
+    check "... and one it names converts" sh -c \
+        "'$HPCIMG' -q convert 'oci:$HI_DIR/tags:v2' '$HI_DIR/tags.sqfs' && \
+         [ \"\$(unsquashfs -cat '$HI_DIR/tags.sqfs' f)\" = two ]"
+    check "... with --platform that none has: the list names their platforms" hi_one_error \
+        "^hpcimg: oci:$HI_DIR/tags: 4 images, none marked as linux/s390x; name one: oci:$HI_DIR/tags:v1 \(linux/$hi_arch\), .*, sha256:[0-9a-f]{12} \(untagged, linux/$hi_arch\)\$" \
+        "$HPCIMG" --platform linux/s390x convert "oci:$HI_DIR/tags" "$HI_DIR/tags.sqfs"
+    hi_mk tags-same "$HI_DIR/tags-same" "$hi_arch"
+    check "oci:DIR of one image under two tags needs no tag" \
+        "$HPCIMG" -q convert "oci:$HI_DIR/tags-same" "$HI_DIR/tags.sqfs"
+    hi_other=arm64
+    [ "$hi_arch" != arm64 ] || hi_other=amd64
+    hi_mk foreign "$HI_DIR/foreign" "$hi_other"
+    check "converting another machine's image warns in one line, and converts" sh -c \
+        "out=\$('$HPCIMG' convert 'oci:$HI_DIR/foreign' '$HI_DIR/foreign.sqfs' 2>&1) && \
+         [ \"\$out\" = 'hpcimg: warning: oci:$HI_DIR/foreign: an image for linux/$hi_other, this host is linux/$hi_arch: its programs will not run here (--platform linux/$hi_other says that is intended)' ]"
+    check "... but not when --platform asks for that platform" sh -c \
+        "out=\$('$HPCIMG' --platform linux/$hi_other convert 'oci:$HI_DIR/foreign' \
+         '$HI_DIR/foreign.sqfs' 2>&1) && [ -z \"\$out\" ]"
+fi
+hi_mk tags-noplat "$HI_DIR/noplat"
+check "oci:DIR of images that name no platform: one line listing them" hi_one_error \
+    "^hpcimg: oci:$HI_DIR/noplat: 2 images, none marked as linux/[a-z0-9]+; name one: oci:$HI_DIR/noplat:v1, oci:$HI_DIR/noplat:v2\$" \
+    "$HPCIMG" convert "oci:$HI_DIR/noplat" "$HI_DIR/noplat.sqfs"
+
 # ---- a plain directory --------------------------------------------------------------------
 mkdir -p "$HI_DIR/tree/sub"
 echo one >"$HI_DIR/tree/one"
