@@ -80,8 +80,10 @@ struct hr_config {
      * and lead it through the socket FD the parent process bound for the
      * step, for the parent; 0: not given */
     int join_lead_fd;
-    char **cmd; /* the command after IMAGE; NULL: the image's entrypoint/cmd */
+    char **cmd; /* the words after IMAGE (hr_plan_argv); NULL: none */
     int n_cmd;
+    bool is_run;      /* hpcrun run: cmd are arguments to the image's entrypoint */
+    char *entrypoint; /* --entrypoint=PROG ("": none); NULL: the image's */
 };
 
 /* Parse "SRC[:DST[:ro|rw]]" into b. Returns 0, or -1 with a message in err. */
