@@ -91,8 +91,9 @@ int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
 /* Append b (its strings now belong to cfg) to cfg->binds. */
 void hr_config_add_bind(struct hr_config *cfg, const struct hr_bind *b);
 
-/* Parse the command line. Returns 0, or -1 with a one-line message in err
- * ("--bind 'x:y': destination must be an absolute path"). */
+/* Parse the command line: [OPTIONS] [run [OPTIONS]] IMAGE [--] [WORD...].
+ * Returns 0, or -1 with a one-line message in err ("--bind 'x:y':
+ * destination must be an absolute path"). */
 int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err,
                          size_t errlen);
 
