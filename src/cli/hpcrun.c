@@ -1,7 +1,8 @@
 /* hpcrun: run a command inside a SquashFS image, without setuid and without
- * a daemon. A thin CLI over the launch library (launch.c), with the commands
- * that print and run nothing: --help, --version, --site-config, --devices
- * (and doctor, doctor.c). */
+ * a daemon. A thin CLI over the launch library (launch.c; hpcrun run is a
+ * launch too, config.c reads it), with the commands that print and run
+ * nothing: --help, --version, --site-config, --devices (and doctor,
+ * doctor.c). */
 #include "autoconfig.h"
 
 #include <stdbool.h>
@@ -27,10 +28,14 @@ static void usage(FILE *out)
 {
     fputs(
         "Usage: hpcrun [OPTIONS] IMAGE [--] [CMD [ARG...]]\n"
+        "       hpcrun run [OPTIONS] IMAGE [--] [ARG...]\n"
         "       hpcrun doctor [IMAGE]\n"
         "Run CMD inside the SquashFS image IMAGE, as yourself, with the host's network\n"
         "and processes. Without CMD, run the image's entrypoint and cmd\n"
         "(/.hpcrun/config.json), or /bin/sh.\n"
+        "hpcrun run runs the image's entrypoint with ARGs, which replace the image's\n"
+        "cmd (as docker run does); no ARG: entrypoint and cmd; no entrypoint: ARGs\n"
+        "are the command. An image file named run is given as ./run.\n"
         "\n"
         "Options:\n"
         "  -b, --bind SRC[:DST[:ro|rw]]  bind host path SRC at DST (default: SRC);\n"
@@ -39,6 +44,9 @@ static void usage(FILE *out)
         "                                the host and the image\n"
         "      --cleanenv                pass only the essential host variables\n"
         "  -w, --workdir DIR             start in DIR (a container path)\n"
+        "      --entrypoint=PROG         PROG replaces the image's entrypoint, and the\n"
+        "                                image's cmd is dropped (an empty PROG: none);\n"
+        "                                with run: PROG ARG...; not with a CMD\n"
         "      --no-home                 do not bind the home directory\n"
         "      --writable-tmpfs          make the root writable; changes vanish at exit\n"
         "      --fakeroot                be uid 0 inside (still only yourself outside)\n"

@@ -117,6 +117,7 @@ enum {
     OPT_TOPOLOGY,
     OPT_DEVICES,
     OPT_JOIN_LEAD,
+    OPT_ENTRYPOINT,
 };
 
 const char *const hr_set_names[HR_N_SETS] = {"nvidia", "amd", "intel", "verbs", "cxi"};
@@ -145,6 +146,7 @@ static const struct option long_options[] = {
     {"topology", required_argument, NULL, OPT_TOPOLOGY},
     {"devices", no_argument, NULL, OPT_DEVICES},
     {"join-lead", required_argument, NULL, OPT_JOIN_LEAD},
+    {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
     {NULL, 0, NULL, 0},
 };
 
@@ -214,6 +216,10 @@ static int config_parse_run_option(struct hr_config *cfg, int c, const char *arg
                                    char *err, size_t errlen)
 {
     switch (c) {
+    case OPT_ENTRYPOINT: /* one program, never split at spaces (as Docker) */
+        free(cfg->entrypoint);
+        cfg->entrypoint = hr_xstrdup(arg);
+        return 0;
     case 'v':
         cfg->verbosity = cfg->verbosity < 0 ? 1 : cfg->verbosity + 1;
         return 0;
@@ -347,21 +353,22 @@ static bool is_whole_name(const char *arg, const char *name)
     return strlen(name) == n && strncmp(arg + 2, name, n) == 0;
 }
 
-int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err,
-                         size_t errlen)
+/* The options from optind up to the first word that is not one (getopt_long's
+ * '+'), or up to "--" (then *is_dashed: what follows is no subcommand). */
+static int config_parse_options(struct hr_config *cfg, const struct hr_cmdline *cl,
+                                bool *is_dashed, char *err, size_t errlen)
 {
-    int c, at, idx;
+    int argc = cl->argc, c, at, idx;
+    char **argv = cl->argv;
 
-    /* '+': stop at the first non-option (the image); ':': report missing
-     * arguments ourselves so every message has the same one-line form. */
-    optind = 0;
-    opterr = 0;
     for (;;) {
         at = optind ? optind : 1; /* the element a long option is in */
         idx = -1;
         c = getopt_long(argc, argv, "+:b:w:vqh", long_options, &idx);
-        if (c == -1)
-            break;
+        if (c == -1) {
+            *is_dashed = optind == at + 1 && strcmp(argv[at], "--") == 0;
+            return 0;
+        }
         if (c == '?')
             return unknown_option(argv[at], optopt, err, errlen);
         if (idx >= 0 && !is_whole_name(argv[at], long_options[idx].name))
@@ -373,6 +380,29 @@ int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err
         if (config_parse_option(cfg, c, optarg, err, errlen) < 0)
             return -1;
     }
+}
+
+int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err,
+                         size_t errlen)
+{
+    const struct hr_cmdline cl = {argc, argv, NULL};
+    bool is_dashed;
+
+    /* ':': report missing arguments ourselves so every message has the same
+     * one-line form. */
+    optind = 0;
+    opterr = 0;
+    if (config_parse_options(cfg, &cl, &is_dashed, err, errlen) < 0)
+        return -1;
+    /* "hpcrun [OPTIONS] run [OPTIONS] IMAGE": run is the first word that is
+     * not an option, unless "--" came first; an image file named run is
+     * given as ./run. getopt_long then goes on from the word after it. */
+    if (!is_dashed && optind < argc && strcmp(argv[optind], "run") == 0) {
+        cfg->is_run = true;
+        optind++;
+        if (config_parse_options(cfg, &cl, &is_dashed, err, errlen) < 0)
+            return -1;
+    }
     if (cfg->action > HR_ACTION_DEVICES)
         return 0; /* prints and reads no image */
     if (cfg->join_lead_fd && (!cfg->join_key || cfg->join == HR_JOIN_OFF))
@@ -380,8 +410,9 @@ int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err
     if (cfg->action == HR_ACTION_DEVICES && optind >= argc)
         return 0; /* the image is optional: without it the glibc check is skipped */
     if (optind >= argc)
-        return hr_fail(err, errlen,
-                       "no image given (usage: hpcrun [OPTIONS] IMAGE [CMD...])");
+        return hr_fail(err, errlen, "no image given (usage: hpcrun %s)",
+                       cfg->is_run ? "run [OPTIONS] IMAGE [ARG...]"
+                                   : "[OPTIONS] IMAGE [CMD...]");
     cfg->image = argv[optind++];
     if (optind < argc && strcmp(argv[optind], "--") == 0)
         optind++;
@@ -618,6 +649,7 @@ void hr_config_free(struct hr_config *cfg)
     free(cfg->binds);
     free(cfg->workdir);
     free(cfg->join_key);
+    free(cfg->entrypoint);
     free(cfg->stage.dir);
     free(cfg->stage.kernel_mount_dirs);
     free(cfg->topology);

@@ -80,8 +80,10 @@ struct hr_config {
      * and lead it through the socket FD the parent process bound for the
      * step, for the parent; 0: not given */
     int join_lead_fd;
-    char **cmd; /* the command after IMAGE; NULL: the image's entrypoint/cmd */
+    char **cmd; /* the words after IMAGE (hr_plan_argv); NULL: none */
     int n_cmd;
+    bool is_run;      /* hpcrun run: cmd are arguments to the image's entrypoint */
+    char *entrypoint; /* --entrypoint=PROG ("": none); NULL: the image's */
 };
 
 /* Parse "SRC[:DST[:ro|rw]]" into b. Returns 0, or -1 with a message in err. */
@@ -89,8 +91,9 @@ int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
 /* Append b (its strings now belong to cfg) to cfg->binds. */
 void hr_config_add_bind(struct hr_config *cfg, const struct hr_bind *b);
 
-/* Parse the command line. Returns 0, or -1 with a one-line message in err
- * ("--bind 'x:y': destination must be an absolute path"). */
+/* Parse the command line: [OPTIONS] [run [OPTIONS]] IMAGE [--] [WORD...].
+ * Returns 0, or -1 with a one-line message in err ("--bind 'x:y':
+ * destination must be an absolute path"). */
 int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err,
                          size_t errlen);
 

@@ -266,12 +266,15 @@ static void plan_pmix(struct hr_plan *plan, const struct hr_host *host)
     }
 }
 
+/* The image's WorkingDir when the image's program runs (no CMD, or hpcrun
+ * run), as under Docker; a command of the caller's starts where the caller
+ * is, as under Apptainer's exec. */
 static void plan_cwd(struct hr_plan *plan, const struct hr_config *cfg,
                      const struct hr_host *host, const struct hr_image_view *img)
 {
     if (cfg->workdir) {
         plan->cwd = hr_xstrdup(cfg->workdir);
-    } else if (cfg->n_cmd == 0 && img->config && img->config->workdir) {
+    } else if ((cfg->n_cmd == 0 || cfg->is_run) && img->config && img->config->workdir) {
         plan->cwd = hr_path_normalize(img->config->workdir);
     } else if (host->cwd) {
         plan->cwd = hr_xstrdup(host->cwd);
@@ -283,22 +286,38 @@ static void plan_cwd(struct hr_plan *plan, const struct hr_config *cfg,
     }
 }
 
-static void plan_argv(struct hr_plan *plan, const struct hr_config *cfg,
-                      const struct hr_image_view *img)
+static void push_all(struct hr_strv *out, char *const *v, size_t n)
 {
-    if (cfg->n_cmd > 0) {
-        for (int i = 0; i < cfg->n_cmd; i++)
-            hr_strv_push(&plan->argv, cfg->cmd[i]);
-        return;
+    for (size_t i = 0; i < n; i++)
+        hr_strv_push(out, v[i]);
+}
+
+int hr_plan_argv(const struct hr_argv_input *in, struct hr_strv *out, char *err,
+                 size_t errlen)
+{
+    const struct hr_image_config *img = in->image;
+    size_t n_before = out->n;
+
+    if (in->n_cmd > 0 && !in->is_run) {
+        if (in->entrypoint)
+            return hr_fail(err, errlen,
+                           "--entrypoint: not with a command, which replaces the "
+                           "entrypoint (to pass PROG arguments: hpcrun run "
+                           "--entrypoint=PROG IMAGE ARG...)");
+        push_all(out, in->cmd, (size_t)in->n_cmd);
+        return 0;
     }
-    if (img->config) {
-        for (size_t i = 0; i < img->config->entrypoint.n; i++)
-            hr_strv_push(&plan->argv, img->config->entrypoint.v[i]);
-        for (size_t i = 0; i < img->config->cmd.n; i++)
-            hr_strv_push(&plan->argv, img->config->cmd.v[i]);
-    }
-    if (plan->argv.n == 0)
-        hr_strv_push(&plan->argv, "/bin/sh");
+    if (in->entrypoint && *in->entrypoint)
+        hr_strv_push(out, in->entrypoint);
+    else if (!in->entrypoint && img)
+        push_all(out, img->entrypoint.v, img->entrypoint.n);
+    if (in->n_cmd > 0)
+        push_all(out, in->cmd, (size_t)in->n_cmd);
+    else if (!in->entrypoint && img)
+        push_all(out, img->cmd.v, img->cmd.n);
+    if (out->n == n_before)
+        hr_strv_push(out, "/bin/sh");
+    return 0;
 }
 
 /* --join (DESIGN.md, step 4): by default the ranks of one Slurm job step on
@@ -466,7 +485,13 @@ int hr_plan_build(const struct hr_plan_input *in, struct hr_plan *plan, char *er
         plan_inject_mounts(plan, cfg, in->inject);
     plan_pmix(plan, host);
     plan_cwd(plan, cfg, host, img);
-    plan_argv(plan, cfg, img);
+    if (hr_plan_argv(&(struct hr_argv_input){.image = img->config,
+                                             .entrypoint = cfg->entrypoint,
+                                             .is_run = cfg->is_run,
+                                             .cmd = cfg->cmd,
+                                             .n_cmd = cfg->n_cmd},
+                     &plan->argv, err, errlen) < 0)
+        return -1;
     hr_env_build(&env_in, &plan->env);
     plan_inject(plan, cfg, in->inject);
     if (plan_join(plan, in, err, errlen) < 0)

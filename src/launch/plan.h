@@ -73,11 +73,34 @@ struct hr_plan_input {
 };
 
 /* Pure. Returns 0, or -1 with a one-line message in err (a mount point the
- * image cannot take, --join outside a job step without a key). */
+ * image cannot take, --join outside a job step without a key, --entrypoint
+ * with a command). */
 int hr_plan_build(const struct hr_plan_input *in, struct hr_plan *plan, char *err,
                   size_t errlen);
 void hr_plan_print(const struct hr_plan *plan, const char *image, FILE *out);
 void hr_plan_free(struct hr_plan *plan);
+
+/* What runs, from the image's Entrypoint and Cmd and the command line, by
+ * Docker's rules (docker run: "Default commands and options"):
+ *   hpcrun IMAGE                Entrypoint + Cmd
+ *   hpcrun IMAGE CMD ARG...     CMD ARG... alone (like apptainer exec)
+ *   hpcrun run IMAGE ARG...     Entrypoint + ARG..., which replace Cmd;
+ *                               no ARG: Entrypoint + Cmd
+ * --entrypoint=PROG replaces the Entrypoint and drops the Cmd, as Docker
+ * does ("" leaves no Entrypoint); it makes no sense with a CMD that replaces
+ * the entrypoint anyway, so that is an error. Nothing left: /bin/sh. */
+struct hr_argv_input {
+    const struct hr_image_config *image; /* Entrypoint and Cmd; NULL: none */
+    const char *entrypoint;              /* --entrypoint; NULL: the image's */
+    bool is_run;                         /* hpcrun run: cmd are ARGs */
+    char *const *cmd;                    /* the words after IMAGE */
+    int n_cmd;
+};
+
+/* Pure. Appends the argv to out; returns 0, or -1 with a one-line message
+ * in err (and out untouched). */
+int hr_plan_argv(const struct hr_argv_input *in, struct hr_strv *out, char *err,
+                 size_t errlen);
 
 /* Where execvp will find argv[0] in the image, searching the container's
  * PATH (malloc'd), or NULL; a hint for prefetching, so a miss is no error. */

@@ -38,6 +38,13 @@ check_grep "^hpcrun: unknown option '--device' \(did you mean '--devices'\?\)" \
 check_grep '^usage: hpcrun doctor \[OPTIONS\] \[IMAGE\]$' "doctor --help prints doctor's usage" hpcrun doctor --help
 check "... and runs no check" sh -c "! '$HPCRUN' doctor --help | grep -q '^doctor: '"
 one_line_err "$HR_EXIT_FAIL" "no image: one line, exit 125" hpcrun
+# hpcrun run: in --help and the man page, and its own usage line without an image
+check_grep '^       hpcrun run \[OPTIONS\] IMAGE \[--\] \[ARG\.\.\.\]$' "--help shows hpcrun run" hpcrun --help
+check "man page documents hpcrun run" grep -q '^\.B hpcrun run$' "$top_srcdir/doc/hpcrun.1"
+check_grep '^Usage: hpcrun \[OPTIONS\] IMAGE' "hpcrun run --help prints usage" hpcrun run --help
+one_line_err "$HR_EXIT_FAIL" "hpcrun run without an image: one line, exit 125" hpcrun run
+check_grep '^hpcrun: no image given \(usage: hpcrun run \[OPTIONS\] IMAGE \[ARG\.\.\.\]\)$' \
+    "... which gives run's usage" hpcrun run
 one_line_err "$HR_EXIT_FAIL" "bad bind spec: one line, exit 125" hpcrun -b /tmp:rel "$IMG/test.sqfs" true
 one_line_err "$HR_EXIT_FAIL" "bad bind option: one line, exit 125" hpcrun -b /tmp:/x:rx "$IMG/test.sqfs" true
 one_line_err "$HR_EXIT_FAIL" "bad --dev: one line, exit 125" hpcrun --dev=all "$IMG/test.sqfs" true

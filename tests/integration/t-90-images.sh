@@ -23,3 +23,43 @@ build --probe "$PROBE" --bare "$IMG/bare.sqfs"
 chmod a+r "$IMG/bare.sqfs"
 check_grep "^user=$TEST_USER\$" "an image without /etc, /dev, /proc or /tmp runs" hpcrun "$IMG/bare.sqfs" hr-probe ids
 check_grep '^write=EROFS$' "...and its root stays read-only" hpcrun "$IMG/bare.sqfs" hr-probe write /x
+
+# Arguments to an image's entrypoint (Docker's entrypoint + cmd rules):
+# hpcrun run IMAGE ARG... runs Entrypoint + ARGs, hpcrun IMAGE CMD... runs CMD
+# alone, --entrypoint=PROG replaces the Entrypoint and drops the Cmd.
+check_exact() { # WANT NAME CMD...: CMD's stdout+stderr is exactly WANT
+    local want=$1 name=$2 out
+    shift 2
+    out=$("$@" 2>&1)
+    if [ "$out" = "$want" ]; then ok "$name"; else fail "$name" "got '$out', want '$want'"; fi
+}
+cat > "$WORK/ep.json" <<'J'
+{"config": {"Entrypoint": ["/bin/echo", "ep"], "Cmd": ["default"], "WorkingDir": "/opt"}}
+J
+build --probe "$PROBE" --config "$WORK/ep.json" "$IMG/ep.sqfs"
+chmod a+r "$IMG/ep.sqfs"
+check_exact 'ep a b' "hpcrun run passes its ARGs to the image's entrypoint" hpcrun run "$IMG/ep.sqfs" a b
+check_exact 'ep default' "hpcrun run without ARGs runs entrypoint + cmd" hpcrun run "$IMG/ep.sqfs"
+check_exact 'ep default' "...as hpcrun IMAGE does" hpcrun "$IMG/ep.sqfs"
+check_exact 'x' "a command after IMAGE still replaces the entrypoint" hpcrun "$IMG/ep.sqfs" echo x
+check_exact 'z' "--entrypoint before run replaces the entrypoint, ARGs follow it" \
+    hpcrun --entrypoint=/bin/echo run "$IMG/ep.sqfs" z
+check_exact 'z' "--entrypoint after run likewise" hpcrun run --entrypoint /bin/echo "$IMG/ep.sqfs" z
+check_exact '/opt' "--entrypoint alone runs PROG without the image's cmd, in WorkingDir" \
+    hpcrun --entrypoint=/bin/pwd "$IMG/ep.sqfs"
+check_exact 'y' "--entrypoint= clears the entrypoint: the ARGs are the command" \
+    hpcrun run --entrypoint= "$IMG/ep.sqfs" echo y
+check_exact 'run:from-image:/opt' "hpcrun run gives ARGs to a sh -c entrypoint, in WorkingDir" \
+    hpcrun run "$IMG/config.sqfs" 'echo run:$IMAGE_VAR:$(pwd)'
+check_grep '^command +/bin/echo ep a b$' "--dry-run shows the entrypoint with the ARGs" \
+    hpcrun --dry-run run "$IMG/ep.sqfs" a b
+check_rc "$HR_EXIT_FAIL" "--entrypoint with a command (no run) is refused" \
+    hpcrun --entrypoint=/bin/echo "$IMG/ep.sqfs" z
+check_exact 'hpcrun: --entrypoint: not with a command, which replaces the entrypoint (to pass PROG arguments: hpcrun run --entrypoint=PROG IMAGE ARG...)' \
+    "...with one line that says what to write instead" hpcrun --entrypoint=/bin/echo "$IMG/ep.sqfs" z
+# an image file named run is given as ./run, or after --
+cp "$IMG/ep.sqfs" "$IMG/run"
+chmod a+r "$IMG/run"
+check_exact 'ep default' "an image named run runs as ./run" as_user sh -c "cd '$IMG' && '$HPCRUN' ./run"
+check_exact 'ep default' "...or after --" as_user sh -c "cd '$IMG' && '$HPCRUN' -- run"
+check_exact 'ep q' "...and with hpcrun run" as_user sh -c "cd '$IMG' && '$HPCRUN' run run q"

@@ -141,6 +141,65 @@ static void test_args(void)
     hr_config_free(&cfg);
 }
 
+/* hpcrun run and --entrypoint: run is a subcommand wherever the first word
+ * that is no option is, and an image named run is given as ./run. */
+static void test_run_and_entrypoint(void)
+{
+    struct hr_config cfg;
+    char err[512];
+
+    CHECK(parse(&cfg, err, "run", "img", "a", "b", NULL) == 0 && cfg.is_run);
+    CHECK(cfg.n_cmd == 2 && strcmp(cfg.cmd[0], "a") == 0 && !cfg.entrypoint);
+    CHECK_STR(cfg.image, "img");
+    hr_config_free(&cfg);
+    /* options before run, after it, or both */
+    CHECK(parse(&cfg, err, "-v", "run", "--entrypoint=/bin/echo", "-q", "img", "z",
+                NULL) == 0);
+    CHECK(cfg.is_run && cfg.verbosity == -1 && cfg.n_cmd == 1);
+    CHECK_STR(cfg.entrypoint, "/bin/echo");
+    CHECK_STR(cfg.image, "img");
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--entrypoint", "/bin/echo", "run", "img", NULL) == 0);
+    CHECK(cfg.is_run && cfg.n_cmd == 0);
+    CHECK_STR(cfg.entrypoint, "/bin/echo");
+    hr_config_free(&cfg);
+    /* empty: no entrypoint, which is not "the image's" (NULL) */
+    CHECK(parse(&cfg, err, "--entrypoint=", "img", NULL) == 0);
+    CHECK_STR(cfg.entrypoint, "");
+    CHECK(!cfg.is_run);
+    hr_config_free(&cfg);
+    /* an image named run */
+    CHECK(parse(&cfg, err, "./run", "x", NULL) == 0 && !cfg.is_run);
+    CHECK_STR(cfg.image, "./run");
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--", "run", NULL) == 0 && !cfg.is_run);
+    CHECK_STR(cfg.image, "run");
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "run", "run", NULL) == 0 && cfg.is_run);
+    CHECK_STR(cfg.image, "run");
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "run", "--", "img", "x", NULL) == 0 && cfg.is_run);
+    CHECK(strcmp(cfg.image, "img") == 0 && cfg.n_cmd == 1);
+    hr_config_free(&cfg);
+    /* "--" as an option's value ends nothing */
+    CHECK(parse(&cfg, err, "--topology", "--", "run", "img", NULL) == 0 && cfg.is_run);
+    hr_config_free(&cfg);
+    /* after the image, run is a command like any other */
+    CHECK(parse(&cfg, err, "img", "run", NULL) == 0 && !cfg.is_run && cfg.n_cmd == 1);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "run", NULL) < 0 &&
+          strcmp(err, "no image given (usage: hpcrun run [OPTIONS] IMAGE [ARG...])") ==
+              0);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "run", "--bogus", "img", NULL) < 0 && strstr(err, "--bogus"));
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--entrypoint", NULL) < 0 && strstr(err, "needs an argument"));
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--entry=/x", "img", NULL) < 0 &&
+          strstr(err, "did you mean '--entrypoint'"));
+    hr_config_free(&cfg);
+}
+
 static void test_site_and_env(void)
 {
     struct hr_config cfg;
@@ -370,6 +429,7 @@ int main(void)
     test_devices_and_libs();
     test_binds();
     test_args();
+    test_run_and_entrypoint();
     test_site_and_env();
     test_site_policy();
     test_load_site();

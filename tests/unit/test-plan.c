@@ -218,6 +218,143 @@ static void test_entrypoint_and_errors(void)
     hr_image_config_free(&icfg);
 }
 
+/* hr_plan_argv, every row of the rules in plan.h. Words are joined with
+ * spaces; the image has Entrypoint ["/ep","-x"] and Cmd ["dflt"] unless the
+ * row says it has none. */
+enum { IMG_FULL, IMG_NO_EP, IMG_NO_CMD, IMG_EMPTY, IMG_NONE };
+
+struct argv_row {
+    int image;
+    const char *entrypoint; /* --entrypoint; NULL: not given */
+    bool is_run;
+    const char *cmd;  /* the words after IMAGE, space-separated; NULL: none */
+    const char *want; /* the argv, or NULL: an error */
+};
+
+static const struct argv_row argv_rows[] = {
+    /* hpcrun IMAGE: Entrypoint + Cmd, either alone, or /bin/sh */
+    {IMG_FULL, NULL, false, NULL, "/ep -x dflt"},
+    {IMG_NO_EP, NULL, false, NULL, "dflt"},
+    {IMG_NO_CMD, NULL, false, NULL, "/ep -x"},
+    {IMG_EMPTY, NULL, false, NULL, "/bin/sh"},
+    {IMG_NONE, NULL, false, NULL, "/bin/sh"},
+    /* hpcrun IMAGE CMD ARG...: the command alone, whatever the image says */
+    {IMG_FULL, NULL, false, "echo x", "echo x"},
+    {IMG_NONE, NULL, false, "echo x", "echo x"},
+    /* hpcrun run IMAGE ARG...: ARGs replace Cmd */
+    {IMG_FULL, NULL, true, "a b", "/ep -x a b"},
+    {IMG_NO_CMD, NULL, true, "a b", "/ep -x a b"},
+    {IMG_NO_EP, NULL, true, "a b", "a b"},
+    {IMG_NONE, NULL, true, "a b", "a b"},
+    /* hpcrun run IMAGE: as hpcrun IMAGE */
+    {IMG_FULL, NULL, true, NULL, "/ep -x dflt"},
+    {IMG_NO_EP, NULL, true, NULL, "dflt"},
+    {IMG_EMPTY, NULL, true, NULL, "/bin/sh"},
+    /* --entrypoint=PROG: PROG replaces Entrypoint, and Cmd goes with it */
+    {IMG_FULL, "/bin/echo", true, "z", "/bin/echo z"},
+    {IMG_NONE, "/bin/echo", true, "z", "/bin/echo z"},
+    {IMG_FULL, "/bin/echo", true, NULL, "/bin/echo"},
+    {IMG_FULL, "/bin/echo", false, NULL, "/bin/echo"},
+    {IMG_FULL, "/my prog", false, NULL, "/my prog"}, /* one word, never split */
+    /* --entrypoint= (empty): no Entrypoint and no Cmd */
+    {IMG_FULL, "", true, "a b", "a b"},
+    {IMG_FULL, "", true, NULL, "/bin/sh"},
+    {IMG_FULL, "", false, NULL, "/bin/sh"},
+    /* --entrypoint with a command that replaces the entrypoint: an error */
+    {IMG_FULL, "/bin/echo", false, "z", NULL},
+    {IMG_FULL, "", false, "z", NULL},
+};
+
+static char *argv_joined(const struct hr_strv *v)
+{
+    char *s = hr_xstrdup("");
+    for (size_t i = 0; i < v->n; i++) {
+        char *t = hr_xasprintf("%s%s%s", s, i ? " " : "", v->v[i]);
+        free(s);
+        s = t;
+    }
+    return s;
+}
+
+static void check_argv_row(size_t row, const struct argv_row *r)
+{
+    struct hr_image_config icfg = {0};
+    struct hr_strv words = {0}, out = {0};
+    char *copy = r->cmd ? hr_xstrdup(r->cmd) : NULL, *save = NULL, *got, err[512];
+    struct hr_argv_input in = {.image = r->image == IMG_NONE ? NULL : &icfg,
+                               .entrypoint = r->entrypoint,
+                               .is_run = r->is_run};
+    int rc;
+
+    if (r->image == IMG_FULL || r->image == IMG_NO_CMD) {
+        hr_strv_push(&icfg.entrypoint, "/ep");
+        hr_strv_push(&icfg.entrypoint, "-x");
+    }
+    if (r->image == IMG_FULL || r->image == IMG_NO_EP)
+        hr_strv_push(&icfg.cmd, "dflt");
+    for (char *w = copy ? strtok_r(copy, " ", &save) : NULL; w;
+         w = strtok_r(NULL, " ", &save))
+        hr_strv_push(&words, w);
+    in.cmd = words.v;
+    in.n_cmd = (int)words.n;
+    rc = hr_plan_argv(&in, &out, err, sizeof(err));
+    got = argv_joined(&out);
+    if (r->want) {
+        CHECK(rc == 0);
+        if (strcmp(got, r->want) != 0)
+            printf("argv row %zu: got \"%s\"\n", row, got);
+        CHECK_STR(got, r->want);
+    } else {
+        CHECK(rc < 0 && out.n == 0);
+        CHECK(strstr(err, "--entrypoint: not with a command") != NULL);
+        CHECK(strstr(err, "hpcrun run --entrypoint=PROG IMAGE ARG...") != NULL);
+    }
+    free(got);
+    free(copy);
+    hr_strv_free(&words);
+    hr_strv_free(&out);
+    hr_image_config_free(&icfg);
+}
+
+static void test_argv_rules(void)
+{
+    for (size_t i = 0; i < HR_ARRAY_LEN(argv_rows); i++)
+        check_argv_row(i, &argv_rows[i]);
+}
+
+/* hpcrun run: the plan runs the entrypoint with the ARGs, in the image's
+ * WorkingDir (the image's program runs, as without a command); the error
+ * of --entrypoint with a command fails the plan. */
+static void test_run_plan(void)
+{
+    char *args[] = {"a", "b", NULL};
+    struct hr_config cfg = {.image = "i", .is_run = true, .cmd = args, .n_cmd = 2};
+    struct hr_host host = make_host("/scratch/run");
+    struct hr_image_config icfg = {0};
+    struct hr_image_view view = {.lookup = lookup, .path = "i", .config = &icfg};
+    struct hr_plan plan;
+    struct hr_plan_input pin = {.cfg = &cfg, .host = &host, .image = &view};
+    char err[512];
+
+    hr_strv_push(&icfg.entrypoint, "/bin/echo");
+    hr_strv_push(&icfg.cmd, "default");
+    icfg.workdir = strdup("/opt");
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) == 0);
+    CHECK(plan.argv.n == 3);
+    CHECK_STR(plan.argv.v[0], "/bin/echo");
+    CHECK_STR(plan.argv.v[2], "b");
+    CHECK_STR(plan.cwd, "/opt");
+    CHECK(find(&plan, "/scratch/run") == NULL); /* the caller's cwd is not bound */
+    hr_plan_free(&plan);
+
+    cfg.is_run = false;
+    cfg.entrypoint = "/bin/echo";
+    CHECK(hr_plan_build(&pin, &plan, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "--entrypoint") != NULL);
+    hr_plan_free(&plan);
+    hr_image_config_free(&icfg);
+}
+
 static void test_passwd_merge(void)
 {
     char *t = hr_passwd_merge(NULL, "u:x:5:5:::/bin/sh");
@@ -390,6 +527,8 @@ int main(void)
     test_binds_cwd_and_cmd();
     test_pmix_dirs();
     test_entrypoint_and_errors();
+    test_argv_rules();
+    test_run_plan();
     test_passwd_merge();
     test_image_config();
     return unit_done();
