@@ -138,6 +138,14 @@ static int inject_set(struct hr_inject_ctx *c, size_t set, bool is_explicit,
                            hr_xasprintf("libs %s refused: %s", list.set, err));
         return 0;
     }
+    if (n == 0 && is_explicit) {
+        /* asked for by name: a GPU without its driver is no GPU */
+        hr_libset_free(&s);
+        hr_err("--gpu=%s: none of the host's %s driver libraries is in %s (is the driver "
+               "installed on this node?)",
+               list.set, list.set, c->host_cache_path);
+        return -1;
+    }
     hr_strv_push_owned(&out->notes,
                        hr_xasprintf("libs %s: %zu libraries, %zu tools%s", list.set, s.n,
                                     s.tools.n,
@@ -204,9 +212,17 @@ static int inject_libraries(struct hr_inject_ctx *c, struct hr_inject *out)
 
     if (!out->dev.vendors && cfg->mpi != HR_MPI_HOST)
         return 0;
+    c->host_cache_path = path;
     if (hr_ldcache_load(path, &c->host_cache, err, sizeof(err)) < 0) {
+        bool is_vendor_named =
+            cfg->devreq.gpu != HR_GPU_AUTO && cfg->devreq.gpu != HR_GPU_NONE;
+        if (cfg->mpi == HR_MPI_HOST || is_vendor_named) {
+            /* --mpi=host or --gpu=VENDOR cannot be honoured without it */
+            hr_err("%s", err);
+            return -1;
+        }
         hr_warn("%s: no host libraries bound", err);
-        return cfg->mpi == HR_MPI_HOST ? -1 : 0;
+        return 0;
     }
     if (c->img) {
         if (hr_imagelib_cache(c->img, &c->image_cache, err, sizeof(err)) == 0)

@@ -48,6 +48,7 @@ struct hr_inject_ctx {
     const struct hr_config *cfg;
     struct hr_image *img; /* NULL: no image (--devices alone) */
     struct hr_ldcache host_cache;
+    const char *host_cache_path; /* where host_cache was read from */
     struct hr_ldcache image_cache;
     bool has_image_cache;
     struct hr_glibc_have image_glibc; /* what the sets are checked against */

@@ -165,6 +165,15 @@ else
         dev_hpcrun -q $T "$G" test -e /.hpcrun/host/lib/libcuda.so.1
     check_rc "$HR_EXIT_FAIL" "glibc: with --gpu=nvidia the refusal fails the launch" \
         dev_hpcrun $T --gpu=nvidia "$G" true
+    # a node whose driver libraries are missing (here: the site names one
+    # that is not there): --gpu=auto goes on without, --gpu=nvidia fails
+    { cat "$DEVW/site-new.conf"; echo "host-libs-nvidia = libnvidia-absent.so.1"; } > "$DEVW/site.conf"
+    check_rc 0 "hostlibs: --gpu=auto without the driver's libraries still runs" \
+        dev_hpcrun -q $T "$G" true
+    check_rc "$HR_EXIT_FAIL" "hostlibs: --gpu=nvidia without the driver's libraries fails (125)" \
+        dev_hpcrun $T --gpu=nvidia "$G" true
+    check_grep 'gpu=nvidia: none of the host.s nvidia driver libraries is in .*ld\.so\.cache' \
+        "hostlibs: ... saying which cache lacks them" dev_hpcrun $T --gpu=nvidia "$G" true
     swap_site site-new.conf
     check_grep 'has no glibc' "glibc: an image without glibc (static busybox) gets no host libraries" \
         dev_hpcrun $T "$IMG/test.sqfs" true
