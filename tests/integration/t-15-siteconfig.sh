@@ -1,7 +1,8 @@
 # The site config file (HPCRUN_CONFIG names one the test writes), as a node
 # sees a file written for other nodes or for a newer hpcrun: a site bind
 # whose source the node lacks, a key this hpcrun does not know, a missing
-# file; --site-config, the admin's check.
+# file; --site-config, the admin's check; the sample make install puts in
+# place.
 
 SC=$WORK/siteconf
 mkdir -p "$SC/data" && echo sc-marker >"$SC/data/f"
@@ -115,3 +116,41 @@ fi
 out=$(as_user "$HPCRUN" --site-config | head -1)
 [ -n "$default" ] && [ "$out" = "$want" ] && ok "--site-config without HPCRUN_CONFIG names the default path" ||
     fail "--site-config without HPCRUN_CONFIG names the default path" "got: $out; want: $want"
+
+# make install: the sample, every key commented at its default, in
+# $sysconfdir/hpcrun/hpcrun.conf; parsed without a warning, it changes
+# nothing; an admin's file is never replaced.
+dest=$SC/destdir
+if make -s -C "$top_builddir" install DESTDIR="$dest" >"$SC/install.log" 2>&1; then
+    inst=$(find "$dest" -path '*/hpcrun/hpcrun.conf' -type f)
+    chmod -R a+rX "$dest"
+    shipped=$(USER_ENV="HPCRUN_CONFIG=/dev/null" as_user "$HPCRUN" --site-config | tail -n +2)
+    out=$(USER_ENV="HPCRUN_CONFIG=$inst" as_user "$HPCRUN" --site-config 2>&1)
+    if [ -n "$inst" ] && [ "$(printf '%s\n' "$out" | tail -n +2)" = "$shipped" ] &&
+        printf '%s\n' "$out" | head -1 | grep -qx "# site config: $inst"; then
+        ok "make install puts the sample site config in place, which parses cleanly to the shipped defaults"
+    else
+        fail "make install puts the sample site config in place, which parses cleanly to the shipped defaults" \
+            "installed: '$inst'; got: $out"
+    fi
+    # each commented key, uncommented, holds the shipped default (the binds
+    # and host-mpi are examples; the library sets' paths are x86_64's)
+    sed 's/^#\([a-z?-]* =\)/\1/' "$inst" | grep -vE '^(bind|host-mpi)' |
+        if [ "$(uname -m)" = x86_64 ]; then cat; else grep -v x86_64-linux-gnu; fi >"$SC/uncommented.conf"
+    chmod a+r "$SC/uncommented.conf"
+    out=$(USER_ENV="HPCRUN_CONFIG=$SC/uncommented.conf" as_user "$HPCRUN" --site-config 2>&1 | tail -n +2)
+    [ "$out" = "$shipped" ] && ok "... and each of its keys, uncommented, says the shipped default" ||
+        fail "... and each of its keys, uncommented, says the shipped default" "$(diff <(echo "$shipped") <(echo "$out"))"
+    echo "# the admin's" >>"$inst"
+    make -s -C "$top_builddir" install DESTDIR="$dest" >>"$SC/install.log" 2>&1
+    check "... a second make install keeps the admin's changed file" grep -qx "# the admin's" "$inst"
+    make -s -C "$top_builddir" uninstall DESTDIR="$dest" >>"$SC/install.log" 2>&1
+    check "... which make uninstall keeps too" grep -qx "# the admin's" "$inst"
+    sed -i '$d' "$inst" && make -s -C "$top_builddir" install DESTDIR="$dest" >>"$SC/install.log" 2>&1 &&
+        make -s -C "$top_builddir" uninstall DESTDIR="$dest" >>"$SC/install.log" 2>&1
+    check "... while it removes the unchanged sample" test ! -e "$inst"
+else
+    fail "make install puts the sample site config in place, which parses cleanly to the shipped defaults" \
+        "make install failed: $(tail -5 "$SC/install.log")"
+fi
+rm -rf "$dest"
