@@ -85,6 +85,9 @@ else
         "got: $out; stderr: $(cat "$SC/stderr")"
 fi
 
+check_grep "^warn  $SC/unknown.conf:2: unknown key 'colour': ignored" \
+    "doctor warns of an unknown site key" sc unknown.conf "$HPCRUN" doctor
+
 # A bad value of a known key stays an error everywhere.
 conf badvalue.conf "stage-max-size = lots"
 check_rc "$HR_EXIT_FAIL" "a bad value of a known site key fails a launch" \
