@@ -255,7 +255,7 @@ int main(void)
     if (job.has_uid)
         kill_servers(&job);
     run_dir_clean(&job);
-    if (hr_config_load_site(&cfg, environ, err, sizeof(err)) < 0)
+    if (rs_load_site(&cfg, environ, err, sizeof(err)) < 0)
         rs_say("%s (staged copies not removed)", err);
     else if (cfg.stage.dir)
         stage_clean(&job, cfg.stage.dir);

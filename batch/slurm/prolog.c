@@ -439,7 +439,7 @@ int main(void)
     if (rs_job_from_env(&p.job, environ, true) < 0)
         return 0;
     /* the site policy, with the parser hpcrun itself uses */
-    if (hr_config_load_site(&p.cfg, environ, err, sizeof(err)) < 0) {
+    if (rs_load_site(&p.cfg, environ, err, sizeof(err)) < 0) {
         rs_say("%s (not kernel-mounted; hpcrun uses FUSE)", err);
     } else if (p.cfg.stage.kernel_mount_dirs && prolog_run(&p) < 0) {
         rs_say("%s: not kernel-mounted; hpcrun uses FUSE", p.image);

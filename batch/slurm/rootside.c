@@ -51,6 +51,15 @@ void rs_say(const char *fmt, ...)
     syslog(LOG_NOTICE, "job %s on %s: %s", say_job, say_node, line);
 }
 
+int rs_load_site(struct hr_config *cfg, char **envp, char *err, size_t errlen)
+{
+    if (hr_config_load_site(cfg, envp, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < cfg->site_unknown.n; i++)
+        rs_say("%s (ignored)", cfg->site_unknown.v[i]);
+    return 0;
+}
+
 static bool is_digits(const char *s)
 {
     return s && *s && strlen(s) < 20 && strspn(s, "0123456789") == strlen(s);

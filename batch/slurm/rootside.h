@@ -7,7 +7,10 @@
 #define HR_ROOTSIDE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+#include "launch/config.h"
 
 /* The job, from slurmd's environment. */
 struct rs_job {
@@ -25,6 +28,13 @@ struct rs_job {
  * syslog as hpcrun-prolog (or -epilog). */
 void rs_log_init(const char *what);
 void rs_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The site config, read with hpcrun's parser (hr_config_load_site). A key
+ * this hpcrun does not know is said and ignored: refusing the file would
+ * fail the job's node set-up, while an ignored (say misspelt)
+ * kernel-mount-dirs only means no kernel mount, the safe default. A bad
+ * value of a known key stays an error. Returns 0, or -1 with err set. */
+int rs_load_site(struct hr_config *cfg, char **envp, char *err, size_t errlen);
 
 /* Fill job from envp. need_user: SLURM_JOB_UID must name a user. Returns 0,
  * or -1 after saying what is wrong. */

@@ -506,6 +506,9 @@ static int task_config(spank_t sp, struct hr_config *cfg, char **job_env, int ar
         hr_err("%s", err);
         return -1;
     }
+    /* as hpcrun does: a key this hpcrun does not know must not fail the job */
+    for (size_t i = 0; i < cfg->site_unknown.n; i++)
+        hr_warn("%s (ignored)", cfg->site_unknown.v[i]);
     cfg->cmd = argv;
     cfg->n_cmd = argc;
     if (spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS ||

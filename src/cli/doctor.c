@@ -378,6 +378,10 @@ int hr_doctor(int argc, char **argv, char **envp)
     printf("hpcrun %s doctor, uid %u\n", PACKAGE_VERSION, (unsigned)getuid());
     if (getuid() == 0)
         say(&d, "warn", "running as root: run doctor as the user who launches jobs");
+    /* a launch only warns about such a key: a misspelt one turns its setting off */
+    for (size_t i = 0; i < cfg.site_unknown.n; i++)
+        say(&d, "warn", "%s: ignored (hpcrun --site-config checks the file)",
+            cfg.site_unknown.v[i]);
     check_userns(&d);
     check_fuse(&d);
     check_slurm(&d, envp);

@@ -71,7 +71,9 @@ static void usage(FILE *out)
         "  -q, --quiet                   errors only\n"
         "  -h, --help                    show this help\n"
         "      --version                 show version and compiled-in features\n"
-        "      --site-config             print the site policy of the site config file\n"
+        "      --site-config             print which site config file is read and the\n"
+        "                                policy it sets; exit 125 if it has a key\n"
+        "                                this hpcrun does not know\n"
         "\n"
         "Exit status: the command's own; if it is killed by a signal, hpcrun dies by\n"
         "that signal. 125: hpcrun failed (bad option, bad image, setup error);\n"
@@ -80,7 +82,8 @@ static void usage(FILE *out)
         "finds; it exits 1 if something would break a launch.\n"
         "\n"
         "Environment: HPCRUN_BIND (comma-separated --bind specs), HPCRUN_CONFIG (site\n"
-        "config file). See hpcrun(1) for the environment rules.\n",
+        "config file, instead of " SYSCONFDIR "/hpcrun/hpcrun.conf; it must exist).\n"
+        "See hpcrun(1) for the environment rules and the site config file.\n",
         out);
 }
 
@@ -101,6 +104,38 @@ static void print_host_policy(const struct hr_config *cfg)
         printf("host-tools-%s=%s\n", hr_set_names[i], o->tools ? o->tools : d->tools);
         printf("host-dirs-%s=%s\n", hr_set_names[i], o->dirs ? o->dirs : d->dirs);
     }
+}
+
+/* --site-config: which file was read, then the policy as the Slurm prolog
+ * sees it (it reads the file with this parser). An unknown key, which a
+ * launch only warns about, fails here: this is the admin's check of the
+ * file, and a misspelt key silently turns a setting off. Returns the exit
+ * code. */
+static int show_site_config(const struct hr_config *cfg, char **envp)
+{
+    if (cfg->site_file)
+        printf("# site config: %s\n", cfg->site_file);
+    else
+        printf("# site config: none (%s does not exist); shipped defaults\n",
+               hr_config_site_path(envp));
+    printf("stage-dir=%s\nkernel-mount-dirs=%s\n", cfg->stage.dir ? cfg->stage.dir : "",
+           cfg->stage.kernel_mount_dirs ? cfg->stage.kernel_mount_dirs : "");
+    printf("stage-max-size=%llu\nstage-min-free=%llu\n", cfg->stage.max_size,
+           cfg->stage.min_free);
+    print_host_policy(cfg);
+    fflush(stdout);
+    for (size_t i = 0; i < cfg->site_unknown.n; i++)
+        hr_err("%s", cfg->site_unknown.v[i]);
+    return cfg->site_unknown.n ? HR_EXIT_FAIL : HR_EXIT_OK;
+}
+
+/* A key of the site config this hpcrun does not know (a newer config
+ * shared with an older hpcrun, or a misspelling): a launch warns and goes
+ * on rather than fail every launch on the node. */
+static void warn_site_unknown(const struct hr_config *cfg)
+{
+    for (size_t i = 0; i < cfg->site_unknown.n; i++)
+        hr_warn("%s (ignored)", cfg->site_unknown.v[i]);
 }
 
 /* --devices [IMAGE]: print what was found and what would be bound. Returns
@@ -145,6 +180,8 @@ int main(int argc, char **argv)
         return HR_EXIT_FAIL;
     }
     hr_log_init("hpcrun", cfg.verbosity);
+    if (cfg.action == HR_ACTION_LAUNCH || cfg.action == HR_ACTION_DEVICES)
+        warn_site_unknown(&cfg);
     switch (cfg.action) {
     case HR_ACTION_HELP:
         usage(stdout);
@@ -153,14 +190,9 @@ int main(int argc, char **argv)
         printf("hpcrun %s\nfeatures: %s\n", PACKAGE_VERSION, HR_FEATURES);
         return HR_EXIT_OK;
     case HR_ACTION_SITE_CONFIG:
-        /* the Slurm prolog's policy, as its own parser (this one) reads it */
-        printf("stage-dir=%s\nkernel-mount-dirs=%s\n", cfg.stage.dir ? cfg.stage.dir : "",
-               cfg.stage.kernel_mount_dirs ? cfg.stage.kernel_mount_dirs : "");
-        printf("stage-max-size=%llu\nstage-min-free=%llu\n", cfg.stage.max_size,
-               cfg.stage.min_free);
-        print_host_policy(&cfg);
+        rc = show_site_config(&cfg, environ);
         hr_config_free(&cfg);
-        return HR_EXIT_OK;
+        return rc;
     case HR_ACTION_DEVICES:
         rc = show_devices(&cfg, environ);
         hr_config_free(&cfg);

@@ -549,6 +549,43 @@ static int site_policy_key(struct hr_config *cfg, const char *key, const char *v
     return site_host_key(cfg, key, value, err, errlen);
 }
 
+/* A site bind (SRC[:DST[:ro|rw]], as --bind) from the line at; bind? makes
+ * it optional. Where its source is missing is known only on the node, at
+ * the launch (hostfacts.c). */
+static int site_bind(struct hr_config *cfg, const char *at, const char *value,
+                     bool is_optional, char *err, size_t errlen)
+{
+    struct hr_bind b;
+
+    if (hr_bind_parse(value, &b, err, errlen) < 0)
+        return -1;
+    b.from_site = true;
+    b.is_optional = is_optional;
+    b.site_at = hr_xstrdup(at);
+    hr_config_add_bind(cfg, &b);
+    return 0;
+}
+
+/* One "key = value" line, at "FILE:LINE". A key this hpcrun does not know
+ * is noted, not refused: the caller decides (hr_config_apply_site). */
+static int site_line(struct hr_config *cfg, const char *at, const char *key,
+                     const char *value, char *err, size_t errlen)
+{
+    char sub[512];
+    int rc;
+
+    if (strcmp(key, "bind") == 0 || strcmp(key, "bind?") == 0)
+        rc = site_bind(cfg, at, value, key[4] == '?', sub, sizeof(sub));
+    else
+        rc = site_policy_key(cfg, key, value, sub, sizeof(sub));
+    if (rc < 0)
+        return hr_fail(err, errlen, "%s: %s", at, sub);
+    if (rc > 0)
+        hr_strv_push_owned(&cfg->site_unknown,
+                           hr_xasprintf("%s: unknown key '%s'", at, key));
+    return 0;
+}
+
 int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *text,
                          char *err, size_t errlen)
 {
@@ -556,8 +593,8 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
     int lineno = 0, rc = 0;
 
     /* strsep, not strtok: an empty line counts, so messages name the right line */
-    for (char *line = strsep(&rest, "\n"); line; line = strsep(&rest, "\n")) {
-        char *key, *value, *eq, sub[512];
+    for (char *line = strsep(&rest, "\n"); line && rc == 0; line = strsep(&rest, "\n")) {
+        char *key, *eq, *at;
         lineno++;
         key = trim(line);
         if (!*key || *key == '#')
@@ -568,19 +605,9 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
             break;
         }
         *eq = '\0';
-        value = trim(eq + 1);
-        key = trim(key);
-        rc = strcmp(key, "bind") == 0
-                 ? config_add_bind_spec(cfg, value, true, sub, sizeof(sub))
-                 : site_policy_key(cfg, key, value, sub, sizeof(sub));
-        if (rc < 0) {
-            hr_fail(err, errlen, "%s:%d: %s", name, lineno, sub);
-            break;
-        }
-        if (rc > 0) {
-            rc = hr_fail(err, errlen, "%s:%d: unknown key '%s'", name, lineno, key);
-            break;
-        }
+        at = hr_xasprintf("%s:%d", name, lineno);
+        rc = site_line(cfg, at, trim(key), trim(eq + 1), err, errlen);
+        free(at);
     }
     free(copy);
     return rc;
@@ -605,12 +632,20 @@ int hr_config_apply_env(struct hr_config *cfg, char **envp, char *err, size_t er
     return 0;
 }
 
-const char *hr_config_site_path(char **envp)
+/* $HPCRUN_CONFIG, or NULL when it is unset or empty */
+static const char *site_path_named(char **envp)
 {
     for (char **e = envp; e && *e; e++)
         if (strncmp(*e, "HPCRUN_CONFIG=", 14) == 0 && (*e)[14])
             return *e + 14;
-    return SYSCONFDIR "/hpcrun/hpcrun.conf";
+    return NULL;
+}
+
+const char *hr_config_site_path(char **envp)
+{
+    const char *named = site_path_named(envp);
+
+    return named ? named : SYSCONFDIR "/hpcrun/hpcrun.conf";
 }
 
 int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t errlen)
@@ -623,9 +658,14 @@ int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t er
     cfg->stage.max_size = HR_STAGE_MAX_SIZE_DEFAULT;
     cfg->stage.min_free = HR_STAGE_MIN_FREE_DEFAULT;
     text = hr_read_file(site, 1 << 20, NULL);
+    /* No file at the default path: no site config. A file named on purpose
+     * that cannot be read is a mistake to say, not to run without. */
+    if (!text && site_path_named(envp))
+        return hr_fail(err, errlen, "HPCRUN_CONFIG: %s: %s", site, strerror(errno));
     if (!text)
         return errno == ENOENT ? 0
                                : hr_fail(err, errlen, "%s: %s", site, strerror(errno));
+    cfg->site_file = hr_xstrdup(site);
     rc = hr_config_apply_site(cfg, site, text, err, errlen);
     free(text);
     return rc;
@@ -645,6 +685,7 @@ void hr_config_free(struct hr_config *cfg)
     for (size_t i = 0; i < cfg->n_binds; i++) {
         free(cfg->binds[i].src);
         free(cfg->binds[i].dst);
+        free(cfg->binds[i].site_at);
     }
     free(cfg->binds);
     free(cfg->workdir);
@@ -662,5 +703,7 @@ void hr_config_free(struct hr_config *cfg)
         free(cfg->sets[i].dirs);
     }
     hr_strv_free(&cfg->env_set);
+    free(cfg->site_file);
+    hr_strv_free(&cfg->site_unknown);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -15,6 +15,10 @@ struct hr_bind {
     char *dst;  /* container path, normalised */
     bool is_ro; /* ":ro" */
     bool from_site;
+    /* site "bind? = ...": a source missing on this node is skipped silently
+     * (a plain site bind is skipped with a warning; a user's is an error) */
+    bool is_optional;
+    char *site_at; /* "FILE:LINE" of a site bind, for its messages; else NULL */
 };
 
 enum hr_dev_mode { HR_DEV_MINIMAL, HR_DEV_HOST };
@@ -84,6 +88,11 @@ struct hr_config {
     int n_cmd;
     bool is_run;      /* hpcrun run: cmd are arguments to the image's entrypoint */
     char *entrypoint; /* --entrypoint=PROG ("": none); NULL: the image's */
+    char *site_file; /* the site config file read; NULL: none (shipped defaults) */
+    /* "FILE:LINE: unknown key 'KEY'", one per key the site file has that this
+     * hpcrun does not know: each caller decides what they mean (a launch warns
+     * and goes on, --site-config fails) */
+    struct hr_strv site_unknown;
 };
 
 /* Parse "SRC[:DST[:ro|rw]]" into b. Returns 0, or -1 with a message in err. */
@@ -98,7 +107,10 @@ int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err
                          size_t errlen);
 
 /* Apply the site config file's text (key = value lines, '#' comments).
- * name is used in messages. Returns 0 or -1 with err set. */
+ * name is used in messages. An unknown key is not an error here (a newer
+ * config shared with an older hpcrun): it is added to cfg->site_unknown. A
+ * line that is not "key = value", or a bad value of a known key, is.
+ * Returns 0 or -1 with err set. */
 int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *text,
                          char *err, size_t errlen);
 
@@ -115,7 +127,8 @@ int hr_config_parse_size(const char *key, const char *value, unsigned long long 
                          char *err, size_t errlen);
 
 /* A fresh cfg holding the site config file's settings (none if there is no
- * such file) over the shipped defaults. Returns 0 or -1 with err set. */
+ * such file at the default path) over the shipped defaults. A file that
+ * HPCRUN_CONFIG names must be readable. Returns 0 or -1 with err set. */
 int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t errlen);
 
 /* What the program was started with. */

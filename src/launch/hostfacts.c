@@ -48,6 +48,38 @@ static char **collect_pmix_dirs(char **envp)
     return dirs;
 }
 
+/* The canonical source of bind b in *src, or NULL there if it is skipped.
+ * A site bind whose source this node lacks is skipped, with a warning
+ * unless the site marked it optional (bind?): one site config serves nodes
+ * that differ (a /scratch on the compute nodes only), and one missing
+ * directory must not fail every launch on a node. A user's own bind names
+ * what the user asked for: missing, it fails the launch. */
+static int collect_bind_src(const struct hr_bind *b, char **src, bool *is_dir)
+{
+    const char *at = b->site_at ? b->site_at : "site config";
+    char buf[PATH_MAX];
+    struct stat st;
+
+    if (realpath(b->src, buf) && stat(buf, &st) == 0) {
+        *src = hr_xstrdup(buf);
+        *is_dir = S_ISDIR(st.st_mode);
+        return 0;
+    }
+    if (b->from_site && (errno == ENOENT || errno == ENOTDIR)) {
+        if (b->is_optional)
+            hr_info("%s: bind? %s: not on this node; skipped", at, b->src);
+        else
+            hr_warn("%s: bind %s: no such file or directory on this node; skipped", at,
+                    b->src);
+        return 0;
+    }
+    if (b->from_site)
+        hr_err("%s: site bind '%s': %s", at, b->src, strerror(errno));
+    else
+        hr_err("--bind '%s': %s", b->src, strerror(errno));
+    return -1;
+}
+
 int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *host)
 {
     struct passwd *pw;
@@ -93,16 +125,10 @@ int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *ho
         hr_err("out of memory");
         return -1;
     }
-    for (size_t i = 0; i < cfg->n_binds; i++) {
-        const struct hr_bind *b = &cfg->binds[i];
-        if (!realpath(b->src, buf) || stat(buf, &st) < 0) {
-            hr_err("%s '%s': %s", b->from_site ? "site bind" : "--bind", b->src,
-                   strerror(errno));
+    for (size_t i = 0; i < cfg->n_binds; i++)
+        if (collect_bind_src(&cfg->binds[i], &host->bind_src[i],
+                             &host->bind_src_is_dir[i]) < 0)
             return -1;
-        }
-        host->bind_src[i] = hr_xstrdup(buf);
-        host->bind_src_is_dir[i] = S_ISDIR(st.st_mode);
-    }
     return 0;
 }
 

@@ -25,7 +25,8 @@ struct hr_host {
     char *cwd; /* physical cwd, NULL if unreachable */
     bool is_home_dir;
     char **environ;
-    /* for cfg->binds[i]: canonical source and its type (set by collection) */
+    /* for cfg->binds[i]: canonical source and its type (set by collection);
+     * bind_src[i] NULL: a site bind whose source this node lacks, skipped */
     char **bind_src;
     bool *bind_src_is_dir;
     bool has_hosts, has_resolv; /* /etc/hosts, /etc/resolv.conf exist */
@@ -35,10 +36,12 @@ struct hr_host {
     char **pmix_dirs;
 };
 
-/* Gather host facts (getpwuid, getcwd, realpath of bind sources and home). Logs one
- * line and returns -1 if a bind source does not exist. A standard fd (0-2)
- * the caller closed is opened on /dev/null for the launch, so no descriptor
- * hpcrun opens lands there, and is noted so exec closes it again. */
+/* Gather host facts (getpwuid, getcwd, realpath of bind sources and home).
+ * Logs one line and returns -1 if the source of a user's bind does not
+ * exist; a site bind's missing source is skipped (with a warning unless
+ * the site wrote bind?). A standard fd (0-2) the caller closed is opened on
+ * /dev/null for the launch, so no descriptor hpcrun opens lands there, and
+ * is noted so exec closes it again. */
 int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *host);
 void hr_host_free(struct hr_host *host, size_t n_binds);
 

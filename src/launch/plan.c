@@ -476,9 +476,12 @@ int hr_plan_build(const struct hr_plan_input *in, struct hr_plan *plan, char *er
         plan_bind(plan, host->home_real ? host->home_real : host->home, host->home, true,
                   "home");
     for (size_t i = 0; i < cfg->n_binds; i++) {
-        struct hr_mount *m = plan_bind(plan, host->bind_src[i], cfg->binds[i].dst,
-                                       host->bind_src_is_dir[i],
-                                       cfg->binds[i].from_site ? "site bind" : "bind");
+        struct hr_mount *m;
+        if (!host->bind_src[i])
+            continue; /* a site bind this node lacks (hostfacts.c) */
+        m = plan_bind(plan, host->bind_src[i], cfg->binds[i].dst,
+                      host->bind_src_is_dir[i],
+                      cfg->binds[i].from_site ? "site bind" : "bind");
         m->is_ro = cfg->binds[i].is_ro;
     }
     if (in->inject)

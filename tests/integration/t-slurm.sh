@@ -665,6 +665,20 @@ epilog_attack_tests() {
             "$(cat "$WORK/usr.out"; kmounts; ls -lR /run/hpcrun/hrtestusr 2>&1 | head)"
     fi
     hand_cleanup
+
+    # A site config key this prolog does not know (a newer file, or a
+    # misspelling): said, ignored, and the job's node set-up goes on.
+    printf 'kernel-mount-dirs = %s\nkernel-mount-dir = /x\n' "$WORK/trusted" >"$WORK/site-unknown.conf"
+    by_hand prolog hrtestunk 999996 "$WORK/site-unknown.conf" "$WORK/trusted/test.sqfs" >"$WORK/unk.out" 2>&1
+    if hand_mounted hrtestunk &&
+        grep -q "site-unknown.conf:2: unknown key 'kernel-mount-dir' (ignored)" "$WORK/unk.out"; then
+        ok "slurm prolog: an unknown site config key is logged and ignored, the image still kernel-mounted"
+    else
+        fail "slurm prolog: an unknown site config key is logged and ignored, the image still kernel-mounted" \
+            "$(cat "$WORK/unk.out"; kmounts)"
+    fi
+    by_hand epilog hrtestunk 999996 "$WORK/site-unknown.conf" >/dev/null 2>&1
+    hand_cleanup
 }
 
 slurm_tests() {

@@ -214,13 +214,44 @@ static void test_site_and_env(void)
     CHECK(hr_config_apply_env(&cfg, envp, err, sizeof(err)) == 0);
     CHECK(cfg.n_binds == 3 && cfg.binds[2].is_ro);
     CHECK_STR(cfg.binds[2].dst, "/x");
-    CHECK(hr_config_apply_site(&cfg, "site.conf", "color = red\n", err, sizeof(err)) < 0);
-    CHECK(strstr(err, "site.conf:1: unknown key 'color'") != NULL);
+    /* an unknown key is noted for the caller, and the rest still applies */
+    CHECK(hr_config_apply_site(&cfg, "site.conf", "color = red\ngpu = none\n", err,
+                               sizeof(err)) == 0);
+    CHECK(cfg.site_unknown.n == 1 && cfg.devreq.gpu == HR_GPU_NONE);
+    CHECK_STR(cfg.site_unknown.v[0], "site.conf:1: unknown key 'color'");
     CHECK(hr_config_apply_site(&cfg, "s", "x\n", err, sizeof(err)) < 0);
     CHECK(hr_config_apply_env(&cfg, bad_env, err, sizeof(err)) < 0);
     CHECK(strstr(err, "HPCRUN_BIND") != NULL);
     CHECK_STR(hr_config_site_path(envp), "/etc/x.conf");
     CHECK(strstr(hr_config_site_path(bad_env), "hpcrun/hpcrun.conf") != NULL);
+    hr_config_free(&cfg);
+}
+
+/* Site binds: each knows its line; "bind?" marks one optional, with :ro or
+ * :rw as a plain bind; a malformed one is an error, as any bad value. */
+static void test_site_binds(void)
+{
+    struct hr_config cfg;
+    char err[512];
+
+    memset(&cfg, 0, sizeof(cfg));
+    CHECK(hr_config_apply_site(&cfg, "s.conf",
+                               "bind = /a\n\nbind? = /scratch:/s:ro\n bind?=/b:/b:rw\n",
+                               err, sizeof(err)) == 0);
+    CHECK(cfg.n_binds == 3 && cfg.site_unknown.n == 0);
+    CHECK(cfg.binds[0].from_site && !cfg.binds[0].is_optional);
+    CHECK_STR(cfg.binds[0].site_at, "s.conf:1");
+    CHECK(cfg.binds[1].from_site && cfg.binds[1].is_optional && cfg.binds[1].is_ro);
+    CHECK_STR(cfg.binds[1].site_at, "s.conf:3");
+    CHECK_STR(cfg.binds[1].dst, "/s");
+    CHECK(cfg.binds[2].is_optional && !cfg.binds[2].is_ro);
+    CHECK(hr_config_apply_site(&cfg, "s.conf", "bind? = /x:rel\n", err, sizeof(err)) < 0);
+    CHECK(strstr(err, "s.conf:1: --bind '/x:rel': destination must be") != NULL);
+    CHECK(hr_config_apply_site(&cfg, "s.conf", "bind = /x:/y:optional\n", err,
+                               sizeof(err)) < 0);
+    /* a user's binds are never optional and name no site line */
+    CHECK(parse(&cfg, err, "-b", "/u", "img", NULL) == 0);
+    CHECK(!cfg.binds[3].from_site && !cfg.binds[3].is_optional && !cfg.binds[3].site_at);
     hr_config_free(&cfg);
 }
 
@@ -385,10 +416,21 @@ static void test_load_site(void)
     CHECK(hr_config_load_site(&cfg, envp, err, sizeof(err)) == 0);
     CHECK(cfg.n_binds == 1 && cfg.binds[0].from_site); /* HPCRUN_BIND is not read */
     CHECK_STR(cfg.binds[0].dst, "/scratch");
+    CHECK_STR(cfg.site_file, path);
     hr_config_free(&cfg);
     unlink(path);
-    CHECK(hr_config_load_site(&cfg, envp, err, sizeof(err)) == 0 && cfg.n_binds == 0);
+    /* HPCRUN_CONFIG names a file on purpose: it must be there */
+    CHECK(hr_config_load_site(&cfg, envp, err, sizeof(err)) < 0);
+    CHECK(strncmp(err, "HPCRUN_CONFIG: /tmp/hr-test-config-", 35) == 0);
+    CHECK(strstr(err, ": No such file or directory") != NULL);
     hr_config_free(&cfg);
+    /* the default path missing: no site config, the shipped defaults */
+    if (access(hr_config_site_path(envp + 1), F_OK) != 0) {
+        CHECK(hr_config_load_site(&cfg, envp + 1, err, sizeof(err)) == 0);
+        CHECK(cfg.n_binds == 0 && !cfg.site_file);
+        CHECK(cfg.stage.max_size == HR_STAGE_MAX_SIZE_DEFAULT);
+        hr_config_free(&cfg);
+    }
 }
 
 /* Step 1 whole: the site file, then HPCRUN_BIND, then argv, in that order. */
@@ -431,6 +473,7 @@ int main(void)
     test_args();
     test_run_and_entrypoint();
     test_site_and_env();
+    test_site_binds();
     test_site_policy();
     test_load_site();
     test_load();
