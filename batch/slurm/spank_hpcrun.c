@@ -157,7 +157,7 @@ static int plugin_config(struct hr_config *cfg, char **env, char *err, size_t er
     for (char *m = copy ? strtok_r(copy, ",", &save) : NULL; m;
          m = strtok_r(NULL, ",", &save)) {
         struct hr_bind b;
-        if (hr_bind_parse(m, &b, err, errlen) < 0) {
+        if (hr_bind_parse("--container-mounts", m, &b, err, errlen) < 0) {
             free(copy);
             return -1;
         }

@@ -11,7 +11,8 @@
 #include "launch/config.h"
 #include "common/util.h"
 
-int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
+int hr_bind_parse(const char *origin, const char *spec, struct hr_bind *b, char *err,
+                  size_t errlen)
 {
     char *copy = hr_xstrdup(spec);
     char *src = copy, *dst = NULL, *opt = NULL;
@@ -29,7 +30,7 @@ int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
     }
     if (!*src) {
         free(copy);
-        return hr_fail(err, errlen, "--bind '%s': empty source", spec);
+        return hr_fail(err, errlen, "%s '%s': empty source", origin, spec);
     }
     if (dst && !*dst)
         dst = NULL;
@@ -37,20 +38,21 @@ int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
         if (src[0] != '/') {
             free(copy);
             return hr_fail(err, errlen,
-                           "--bind '%s': a relative source needs a destination (SRC:DST)",
-                           spec);
+                           "%s '%s': a relative source needs a destination (SRC:DST)",
+                           origin, spec);
         }
         dst = src;
     }
     if (dst[0] != '/') {
         free(copy);
-        return hr_fail(err, errlen, "--bind '%s': destination must be an absolute path",
-                       spec);
+        return hr_fail(err, errlen, "%s '%s': destination must be an absolute path",
+                       origin, spec);
     }
     if (opt && strcmp(opt, "ro") == 0) {
         b->is_ro = true;
     } else if (opt && *opt && strcmp(opt, "rw") != 0) {
-        hr_fail(err, errlen, "--bind '%s': unknown option '%s' (ro or rw)", spec, opt);
+        hr_fail(err, errlen, "%s '%s': unknown option '%s' (ro or rw)", origin, spec,
+                opt);
         free(copy);
         return -1;
     }
@@ -59,10 +61,11 @@ int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen)
         free(b->dst);
         b->dst = NULL;
         free(copy);
-        return hr_fail(err, errlen, "--bind '%s': cannot bind over the container's /",
+        return hr_fail(err, errlen, "%s '%s': cannot bind over the container's /", origin,
                        spec);
     }
     b->src = hr_xstrdup(src);
+    b->origin = origin;
     free(copy);
     return 0;
 }
@@ -73,14 +76,14 @@ void hr_config_add_bind(struct hr_config *cfg, const struct hr_bind *b)
     cfg->binds[cfg->n_binds++] = *b;
 }
 
-static int config_add_bind_spec(struct hr_config *cfg, const char *spec, bool from_site,
-                                char *err, size_t errlen)
+/* A user's bind; origin ("--bind", "HPCRUN_BIND") names it in messages. */
+static int config_add_bind_spec(struct hr_config *cfg, const char *origin,
+                                const char *spec, char *err, size_t errlen)
 {
     struct hr_bind b;
 
-    if (hr_bind_parse(spec, &b, err, errlen) < 0)
+    if (hr_bind_parse(origin, spec, &b, err, errlen) < 0)
         return -1;
-    b.from_site = from_site;
     hr_config_add_bind(cfg, &b);
     return 0;
 }
@@ -278,7 +281,7 @@ static int config_parse_option(struct hr_config *cfg, int c, const char *arg, ch
 
     switch (c) {
     case 'b':
-        return config_add_bind_spec(cfg, arg, false, err, errlen);
+        return config_add_bind_spec(cfg, "--bind", arg, err, errlen);
     case OPT_ENV: {
         const char *eq = strchr(arg, '=');
         if (!eq || !env_name_is_valid(arg, (size_t)(eq - arg)))
@@ -416,6 +419,14 @@ int hr_config_parse_args(struct hr_config *cfg, int argc, char **argv, char *err
     cfg->image = argv[optind++];
     if (optind < argc && strcmp(argv[optind], "--") == 0)
         optind++;
+    else if (optind < argc && argv[optind][0] == '-' && argv[optind][1] && !cfg->is_run)
+        /* "hpcrun img.sqfs -b /x app": no command starts with a dash, an
+         * option put after the image does (run's arguments may: they go to
+         * the entrypoint) */
+        return hr_fail(err, errlen,
+                       "'%s' after the image: options go before IMAGE (hpcrun [OPTIONS] "
+                       "IMAGE [CMD...]; a command that starts with '-' follows '--')",
+                       argv[optind]);
     if (optind < argc) {
         cfg->cmd = argv + optind;
         cfg->n_cmd = argc - optind;
@@ -557,7 +568,7 @@ static int site_bind(struct hr_config *cfg, const char *at, const char *value,
 {
     struct hr_bind b;
 
-    if (hr_bind_parse(value, &b, err, errlen) < 0)
+    if (hr_bind_parse(is_optional ? "bind?" : "bind", value, &b, err, errlen) < 0)
         return -1;
     b.from_site = true;
     b.is_optional = is_optional;
@@ -620,10 +631,9 @@ int hr_config_apply_env(struct hr_config *cfg, char **envp, char *err, size_t er
             char *copy = hr_xstrdup(*e + 12), *save = NULL;
             for (char *s = strtok_r(copy, ",", &save); s;
                  s = strtok_r(NULL, ",", &save)) {
-                char sub[512];
-                if (config_add_bind_spec(cfg, s, false, sub, sizeof(sub)) < 0) {
+                if (config_add_bind_spec(cfg, "HPCRUN_BIND", s, err, errlen) < 0) {
                     free(copy);
-                    return hr_fail(err, errlen, "HPCRUN_BIND: %s", sub);
+                    return -1;
                 }
             }
             free(copy);

@@ -18,7 +18,9 @@ struct hr_bind {
     /* site "bind? = ...": a source missing on this node is skipped silently
      * (a plain site bind is skipped with a warning; a user's is an error) */
     bool is_optional;
-    char *site_at; /* "FILE:LINE" of a site bind, for its messages; else NULL */
+    char *site_at;      /* "FILE:LINE" of a site bind, for its messages; else NULL */
+    const char *origin; /* what gave it ("--bind", "HPCRUN_BIND", "bind"), for
+                         * messages: a string that outlives the config */
 };
 
 enum hr_dev_mode { HR_DEV_MINIMAL, HR_DEV_HOST };
@@ -88,7 +90,7 @@ struct hr_config {
     int n_cmd;
     bool is_run;      /* hpcrun run: cmd are arguments to the image's entrypoint */
     char *entrypoint; /* --entrypoint=PROG ("": none); NULL: the image's */
-    char *site_file; /* the site config file read; NULL: none (shipped defaults) */
+    char *site_file;  /* the site config file read; NULL: none (shipped defaults) */
     /* "FILE:LINE: unknown key 'KEY'", one per key the site file has that this
      * hpcrun does not know: each caller decides what they mean (a launch warns
      * and goes on, --site-config fails) */
@@ -96,7 +98,8 @@ struct hr_config {
 };
 
 /* Parse "SRC[:DST[:ro|rw]]" into b. Returns 0, or -1 with a message in err. */
-int hr_bind_parse(const char *spec, struct hr_bind *b, char *err, size_t errlen);
+int hr_bind_parse(const char *origin, const char *spec, struct hr_bind *b, char *err,
+                  size_t errlen);
 /* Append b (its strings now belong to cfg) to cfg->binds. */
 void hr_config_add_bind(struct hr_config *cfg, const struct hr_bind *b);
 

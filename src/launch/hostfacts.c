@@ -76,7 +76,7 @@ static int collect_bind_src(const struct hr_bind *b, char **src, bool *is_dir)
     if (b->from_site)
         hr_err("%s: site bind '%s': %s", at, b->src, strerror(errno));
     else
-        hr_err("--bind '%s': %s", b->src, strerror(errno));
+        hr_err("%s '%s': %s", b->origin ? b->origin : "--bind", b->src, strerror(errno));
     return -1;
 }
 

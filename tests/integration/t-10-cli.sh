@@ -35,6 +35,15 @@ check_grep "^hpcrun: option '--fakeroot' takes no value" "... which names the op
     hpcrun --fakeroot=yes "$IMG/test.sqfs" true
 check_grep "^hpcrun: unknown option '--device' \(did you mean '--devices'\?\)" \
     "an abbreviated option is not taken for another" hpcrun --device "$IMG/test.sqfs" true
+one_line_err "$HR_EXIT_FAIL" "an option after the image: one line, exit 125" \
+    hpcrun "$IMG/test.sqfs" -b /tmp true
+check_grep "^hpcrun: '-b' after the image: options go before IMAGE" \
+    "... which says where options go (not '-b: command not found')" \
+    hpcrun "$IMG/test.sqfs" -b /tmp true
+check_rc "$HR_EXIT_NOT_FOUND" "a command that starts with '-' follows '--'" \
+    hpcrun "$IMG/test.sqfs" -- -b
+USER_ENV="HPCRUN_BIND=rel" check_grep "^hpcrun: HPCRUN_BIND 'rel': a relative source needs" \
+    "a bad HPCRUN_BIND is named as HPCRUN_BIND, not --bind" hpcrun "$IMG/test.sqfs" true
 check_grep '^usage: hpcrun doctor \[OPTIONS\] \[IMAGE\]$' "doctor --help prints doctor's usage" hpcrun doctor --help
 check "... and runs no check" sh -c "! '$HPCRUN' doctor --help | grep -q '^doctor: '"
 one_line_err "$HR_EXIT_FAIL" "no image: one line, exit 125" hpcrun

@@ -60,7 +60,7 @@ fi
 check_rc "$HR_EXIT_FAIL" "a user's -b with a missing source still fails, with a site config" \
     sc optional.conf "$HPCRUN" -b "$SC/nonexistent:/u" "$IMG/test.sqfs" true
 USER_ENV="HPCRUN_CONFIG=$SC/optional.conf HPCRUN_BIND=$SC/nonexistent:/u" check_grep \
-    "^hpcrun: --bind '$SC/nonexistent': No such file" "... and HPCRUN_BIND's, named" \
+    "^hpcrun: HPCRUN_BIND '$SC/nonexistent': No such file" "... and HPCRUN_BIND's, named as HPCRUN_BIND" \
     as_user "$HPCRUN" "$IMG/test.sqfs" true
 
 # A key this hpcrun does not know: a launch warns once and goes on.

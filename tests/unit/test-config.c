@@ -34,26 +34,26 @@ static void test_binds(void)
     struct hr_bind b;
     char err[512];
 
-    CHECK(hr_bind_parse("/data", &b, err, sizeof(err)) == 0);
+    CHECK(hr_bind_parse("--bind", "/data", &b, err, sizeof(err)) == 0);
     CHECK_STR(b.src, "/data");
     CHECK_STR(b.dst, "/data");
     CHECK(!b.is_ro);
     free(b.src), free(b.dst);
-    CHECK(hr_bind_parse("/data:/mnt/d/:ro", &b, err, sizeof(err)) == 0);
+    CHECK(hr_bind_parse("--bind", "/data:/mnt/d/:ro", &b, err, sizeof(err)) == 0);
     CHECK_STR(b.dst, "/mnt/d");
     CHECK(b.is_ro);
     free(b.src), free(b.dst);
-    CHECK(hr_bind_parse("rel:/x:rw", &b, err, sizeof(err)) == 0);
+    CHECK(hr_bind_parse("--bind", "rel:/x:rw", &b, err, sizeof(err)) == 0);
     CHECK(!b.is_ro);
     free(b.src), free(b.dst);
-    CHECK(hr_bind_parse("rel", &b, err, sizeof(err)) < 0);
+    CHECK(hr_bind_parse("--bind", "rel", &b, err, sizeof(err)) < 0);
     CHECK(strstr(err, "relative source") != NULL);
-    CHECK(hr_bind_parse("/a:b", &b, err, sizeof(err)) < 0);
+    CHECK(hr_bind_parse("--bind", "/a:b", &b, err, sizeof(err)) < 0);
     CHECK(strstr(err, "absolute") != NULL);
-    CHECK(hr_bind_parse("/a:/b:rx", &b, err, sizeof(err)) < 0);
+    CHECK(hr_bind_parse("--bind", "/a:/b:rx", &b, err, sizeof(err)) < 0);
     CHECK(strstr(err, "unknown option 'rx'") != NULL);
-    CHECK(hr_bind_parse("/a:/", &b, err, sizeof(err)) < 0);
-    CHECK(hr_bind_parse(":/b", &b, err, sizeof(err)) < 0);
+    CHECK(hr_bind_parse("--bind", "/a:/", &b, err, sizeof(err)) < 0);
+    CHECK(hr_bind_parse("--bind", ":/b", &b, err, sizeof(err)) < 0);
 }
 
 static void test_args(void)
@@ -110,7 +110,14 @@ static void test_args(void)
     hr_config_free(&cfg);
     CHECK(parse(&cfg, err, "-w", "rel", "img", NULL) < 0);
     hr_config_free(&cfg);
-    CHECK(parse(&cfg, err, "img", "-b", NULL) == 0);
+    /* an option after the image is a mistake, not a command named "-b" */
+    CHECK(parse(&cfg, err, "img", "-b", "/x", "true", NULL) < 0 &&
+          strstr(err, "'-b' after the image: options go before IMAGE"));
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "img", "--", "-b", NULL) == 0 && cfg.n_cmd == 1 &&
+          strcmp(cfg.cmd[0], "-b") == 0);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "run", "img", "--help", NULL) == 0 && cfg.n_cmd == 1);
     hr_config_free(&cfg);
     CHECK(parse(&cfg, err, "-b", NULL) < 0 && strstr(err, "needs an argument"));
     hr_config_free(&cfg);
@@ -221,7 +228,8 @@ static void test_site_and_env(void)
     CHECK_STR(cfg.site_unknown.v[0], "site.conf:1: unknown key 'color'");
     CHECK(hr_config_apply_site(&cfg, "s", "x\n", err, sizeof(err)) < 0);
     CHECK(hr_config_apply_env(&cfg, bad_env, err, sizeof(err)) < 0);
-    CHECK(strstr(err, "HPCRUN_BIND") != NULL);
+    CHECK(strstr(err, "HPCRUN_BIND 'rel': a relative source needs") != NULL &&
+          !strstr(err, "--bind"));
     CHECK_STR(hr_config_site_path(envp), "/etc/x.conf");
     CHECK(strstr(hr_config_site_path(bad_env), "hpcrun/hpcrun.conf") != NULL);
     hr_config_free(&cfg);
@@ -246,7 +254,7 @@ static void test_site_binds(void)
     CHECK_STR(cfg.binds[1].dst, "/s");
     CHECK(cfg.binds[2].is_optional && !cfg.binds[2].is_ro);
     CHECK(hr_config_apply_site(&cfg, "s.conf", "bind? = /x:rel\n", err, sizeof(err)) < 0);
-    CHECK(strstr(err, "s.conf:1: --bind '/x:rel': destination must be") != NULL);
+    CHECK(strstr(err, "s.conf:1: bind? '/x:rel': destination must be") != NULL);
     CHECK(hr_config_apply_site(&cfg, "s.conf", "bind = /x:/y:optional\n", err,
                                sizeof(err)) < 0);
     /* a user's binds are never optional and name no site line */
