@@ -136,6 +136,11 @@ if make -s -C "$top_builddir" install DESTDIR="$dest" >"$SC/install.log" 2>&1; t
         fail "make install puts the sample site config in place, which parses cleanly to the shipped defaults" \
             "installed: '$inst'; got: $out"
     fi
+    # what an admin needs beside the programs is installed with them
+    for f in '*/doc/hpcrun/slurm-admin-guide.md' '*/libexec/hpcrun/prolog' '*/libexec/hpcrun/epilog' \
+        '*/man1/hpcrun.1' '*/man1/hpcimg.1' '*/bin/hpcrun' '*/bin/hpcimg'; do
+        check "make install installs ${f#\*/}" test -n "$(find "$dest" -path "$f" -type f)"
+    done
     # each commented key, uncommented, holds the shipped default (the binds
     # and host-mpi are examples; the library sets' paths are x86_64's)
     sed 's/^#\([a-z?-]* =\)/\1/' "$inst" | grep -vE '^(bind|host-mpi)' |
