@@ -48,6 +48,50 @@ static char **collect_pmix_dirs(char **envp)
     return dirs;
 }
 
+/* The parent's start time, from /proc/PID/stat: field 22, counted after
+ * the last ')' since the command name (field 2) may hold spaces and
+ * parentheses (proc(5)). */
+static unsigned long long proc_start_time(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long start = 0;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    /* fields 3 (state) to 21 are skipped, 22 is the start time */
+    if (!p ||
+        sscanf(p + 1,
+               "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+               "%*s %*s %llu",
+               &start) != 1)
+        return 0;
+    return start;
+}
+
+/* The parent and its start time, or 0 for both. Read while the parent is
+ * still ours: if it died in between, the kernel reparented hpcrun and
+ * getppid() changed, so the start time read may be another process's. */
+static void collect_parent(struct hr_host *host)
+{
+    pid_t ppid = getppid();
+    unsigned long long start = proc_start_time(ppid);
+
+    if (start == 0 || getppid() != ppid)
+        return;
+    host->parent_pid = ppid;
+    host->parent_start = start;
+}
+
 int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *host)
 {
     struct passwd *pw;
@@ -87,6 +131,7 @@ int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *ho
     host->has_hosts = access("/etc/hosts", F_OK) == 0;
     host->has_resolv = access("/etc/resolv.conf", F_OK) == 0;
     host->pmix_dirs = collect_pmix_dirs(envp);
+    collect_parent(host);
     host->bind_src = calloc(cfg->n_binds + 1, sizeof(char *));
     host->bind_src_is_dir = calloc(cfg->n_binds + 1, sizeof(bool));
     if (!host->bind_src || !host->bind_src_is_dir) {

@@ -33,6 +33,12 @@ struct hr_host {
     /* PMIx directories named in the environment: canonical, existing,
      * NULL-terminated (see pmix_env_dirs in hostfacts.c) */
     char **pmix_dirs;
+    /* The process that started hpcrun (getppid) and its start time in clock
+     * ticks since boot (/proc/PID/stat, field 22): under MPICH's Hydra, the
+     * job's proxy on this node. The pair names one process for the life of
+     * the system, where a PID alone may be recycled. 0: unknown. */
+    pid_t parent_pid;
+    unsigned long long parent_start;
 };
 
 /* Gather host facts (getpwuid, getcwd, realpath of bind sources and home). Logs one
