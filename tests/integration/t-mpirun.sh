@@ -79,6 +79,17 @@ mpirun_tests() {
     check_grep '^allreduce over 2 ranks: ok' "mpirun.mpich: allreduce in one container" \
         as_user timeout 50 $MPIRUN_MPICH "$HPCRUN" "$mpich" mpi_allreduce
 
+    # the key's order: --join=KEY, then Slurm's step (env execs hpcrun, so
+    # Hydra's proxy stays its parent), then the mpirun job; a bare --join
+    # under mpirun needs no KEY
+    check_grep '^join +key:k\|' "mpirun: --join=KEY still wins" \
+        as_user timeout 50 mpirun.mpich -n 1 "$HPCRUN" --join=k --dry-run "$mpich" true
+    check_grep '^join +slurm:77\.3@n9\|' "mpirun: Slurm's step keeps priority" \
+        as_user timeout 50 mpirun.mpich -n 1 env SLURM_JOB_ID=77 SLURM_STEP_ID=3 \
+        SLURMD_NODENAME=n9 "$HPCRUN" --dry-run "$mpich" true
+    check_grep '^join +pmi:[0-9]+\.[0-9]+\|' "mpirun: --join without KEY is the mpirun job" \
+        as_user timeout 50 mpirun.mpich -n 1 "$HPCRUN" --join --dry-run "$mpich" true
+
     # Two jobs at once, same user, same image: two containers, each shared
     # by its own ranks. All four ranks wait for each other, so the two
     # containers live at the same time.
