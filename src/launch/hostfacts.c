@@ -1,6 +1,7 @@
 /* Step 2 (checks) and 3 (plan), the host facts: who the caller is, where
- * it stands and what of the host the plan may bind (canonical bind sources,
- * home, PMIx directories, /etc/hosts). Everything the plan needs to know of
+ * it stands, which process started it (for --join under mpirun) and what of
+ * the host the plan may bind (canonical bind sources, home, PMIx
+ * directories, /etc/hosts). Everything the plan needs to know of
  * the host is read here, once, so that the plan itself (plan.c) is pure.
  * Errors: one logged line and -1. */
 #include "autoconfig.h"

@@ -1,5 +1,6 @@
-/* Steps 2 and 3, the host facts: the caller (ids, names, home, cwd), the
- * canonical sources of its binds, and the host files the plan may bind.
+/* Steps 2 and 3, the host facts: the caller (ids, names, home, cwd, its
+ * parent process), the canonical sources of its binds, and the host files
+ * the plan may bind.
  * Gathered before any namespace, with the system calls they need, so the
  * plan (plan.h) is a pure function of them. */
 #ifndef HR_HOSTFACTS_H
