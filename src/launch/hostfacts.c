@@ -1,6 +1,7 @@
 /* Step 2 (checks) and 3 (plan), the host facts: who the caller is, where
- * it stands and what of the host the plan may bind (canonical bind sources,
- * home, PMIx directories, /etc/hosts). Everything the plan needs to know of
+ * it stands, which process started it (for --join under mpirun) and what of
+ * the host the plan may bind (canonical bind sources, home, PMIx
+ * directories, /etc/hosts). Everything the plan needs to know of
  * the host is read here, once, so that the plan itself (plan.c) is pure.
  * Errors: one logged line and -1. */
 #include "autoconfig.h"
@@ -80,6 +81,50 @@ static int collect_bind_src(const struct hr_bind *b, char **src, bool *is_dir)
     return -1;
 }
 
+/* The parent's start time, from /proc/PID/stat: field 22, counted after
+ * the last ')' since the command name (field 2) may hold spaces and
+ * parentheses (proc(5)). */
+static unsigned long long proc_start_time(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long start = 0;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    /* fields 3 (state) to 21 are skipped, 22 is the start time */
+    if (!p ||
+        sscanf(p + 1,
+               "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+               "%*s %*s %llu",
+               &start) != 1)
+        return 0;
+    return start;
+}
+
+/* The parent and its start time, or 0 for both. Read while the parent is
+ * still ours: if it died in between, the kernel reparented hpcrun and
+ * getppid() changed, so the start time read may be another process's. */
+static void collect_parent(struct hr_host *host)
+{
+    pid_t ppid = getppid();
+    unsigned long long start = proc_start_time(ppid);
+
+    if (start == 0 || getppid() != ppid)
+        return;
+    host->parent_pid = ppid;
+    host->parent_start = start;
+}
+
 int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *host)
 {
     struct passwd *pw;
@@ -119,6 +164,7 @@ int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *ho
     host->has_hosts = access("/etc/hosts", F_OK) == 0;
     host->has_resolv = access("/etc/resolv.conf", F_OK) == 0;
     host->pmix_dirs = collect_pmix_dirs(envp);
+    collect_parent(host);
     host->bind_src = calloc(cfg->n_binds + 1, sizeof(char *));
     host->bind_src_is_dir = calloc(cfg->n_binds + 1, sizeof(bool));
     if (!host->bind_src || !host->bind_src_is_dir) {

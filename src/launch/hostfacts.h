@@ -1,5 +1,6 @@
-/* Steps 2 and 3, the host facts: the caller (ids, names, home, cwd), the
- * canonical sources of its binds, and the host files the plan may bind.
+/* Steps 2 and 3, the host facts: the caller (ids, names, home, cwd, its
+ * parent process), the canonical sources of its binds, and the host files
+ * the plan may bind.
  * Gathered before any namespace, with the system calls they need, so the
  * plan (plan.h) is a pure function of them. */
 #ifndef HR_HOSTFACTS_H
@@ -34,6 +35,12 @@ struct hr_host {
     /* PMIx directories named in the environment: canonical, existing,
      * NULL-terminated (see pmix_env_dirs in hostfacts.c) */
     char **pmix_dirs;
+    /* The process that started hpcrun (getppid) and its start time in clock
+     * ticks since boot (/proc/PID/stat, field 22): under MPICH's Hydra, the
+     * job's proxy on this node. The pair names one process for the life of
+     * the system, where a PID alone may be recycled. 0: unknown. */
+    pid_t parent_pid;
+    unsigned long long parent_start;
 };
 
 /* Gather host facts (getpwuid, getcwd, realpath of bind sources and home).

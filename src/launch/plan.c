@@ -321,9 +321,10 @@ int hr_plan_argv(const struct hr_argv_input *in, struct hr_strv *out, char *err,
 }
 
 /* --join (DESIGN.md, step 4): by default the ranks of one Slurm job step on
- * one node share a container; --join=KEY shares it between launches that name
- * the same key. The key also holds what must be equal for a container to be
- * shared: the image file, its offset, and the options that shape the root. */
+ * one node share a container, and so do those of one mpirun job on one node
+ * outside Slurm; --join=KEY shares it between launches that name the same
+ * key. The key also holds what must be equal for a container to be shared:
+ * the image file, its offset, and the options that shape the root. */
 /* What the container is made of: launches that share one must have planned
  * the same mounts (the same GPUs, host libraries, binds, /dev), or a rank
  * would run with another rank's devices. */
@@ -338,6 +339,42 @@ static uint64_t plan_mounts_hash(const struct hr_plan *plan)
         h = hr_hash_str(hr_hash_str(hr_hash_str(h, flags), m->src ? m->src : ""), m->dst);
     }
     return h;
+}
+
+/* PMIx server URIs, newest protocol first: mpirun (Open MPI 4: ORTE's
+ * HNP, or orted on another node) sets those its server speaks. */
+static const char *const pmix_uri_vars[] = {"PMIX_SERVER_URI41", "PMIX_SERVER_URI4",
+                                            "PMIX_SERVER_URI3", "PMIX_SERVER_URI21",
+                                            "PMIX_SERVER_URI2"};
+
+/* What names one MPI job on this node, started outside Slurm, or NULL.
+ * - PMIx (Open MPI's mpirun, prterun): the namespace names the job, but
+ *   Open MPI 4 derives it from a 16-bit hash of mpirun's host and PID, so
+ *   two jobs may draw the same; the URI of the node's PMIx server (its
+ *   address and port, or socket path) tells apart servers alive at once.
+ * - PMI-1/2 (MPICH's Hydra): nothing in the environment names the job
+ *   (PMI_FD is each rank's own descriptor), but every rank on a node is a
+ *   child of the job's one hydra_pmi_proxy; its PID with its start time
+ *   names it even after the PID is recycled. A rank started through a
+ *   wrapper that does not exec has a parent of its own, and a container
+ *   of its own. */
+static char *mpi_job_scope(const struct hr_host *host)
+{
+    const char *ns = hr_env_get(host->environ, "PMIX_NAMESPACE");
+
+    if (ns && *ns && hr_env_get(host->environ, "PMIX_RANK")) {
+        for (size_t i = 0; i < HR_ARRAY_LEN(pmix_uri_vars); i++) {
+            const char *uri = hr_env_get(host->environ, pmix_uri_vars[i]);
+            if (uri && *uri)
+                return hr_xasprintf("pmix:%s@%s", ns, uri);
+        }
+        return NULL;
+    }
+    if (hr_env_get(host->environ, "PMI_RANK") &&
+        (hr_env_get(host->environ, "PMI_FD") || hr_env_get(host->environ, "PMI_PORT")) &&
+        host->parent_pid > 0 && host->parent_start > 0)
+        return hr_xasprintf("pmi:%d.%llu", (int)host->parent_pid, host->parent_start);
+    return NULL;
 }
 
 static int plan_join(struct hr_plan *plan, const struct hr_plan_input *in, char *err,
@@ -357,10 +394,13 @@ static int plan_join(struct hr_plan *plan, const struct hr_plan_input *in, char 
         scope = hr_xasprintf("key:%s", cfg->join_key);
     else if (job && step)
         scope = hr_xasprintf("slurm:%s.%s@%s", job, step, node ? node : "");
-    else if (cfg->join == HR_JOIN_ON)
-        return hr_fail(err, errlen,
-                       "--join: not in a Slurm job step; name a key: --join=KEY");
     else
+        scope = mpi_job_scope(host);
+    if (!scope && cfg->join == HR_JOIN_ON)
+        return hr_fail(err, errlen,
+                       "--join: not in a Slurm job step or an mpirun job; name a key: "
+                       "--join=KEY");
+    if (!scope)
         return 0;
     /* the file's identity where known: the same image under another name */
     image = img->file ? hr_xasprintf("%llu:%llu", (unsigned long long)img->file->st_dev,

@@ -73,8 +73,8 @@ struct hr_plan_input {
 };
 
 /* Pure. Returns 0, or -1 with a one-line message in err (a mount point the
- * image cannot take, --join outside a job step without a key, --entrypoint
- * with a command). */
+ * image cannot take, --join outside a job step or mpirun job without a
+ * key, --entrypoint with a command). */
 int hr_plan_build(const struct hr_plan_input *in, struct hr_plan *plan, char *err,
                   size_t errlen);
 void hr_plan_print(const struct hr_plan *plan, const char *image, FILE *out);

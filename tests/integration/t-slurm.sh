@@ -749,6 +749,38 @@ slurm_tests() {
         "slurm: Open MPI allreduce in containers" \
         as_user srun -n 4 --mpi=pmix "$HPCRUN" "$IMG/ompi.sqfs" mpi_allreduce
 
+    # mpirun inside an allocation starts its daemons with srun, one step per
+    # mpirun: two at once in one batch script each share a container per
+    # node among their own ranks, under keys of their own (Slurm's:
+    # job.step@node). The steps are compared, not the namespaces, whose
+    # numbers a later container may reuse should Slurm run the steps one
+    # after the other.
+    rm -f "$UWORK"/sm.*
+    local a b
+    printf '%s\n' '#!/bin/sh' \
+        "echo \"\$(readlink /proc/self/ns/mnt) step=\$SLURM_STEP_ID\" > $UWORK/sm.\$1.\$OMPI_COMM_WORLD_RANK" \
+        >"$UWORK/sm-rank.sh"
+    printf '%s\n' '#!/bin/sh' 'export OMPI_MCA_plm_rsh_agent=' \
+        "for j in a b; do timeout 40 mpirun.openmpi --oversubscribe -n 2 $HPCRUN $IMG/ompi.sqfs sh $UWORK/sm-rank.sh \$j & done" \
+        'wait' \
+        "timeout 40 mpirun.openmpi -n 1 $HPCRUN --dry-run $IMG/ompi.sqfs true > $UWORK/sm.key 2>&1" \
+        >"$UWORK/sm-job.sh"
+    chmod 0755 "$UWORK/sm-rank.sh" "$UWORK/sm-job.sh"
+    USER_ENV="$base" as_user timeout 100 sbatch --wait -N 1 -n 4 -o "$UWORK/sm.out" \
+        "$UWORK/sm-job.sh" >/dev/null 2>&1
+    a=$(cat "$UWORK"/sm.a.[01] 2>/dev/null | sort -u)
+    b=$(cat "$UWORK"/sm.b.[01] 2>/dev/null | sort -u)
+    [ -s "$UWORK/sm.a.0" ] && [ -s "$UWORK/sm.a.1" ] && [ -s "$UWORK/sm.b.0" ] &&
+        [ -s "$UWORK/sm.b.1" ] && [ "$(printf '%s\n' "$a" | wc -l)" = 1 ] &&
+        [ "$(printf '%s\n' "$b" | wc -l)" = 1 ] && [ "${a#* }" != "${b#* }" ] &&
+        ok "slurm: two mpiruns in a batch script: one container each, keyed by its own step" ||
+        fail "slurm: two mpiruns in a batch script: one container each, keyed by its own step" \
+            "$(head "$UWORK"/sm.* 2>&1)"
+    grep -qE '^join +slurm:[0-9]+\.[0-9]+@n1\|' "$UWORK/sm.key" 2>/dev/null &&
+        ok "slurm: mpirun in a batch script: its ranks use Slurm's key (the daemons' step)" ||
+        fail "slurm: mpirun in a batch script: its ranks use Slurm's key (the daemons' step)" \
+            "$(cat "$UWORK/sm.key" 2>&1)"
+
     USER_ENV="$mpich" check_ranks 4 "slurm: MPICH, 4 ranks on one node (srun --mpi=pmi2)" \
         as_user srun -N 1 -n 4 --mpi=pmi2 "$HPCRUN" "$IMG/mpich.sqfs" mpi_hello 4
     USER_ENV="$mpich" check_ranks 4 "slurm: MPICH, 4 ranks across n1 and n2" \

@@ -461,6 +461,89 @@ static void test_join(void)
     CHECK(strcmp(a, b) != 0);
 }
 
+/* Plans a default launch in environment env, with parent (pid, start),
+ * --join mode m and key, and returns its join key's scope (up to the first '|'), or NULL.
+ */
+static char *join_scope(char **env, pid_t ppid, unsigned long long start,
+                        enum hr_join_mode m, const char *key)
+{
+    struct stat file = {.st_dev = 8, .st_ino = 9};
+    struct hr_config cfg = {.image = "i", .join = m, .join_key = (char *)key};
+    struct hr_host host = make_host("/home/u");
+    struct hr_image_config icfg = {0};
+    struct hr_image_view view = {
+        .lookup = lookup, .path = "i", .file = &file, .config = &icfg};
+    struct hr_plan plan;
+    struct hr_plan_input pin = {.cfg = &cfg, .host = &host, .image = &view};
+    char err[512], *scope = NULL;
+
+    host.environ = env;
+    host.parent_pid = ppid;
+    host.parent_start = start;
+    if (hr_plan_build(&pin, &plan, err, sizeof(err)) == 0 && plan.join_key)
+        scope = hr_xstrndup(plan.join_key, strcspn(plan.join_key, "|"));
+    hr_plan_free(&plan);
+    return scope;
+}
+
+#define CHECK_SCOPE(got, want)                                                           \
+    do {                                                                                 \
+        char *s_ = (got);                                                                \
+        const char *w_ = (want);                                                         \
+        CHECK(w_ ? s_ &&strcmp(s_, w_) == 0 : s_ == NULL);                               \
+        free(s_);                                                                        \
+    } while (0)
+
+/* Outside Slurm, the ranks of one mpirun job on one node share a container:
+ * keyed by the PMIx namespace and server (Open MPI), or by the parent
+ * process, the job's PMI proxy, with its start time (MPICH's Hydra). */
+static void test_join_mpirun(void)
+{
+    char *ompi[] = {"PMIX_NAMESPACE=1755054081", "PMIX_RANK=1",
+                    "PMIX_SERVER_URI2=1755054080.0;tcp4://127.0.0.1:50657",
+                    "PMIX_SERVER_URI41=1755054080.0;tcp4://127.0.0.1:50658", NULL};
+    char *ompi_no_uri[] = {"PMIX_NAMESPACE=1755054081", "PMIX_RANK=1", NULL};
+    char *hydra[] = {"PMI_RANK=1", "PMI_SIZE=2", "PMI_FD=8", NULL};
+    char *hydra_port[] = {"PMI_RANK=0", "PMI_PORT=vm:4000", "PMI_ID=0", NULL};
+    char *both[] = {"SLURM_JOB_ID=12",
+                    "SLURM_STEP_ID=3",
+                    "SLURMD_NODENAME=n1",
+                    "PMIX_NAMESPACE=slurm.pmix.12.3",
+                    "PMIX_RANK=0",
+                    "PMIX_SERVER_URI41=pmix-server.77;/tmp/s",
+                    "PMI_RANK=0",
+                    "PMI_FD=3",
+                    NULL};
+
+    CHECK_SCOPE(join_scope(ompi, 50, 60, HR_JOIN_AUTO, NULL),
+                "pmix:1755054081@1755054080.0;tcp4://127.0.0.1:50658");
+    /* the parent plays no part under PMIx: a wrapper script may start hpcrun */
+    CHECK_SCOPE(join_scope(ompi, 51, 61, HR_JOIN_AUTO, NULL),
+                "pmix:1755054081@1755054080.0;tcp4://127.0.0.1:50658");
+    /* a namespace alone may repeat between jobs: no key, no sharing */
+    CHECK_SCOPE(join_scope(ompi_no_uri, 50, 60, HR_JOIN_AUTO, NULL), NULL);
+    CHECK_SCOPE(join_scope(hydra, 4321, 98765, HR_JOIN_AUTO, NULL), "pmi:4321.98765");
+    CHECK_SCOPE(join_scope(hydra_port, 4321, 98765, HR_JOIN_AUTO, NULL),
+                "pmi:4321.98765");
+    /* the same PID started later (recycled) is another job */
+    CHECK_SCOPE(join_scope(hydra, 4321, 98766, HR_JOIN_AUTO, NULL), "pmi:4321.98766");
+    /* an unknown parent: no key, no sharing */
+    CHECK_SCOPE(join_scope(hydra, 0, 0, HR_JOIN_AUTO, NULL), NULL);
+    CHECK_SCOPE(join_scope(hydra, 4321, 0, HR_JOIN_AUTO, NULL), NULL);
+    /* PMI_RANK alone is no PMI job */
+    CHECK_SCOPE(
+        join_scope((char *[]){"PMI_RANK=0", NULL}, 4321, 98765, HR_JOIN_AUTO, NULL),
+        NULL);
+    /* Slurm's key keeps priority; --no-join and --join=KEY still win */
+    CHECK_SCOPE(join_scope(both, 4321, 98765, HR_JOIN_AUTO, NULL), "slurm:12.3@n1");
+    CHECK_SCOPE(join_scope(ompi, 50, 60, HR_JOIN_OFF, NULL), NULL);
+    CHECK_SCOPE(join_scope(hydra, 4321, 98765, HR_JOIN_OFF, NULL), NULL);
+    CHECK_SCOPE(join_scope(hydra, 4321, 98765, HR_JOIN_ON, NULL), "pmi:4321.98765");
+    CHECK_SCOPE(join_scope(host_env, 4321, 98765, HR_JOIN_ON, NULL), NULL);
+    CHECK_SCOPE(join_scope(hydra, 4321, 98765, HR_JOIN_ON, "k"), "key:k");
+    CHECK_SCOPE(join_scope(ompi, 50, 60, HR_JOIN_ON, "k"), "key:k");
+}
+
 /* Devices and host libraries become binds in a tmpfs of ours, and variables. */
 static void test_inject(void)
 {
@@ -523,6 +606,7 @@ int main(void)
 {
     test_inject();
     test_join();
+    test_join_mpirun();
     test_default_plan();
     test_binds_cwd_and_cmd();
     test_pmix_dirs();
