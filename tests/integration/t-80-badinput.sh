@@ -17,10 +17,14 @@ mkdir -p "$IMG/bad"
 : > "$IMG/bad/empty.sqfs"
 echo "just some text, not an image" > "$IMG/bad/text.sqfs"
 head -c $(( $(stat -c %s "$IMG/test.sqfs") / 2 )) "$IMG/test.sqfs" > "$IMG/bad/truncated.sqfs"
-# corrupt the inode table (its start is the u64 at byte 64 of the superblock)
+# corrupt the header of the inode table's metadata block that holds the root
+# inode: the table starts at the u64 at byte 64 of the superblock, the root
+# inode's reference (byte 32) is that block's offset in it << 16 | the offset
+# in the block; 0xffff is no valid header (uncompressed, 32767 bytes > 8 KiB)
 cp "$IMG/test.sqfs" "$IMG/bad/corrupt-meta.sqfs"
 itab=$(od -An -t u8 -j 64 -N 8 "$IMG/test.sqfs" | tr -d ' ')
-head -c 512 /dev/urandom | dd of="$IMG/bad/corrupt-meta.sqfs" bs=1 seek="$itab" conv=notrunc status=none
+rootblk=$(( $(od -An -t u8 -j 32 -N 8 "$IMG/test.sqfs" | tr -d ' ') >> 16 ))
+printf '\377\377' | dd of="$IMG/bad/corrupt-meta.sqfs" bs=1 seek=$((itab + rootblk)) conv=notrunc status=none
 # corrupt file data in the middle of the image (busybox's blocks)
 cp "$IMG/test.sqfs" "$IMG/bad/corrupt-data.sqfs"
 head -c 65536 /dev/zero | tr '\0' '\377' | dd of="$IMG/bad/corrupt-data.sqfs" bs=1 seek=200000 conv=notrunc status=none
@@ -35,7 +39,8 @@ bad_image "a short non-SquashFS file" "not a SquashFS image \(too small\)" "$IMG
 head -c 4096 /dev/urandom > "$IMG/bad/random.sqfs" && chmod a+r "$IMG/bad/random.sqfs"
 bad_image "a non-SquashFS file" "not a SquashFS image \(bad magic\)" "$IMG/bad/random.sqfs"
 bad_image "a truncated image" "truncated" "$IMG/bad/truncated.sqfs"
-bad_image "a corrupted image" "corrupted" "$IMG/bad/corrupt-meta.sqfs"
+bad_image "a corrupted inode table (the root's block)" \
+    "corrupt-meta.sqfs: corrupted SquashFS image \(cannot read the root directory\)$" "$IMG/bad/corrupt-meta.sqfs"
 if [ "$(id -u)" = 0 ]; then
     bad_image "an unreadable image" "Permission denied" "$IMG/bad/unreadable.sqfs"
 fi
@@ -47,9 +52,36 @@ out=$(hpcrun "$IMG/bad/corrupt-data.sqfs" sh -c 'cat /bin/busybox > /dev/null' 2
     fail "corrupted file data fails with an I/O error, no hang" "exit $rc: $out"
 wait_until 10 no_fuse && ok "bad input leaves no FUSE server" || fail "bad input leaves no FUSE server" "$(fuse_count)"
 
+# A damaged inode that only the program's launch reads: the image opens, the
+# FUSE server answers the exec's lookup of /bin/busybox (all applets link to
+# it) with EIO, and that names the image, not the program. The inode table of
+# an uncompressed image is plain: busybox's inode is the basic file inode
+# (type 2) whose file_size (at byte 28) is busybox's size; its type becomes
+# 255, which no inode has.
+build --comp none --probe "$PROBE" "$IMG/bad/plain.sqfs"
+python3 - "$IMG/bad/plain.sqfs" "$IMG/bad/bad-inode.sqfs" "$(stat -c %s /bin/busybox)" <<'PY'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+itab, dtab = struct.unpack_from("<QQ", data, 64)
+size = struct.pack("<I", int(sys.argv[3]))
+at = [p - 28 for p in range(itab + 28, dtab - 4)
+      if data[p:p + 4] == size and data[p - 28:p - 26] == b"\x02\x00"]
+assert len(at) == 1, at
+data[at[0]:at[0] + 2] = b"\xff\x00"
+open(sys.argv[2], "wb").write(data)
+PY
+chmod a+r "$IMG/bad/bad-inode.sqfs"
+bad_image "a damaged inode of the program: the image is named, not the program (exit 125)" \
+    "$IMG/bad/bad-inode.sqfs: damaged image: cannot read /bin/true \(Input/output error\)$" \
+    "$IMG/bad/bad-inode.sqfs"
+check_grep "^hpcrun: $IMG/bad/bad-inode.sqfs: damaged image: cannot read /bin/busybox \\(Input/output error\\)\$" \
+    "... named by its path" hpcrun "$IMG/bad/bad-inode.sqfs" /bin/busybox true
+check_grep "^uid=$TEST_UID$" "... while the image's other files still run" \
+    hpcrun "$IMG/bad/bad-inode.sqfs" hr-probe ids
+wait_until 10 no_fuse && ok "a damaged image leaves no FUSE server" || fail "a damaged image leaves no FUSE server" "$(fuse_count)"
+
 # A directory entry whose name length field is corrupted: libsquashfuse would
 # copy 64 KiB into a 257-byte buffer. hpcrun must refuse it, not crash.
-build --comp none --probe "$PROBE" "$IMG/bad/plain.sqfs"
 python3 - "$IMG/bad/plain.sqfs" "$IMG/bad/longname.sqfs" <<'PY'
 import sys
 data = bytearray(open(sys.argv[1], "rb").read())
