@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -54,17 +55,37 @@ int hr_check_privileges(void)
     return 0;
 }
 
+/* The FUSE device's number (Documentation/admin-guide/devices.txt: misc
+ * 229): anything else at /dev/fuse, such as /dev/null bound over it, opens
+ * but fails the mount later with a message that names no cause. */
+#define FUSE_MAJOR 10
+#define FUSE_MINOR 229
+
 int hr_check_open_fuse(void)
 {
     int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    struct stat st;
 
     if (fd < 0) {
-        if (errno == EACCES)
-            hr_err("/dev/fuse: %s (it must be mode 0666, as distributions ship it; "
-                   "an admin can run: chmod 0666 /dev/fuse)",
-                   strerror(errno));
+        int err = errno;
+        if (err == ENOENT)
+            hr_err("/dev/fuse: missing (the fuse kernel module is not loaded); "
+                   "an admin can run: modprobe fuse");
+        else if (err == EACCES && stat("/dev/fuse", &st) == 0)
+            hr_err("/dev/fuse: %s (mode %04o; it must be 0666, as distributions "
+                   "ship it: an admin can run: chmod 0666 /dev/fuse)",
+                   strerror(err), (unsigned)(st.st_mode & 07777));
         else
-            hr_err("/dev/fuse: %s (is the fuse kernel module loaded?)", strerror(errno));
+            hr_err("/dev/fuse: %s (is the fuse kernel module loaded?)", strerror(err));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != FUSE_MAJOR ||
+        minor(st.st_rdev) != FUSE_MINOR) {
+        hr_err("/dev/fuse: not the FUSE device (want character device %d:%d); an "
+               "admin can recreate it: mknod -m 0666 /dev/fuse c %d %d",
+               FUSE_MAJOR, FUSE_MINOR, FUSE_MAJOR, FUSE_MINOR);
+        close(fd);
+        return -1;
     }
     return fd;
 }

@@ -7,7 +7,9 @@
  * privilege; running with some would let a user use it against the host. */
 int hr_check_privileges(void);
 
-/* Open /dev/fuse for the image step. Logs a fix-it message if unusable. */
+/* Open /dev/fuse for the image step: the FUSE device, usable by the caller.
+ * Returns the descriptor, or -1 with one line that names the cause (missing,
+ * its mode, or another file in its place) and the admin's fix. */
 int hr_check_open_fuse(void);
 
 #endif

@@ -130,12 +130,14 @@ static bool is_regular(const char *path)
 }
 
 /* One try of the search: found becomes path when the failure is about
- * this file (it is there, yet ENOENT or ENOEXEC). Returns the errno. */
+ * this file (it is there, yet ENOENT or ENOEXEC; or it could not be read,
+ * EIO). Returns the errno. */
 static int exec_try(const char *path, char *const argv[], char *found, size_t len)
 {
     int err = exec_file(path, argv);
 
-    if (!found[0] && (err == ENOEXEC || (err == ENOENT && is_regular(path))))
+    if (!found[0] &&
+        (err == ENOEXEC || err == EIO || (err == ENOENT && is_regular(path))))
         snprintf(found, len, "%s", path);
     return err;
 }
@@ -145,8 +147,8 @@ static int exec_try(const char *path, char *const argv[], char *found, size_t le
  * tried in each entry of the container's PATH ("/bin:/usr/bin" without
  * one; an empty entry is the working directory). ENOENT and the like go on
  * to the next entry, EACCES too but is what the search fails with, any
- * other error stops it. found: the file a failure with ENOENT or ENOEXEC
- * is about ("" if none is there). Returns the errno. */
+ * other error stops it. found: the file a failure with ENOENT, ENOEXEC or
+ * EIO is about ("" if none is there). Returns the errno. */
 static int exec_search(const char *cmd, char *const argv[], char *found, size_t len)
 {
     const char *path = getenv("PATH") ? getenv("PATH") : "/bin:/usr/bin", *p, *end;
@@ -178,10 +180,25 @@ static int exec_search(const char *cmd, char *const argv[], char *found, size_t 
     return got_eacces ? EACCES : err;
 }
 
+/* Whether path's directory is on the container's root file system, the
+ * image (or the tmpfs overlay over it), rather than on a host directory
+ * bound into it. */
+static bool is_in_image(const char *path)
+{
+    hr_autofree char *dir = hr_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    struct stat root, st;
+
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    return stat("/", &root) == 0 && stat(slash ? dir : ".", &st) == 0 &&
+           st.st_dev == root.st_dev;
+}
+
 /* Say why cmd did not run (err, about the file found) and give the exit
  * code: 127 when there is no such command, 126 when there is one that
- * cannot run. */
-static int exec_failed(const char *cmd, const char *found, int err)
+ * cannot run, 125 when the image could not be read. */
+static int exec_failed(const char *image, const char *cmd, const char *found, int err)
 {
     struct hr_exec_header h;
     struct utsname u;
@@ -207,6 +224,12 @@ static int exec_failed(const char *cmd, const char *found, int err)
             return HR_EXIT_CANNOT_EXEC;
         }
     }
+    /* The FUSE server answers EIO when the image's tables or data do not
+     * decode: the image is damaged, not the user's program. */
+    if (err == EIO && found[0] && is_in_image(found)) {
+        hr_err("%s: damaged image: cannot read %s (%s)", image, found, strerror(err));
+        return HR_EXIT_FAIL;
+    }
     if (err == ENOENT && !found[0]) {
         hr_err("%s: command not found in the container", cmd);
         return HR_EXIT_NOT_FOUND;
@@ -215,7 +238,7 @@ static int exec_failed(const char *cmd, const char *found, int err)
     return HR_EXIT_CANNOT_EXEC;
 }
 
-int hr_exec(const struct hr_plan *plan)
+int hr_exec(const struct hr_plan *plan, const char *image)
 {
     char found[PATH_MAX];
     int rc = hr_exec_prepare(plan), err;
@@ -226,5 +249,5 @@ int hr_exec(const struct hr_plan *plan)
      * container's environment first. */
     environ = plan->env.v;
     err = exec_search(plan->argv.v[0], plan->argv.v, found, sizeof(found));
-    return exec_failed(plan->argv.v[0], found, err);
+    return exec_failed(image, plan->argv.v[0], found, err);
 }

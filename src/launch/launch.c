@@ -376,7 +376,7 @@ int hr_launch(const struct hr_config *cfg, char **envp)
     /* 7. exec. It returns only on failure, with the plan's environment
      * installed as environ: the plan stays until exit. */
     if (!cfg->join_lead_fd)
-        return hr_exec(&plan);
+        return hr_exec(&plan, cfg->image);
     /* --join-lead: the container is served, and the parent enters it after
      * comparing this key with its own plan's */
     printf("%s\n", plan.join_key);

@@ -11,35 +11,52 @@
 #include "common/log.h"
 #include "common/util.h"
 
+/* A sysctl's number, read only when a failure needs explaining; -1 when
+ * the kernel has no such knob. */
+static long read_sysctl(const char *path)
+{
+    hr_autofree char *text = hr_read_file(path, 64, NULL);
+
+    return text ? strtol(text, NULL, 10) : -1;
+}
+
+/* Why unshare(CLONE_NEWUSER) failed with err, from the knobs that refuse it
+ * (user_namespaces(7)): ENOSPC is the user.max_user_namespaces limit (0
+ * forbids them); EPERM or EACCES is Debian's old
+ * kernel.unprivileged_userns_clone or, since Ubuntu 23.10, AppArmor's
+ * kernel.apparmor_restrict_unprivileged_userns. */
 static void explain_no_userns(int err)
 {
-    char *v;
+    const char *what = "cannot create a user namespace";
+    long max;
 
     if (err == ENOSPC) {
-        hr_err("cannot create a user namespace: %s (user.max_user_namespaces is too "
-               "low; ask an admin to raise it)",
-               strerror(err));
-        return;
-    }
-    v = hr_read_file("/proc/sys/kernel/unprivileged_userns_clone", 16, NULL);
-    if (v && v[0] == '0') {
-        hr_err("cannot create a user namespace: %s (kernel.unprivileged_userns_clone "
-               "is 0; ask an admin to set it to 1)",
-               strerror(err));
-    } else {
-        free(v);
-        v = hr_read_file("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", 16,
-                         NULL);
-        if (v && v[0] == '1')
-            hr_err("cannot create a user namespace: %s (AppArmor restricts "
-                   "unprivileged user namespaces; an admin must allow hpcrun)",
-                   strerror(err));
+        max = read_sysctl("/proc/sys/user/max_user_namespaces");
+        if (max == 0)
+            hr_err("%s: %s (user.max_user_namespaces is 0 on this node; a site admin "
+                   "sets it with sysctl -w user.max_user_namespaces=15000)",
+                   what, strerror(err));
         else
-            hr_err("cannot create a user namespace: %s (are user namespaces "
-                   "enabled, and is this not already inside a container?)",
-                   strerror(err));
+            hr_err("%s: %s (this user has as many as user.max_user_namespaces=%ld "
+                   "allows; a site admin raises it with sysctl -w "
+                   "user.max_user_namespaces=N)",
+                   what, strerror(err), max);
+    } else if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == 0) {
+        hr_err("%s: %s (kernel.unprivileged_userns_clone is 0 on this node; a site "
+               "admin sets it with sysctl -w kernel.unprivileged_userns_clone=1)",
+               what, strerror(err));
+    } else if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") ==
+               1) {
+        hr_err("%s: %s (kernel.apparmor_restrict_unprivileged_userns is 1 on this "
+               "node: AppArmor denies them to programs without a profile that allows "
+               "'userns'; a site admin installs such a profile for hpcrun, or sets "
+               "it with sysctl -w kernel.apparmor_restrict_unprivileged_userns=0)",
+               what, strerror(err));
+    } else {
+        hr_err("%s: %s (a seccomp filter, a security module or a container "
+               "around this process forbids them; hpcrun doctor checks the node)",
+               what, strerror(err));
     }
-    free(v);
 }
 
 int hr_ns_enter(uid_t host_uid, gid_t host_gid, uid_t in_uid, gid_t in_gid)

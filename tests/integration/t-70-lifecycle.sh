@@ -86,3 +86,41 @@ if [ -n "$dpid" ] && wait_until 50 daemon_gone && ! grep -q 'inside the hpcrun d
 else
     fail "a daemon left behind loses the image after the application exits" "pid '$dpid': $(cat "$UWORK/daemon.out" 2>&1)"
 fi
+
+# The FUSE server killed (SIGKILL) while the application runs: the
+# application's reads of the image fail with ENOTCONN, hpcrun's status is the
+# application's own (here 7, as it exits on that error; hpcrun(1), EXIT
+# STATUS), and the mount goes with the application's mount namespace. The
+# application waits on a FIFO (a shell builtin read) until the server is
+# dead. Its shell is the host's static busybox, bound in: a shell from the
+# image could die of SIGBUS instead, on a page of its program not yet read.
+rm -f "$UWORK/fk.fifo" "$UWORK/fk.out" "$UWORK/fk.rc"
+mkfifo -m 0600 "$UWORK/fk.fifo" && chown "$TEST_UID" "$UWORK/fk.fifo"
+as_user sh -c "'$HPCRUN' -b /bin/busybox:/host/busybox '$IMG/test.sqfs' /host/busybox sh -c 'hr-probe ns; read go;
+    if read line < /etc/hpcrun-demo; then echo \"read: \$line\"; exit 0; fi; exit 7' \
+    < '$UWORK/fk.fifo' > '$UWORK/fk.out' 2>&1; echo \$? > '$UWORK/fk.rc'" &
+bg=$!
+exec 9<> "$UWORK/fk.fifo" # read-write: opens at once (fifo(7)), never hangs
+one_fuse() { [ "$(fuse_count)" = 1 ]; }
+if wait_until 100 grep -q '^mnt=' "$UWORK/fk.out" && wait_until 10 one_fuse; then
+    ino=$(mnt_of "$(cat "$UWORK/fk.out")")
+    pkill -KILL -u "$TEST_UID" -x hpcrun-fuse
+    wait_until 10 no_fuse || fail "the FUSE server dies of SIGKILL" "$(fuse_count)"
+    echo go >&9
+    exec 9>&-
+    wait "$bg"
+    rm -f "$UWORK/fk.fifo"
+    rc=$(cat "$UWORK/fk.rc" 2>/dev/null)
+    [ "$rc" = 7 ] && grep -q 'Transport endpoint is not connected' "$UWORK/fk.out" &&
+        ok "FUSE server killed: reads fail with ENOTCONN, hpcrun exits with the application's status" ||
+        fail "FUSE server killed: reads fail with ENOTCONN, hpcrun exits with the application's status" \
+            "exit '$rc': $(cat "$UWORK/fk.out")"
+    wait_until 10 ns_gone "$ino" &&
+        ok "FUSE server killed: nothing is left mounted once the application exits" ||
+        fail "FUSE server killed: nothing is left mounted once the application exits" "mnt=$ino"
+else
+    exec 9>&-
+    kill "$bg" 2>/dev/null; wait "$bg"
+    fail "FUSE server killed: reads fail with ENOTCONN, hpcrun exits with the application's status" \
+        "container never started: $(cat "$UWORK/fk.out")"
+fi

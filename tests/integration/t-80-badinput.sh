@@ -1,4 +1,5 @@
-# Point 9: bad images give one line, exit 125, no hang, nothing left mounted.
+# Point 9: bad images give one line, exit 125, no hang, nothing left mounted;
+# so does a node without a usable /dev/fuse or user namespaces (at the end).
 
 bad_image() {
     local name=$1 pat=$2 out rc lines
@@ -16,10 +17,14 @@ mkdir -p "$IMG/bad"
 : > "$IMG/bad/empty.sqfs"
 echo "just some text, not an image" > "$IMG/bad/text.sqfs"
 head -c $(( $(stat -c %s "$IMG/test.sqfs") / 2 )) "$IMG/test.sqfs" > "$IMG/bad/truncated.sqfs"
-# corrupt the inode table (its start is the u64 at byte 64 of the superblock)
+# corrupt the header of the inode table's metadata block that holds the root
+# inode: the table starts at the u64 at byte 64 of the superblock, the root
+# inode's reference (byte 32) is that block's offset in it << 16 | the offset
+# in the block; 0xffff is no valid header (uncompressed, 32767 bytes > 8 KiB)
 cp "$IMG/test.sqfs" "$IMG/bad/corrupt-meta.sqfs"
 itab=$(od -An -t u8 -j 64 -N 8 "$IMG/test.sqfs" | tr -d ' ')
-head -c 512 /dev/urandom | dd of="$IMG/bad/corrupt-meta.sqfs" bs=1 seek="$itab" conv=notrunc status=none
+rootblk=$(( $(od -An -t u8 -j 32 -N 8 "$IMG/test.sqfs" | tr -d ' ') >> 16 ))
+printf '\377\377' | dd of="$IMG/bad/corrupt-meta.sqfs" bs=1 seek=$((itab + rootblk)) conv=notrunc status=none
 # corrupt file data in the middle of the image (busybox's blocks)
 cp "$IMG/test.sqfs" "$IMG/bad/corrupt-data.sqfs"
 head -c 65536 /dev/zero | tr '\0' '\377' | dd of="$IMG/bad/corrupt-data.sqfs" bs=1 seek=200000 conv=notrunc status=none
@@ -34,7 +39,8 @@ bad_image "a short non-SquashFS file" "not a SquashFS image \(too small\)" "$IMG
 head -c 4096 /dev/urandom > "$IMG/bad/random.sqfs" && chmod a+r "$IMG/bad/random.sqfs"
 bad_image "a non-SquashFS file" "not a SquashFS image \(bad magic\)" "$IMG/bad/random.sqfs"
 bad_image "a truncated image" "truncated" "$IMG/bad/truncated.sqfs"
-bad_image "a corrupted image" "corrupted" "$IMG/bad/corrupt-meta.sqfs"
+bad_image "a corrupted inode table (the root's block)" \
+    "corrupt-meta.sqfs: corrupted SquashFS image \(cannot read the root directory\)$" "$IMG/bad/corrupt-meta.sqfs"
 if [ "$(id -u)" = 0 ]; then
     bad_image "an unreadable image" "Permission denied" "$IMG/bad/unreadable.sqfs"
 fi
@@ -46,9 +52,36 @@ out=$(hpcrun "$IMG/bad/corrupt-data.sqfs" sh -c 'cat /bin/busybox > /dev/null' 2
     fail "corrupted file data fails with an I/O error, no hang" "exit $rc: $out"
 wait_until 10 no_fuse && ok "bad input leaves no FUSE server" || fail "bad input leaves no FUSE server" "$(fuse_count)"
 
+# A damaged inode that only the program's launch reads: the image opens, the
+# FUSE server answers the exec's lookup of /bin/busybox (all applets link to
+# it) with EIO, and that names the image, not the program. The inode table of
+# an uncompressed image is plain: busybox's inode is the basic file inode
+# (type 2) whose file_size (at byte 28) is busybox's size; its type becomes
+# 255, which no inode has.
+build --comp none --probe "$PROBE" "$IMG/bad/plain.sqfs"
+python3 - "$IMG/bad/plain.sqfs" "$IMG/bad/bad-inode.sqfs" "$(stat -c %s /bin/busybox)" <<'PY'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+itab, dtab = struct.unpack_from("<QQ", data, 64)
+size = struct.pack("<I", int(sys.argv[3]))
+at = [p - 28 for p in range(itab + 28, dtab - 4)
+      if data[p:p + 4] == size and data[p - 28:p - 26] == b"\x02\x00"]
+assert len(at) == 1, at
+data[at[0]:at[0] + 2] = b"\xff\x00"
+open(sys.argv[2], "wb").write(data)
+PY
+chmod a+r "$IMG/bad/bad-inode.sqfs"
+bad_image "a damaged inode of the program: the image is named, not the program (exit 125)" \
+    "$IMG/bad/bad-inode.sqfs: damaged image: cannot read /bin/true \(Input/output error\)$" \
+    "$IMG/bad/bad-inode.sqfs"
+check_grep "^hpcrun: $IMG/bad/bad-inode.sqfs: damaged image: cannot read /bin/busybox \\(Input/output error\\)\$" \
+    "... named by its path" hpcrun "$IMG/bad/bad-inode.sqfs" /bin/busybox true
+check_grep "^uid=$TEST_UID$" "... while the image's other files still run" \
+    hpcrun "$IMG/bad/bad-inode.sqfs" hr-probe ids
+wait_until 10 no_fuse && ok "a damaged image leaves no FUSE server" || fail "a damaged image leaves no FUSE server" "$(fuse_count)"
+
 # A directory entry whose name length field is corrupted: libsquashfuse would
 # copy 64 KiB into a 257-byte buffer. hpcrun must refuse it, not crash.
-build --comp none --probe "$PROBE" "$IMG/bad/plain.sqfs"
 python3 - "$IMG/bad/plain.sqfs" "$IMG/bad/longname.sqfs" <<'PY'
 import sys
 data = bytearray(open(sys.argv[1], "rb").read())
@@ -164,3 +197,107 @@ chmod a+r "$IMG/bad/ext3.sif"
 bad_image "a SIF file without a SquashFS partition: how to find one" \
     "ext3.sif: an Apptainer SIF file, but with no SquashFS system partition .*apptainer sif list" \
     "$IMG/bad/ext3.sif"
+
+# ---- a node without a usable /dev/fuse or user namespaces -----------------------
+# Each launch fails before it creates anything: one line with the admin's fix,
+# exit 125, and no process, mount or temp file of the test user left.
+user_leftovers() {
+    find /tmp /dev/shm /var/tmp -maxdepth 1 -user "$TEST_UID" 2>/dev/null | sort
+    ps -u "$TEST_UID" -o stat= | grep -vc '^Z' # live processes (lib.sh: zombies wait for init)
+}
+node_fails() {
+    local name=$1 pat=$2 out rc lines before after
+    shift 2
+    before=$(user_leftovers)
+    out=$("$@" "$HPCRUN" "$IMG/test.sqfs" true 2>&1)
+    rc=$?
+    lines=$(printf '%s\n' "$out" | wc -l)
+    after=$(user_leftovers)
+    if [ "$rc" = "$HR_EXIT_FAIL" ] && [ "$lines" = 1 ] && printf '%s' "$out" | grep -qE "^hpcrun: $pat\$" &&
+        [ "$before" = "$after" ] && wait_until 10 no_fuse; then
+        ok "$name"
+    else
+        fail "$name" "exit $rc, $lines lines: $out; left: $before / $after"
+    fi
+}
+
+# The host's /dev/fuse is not touched: root changes it in a private mount
+# namespace only, then runs hpcrun there as the test user.
+as_user_in_mntns() {
+    local setup=$1
+    shift
+    (cd "$USER_HOME" && timeout -k 5 "$TEST_TIMEOUT" \
+        unshare -m --propagation private sh -c "$setup"' && exec "$@"' sh \
+        setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups \
+        env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
+        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb "$@")
+}
+fuse_0600() {
+    as_user_in_mntns "mount -t tmpfs -o size=64k,mode=0755 tmpfs '$WORK/fusedev' &&
+        mknod -m 0600 '$WORK/fusedev/fuse' c 10 229 && mount --bind '$WORK/fusedev/fuse' /dev/fuse" "$@"
+}
+fuse_missing() { # a /dev without it (the fuse module not loaded)
+    as_user_in_mntns "mount -t tmpfs -o size=64k,mode=0755 tmpfs /dev && mknod -m 0666 /dev/null c 1 3" "$@"
+}
+fuse_not_fuse() { as_user_in_mntns "mount --bind /dev/null /dev/fuse" "$@"; }
+
+# A user namespace made by root, with the test user mapped to itself, whose
+# own user.max_user_namespaces is 0: the limit is per user namespace and
+# bounds the namespaces created inside it (user_namespaces(7), "/proc/sys/user"),
+# so the test sees a node that forbids them while the host's sysctl stays.
+as_user_no_userns() {
+    local fifo=$WORK/userns.fifo pid c i=0
+    rm -f "$fifo" && mkfifo -m 0600 "$fifo" || return 1
+    # root of the new namespace waits for its maps, then execs again to get
+    # its capabilities there and lowers the limit
+    (cd "$USER_HOME" && exec timeout -k 5 "$TEST_TIMEOUT" unshare -U sh -c '
+        read _ < "$1" && shift &&
+        exec sh -c "echo 0 > /proc/sys/user/max_user_namespaces && exec \"\$@\"" sh "$@"' \
+        sh "$fifo" setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups \
+        env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
+        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb "$@") &
+    pid=$!
+    # timeout's child, the unshare, once it is in its user namespace
+    in_userns() {
+        c=$(pgrep -P "$pid" | head -1)
+        [ -n "$c" ] && [ "$(readlink "/proc/$c/ns/user")" != "$(readlink /proc/self/ns/user)" ]
+    }
+    until in_userns; do
+        i=$((i + 1))
+        [ "$i" -le 50 ] || { kill "$pid"; wait "$pid"; return 1; }
+        sleep 0.1
+    done
+    # each map in one write(2), as the kernel wants it (cat of a here-doc)
+    cat > "/proc/$c/uid_map" <<M && cat > "/proc/$c/gid_map" <<M
+0 0 1
+$TEST_UID $TEST_UID 1
+M
+0 0 1
+$TEST_GID $TEST_GID 1
+M
+    echo go > "$fifo"
+    wait "$pid"
+}
+
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$WORK/fusedev"
+    node_fails "/dev/fuse mode 0600: its mode and the fix, exit 125, nothing left" \
+        '/dev/fuse: Permission denied \(mode 0600; it must be 0666, as distributions ship it: an admin can run: chmod 0666 /dev/fuse\)' \
+        fuse_0600
+    node_fails "no /dev/fuse: the module and the fix, exit 125, nothing left" \
+        '/dev/fuse: missing \(the fuse kernel module is not loaded\); an admin can run: modprobe fuse' \
+        fuse_missing
+    node_fails "another file at /dev/fuse: the device it must be, exit 125, nothing left" \
+        '/dev/fuse: not the FUSE device \(want character device 10:229\); an admin can recreate it: mknod -m 0666 /dev/fuse c 10 229' \
+        fuse_not_fuse
+    check_rc 0 "... and a launch in such a namespace works with the real /dev/fuse" \
+        as_user_in_mntns true "$HPCRUN" "$IMG/test.sqfs" true
+    max_userns=$(cat /proc/sys/user/max_user_namespaces)
+    node_fails "user.max_user_namespaces=0: the sysctl and the fix, exit 125, nothing left" \
+        'cannot create a user namespace: No space left on device \(user.max_user_namespaces is 0 on this node; a site admin sets it with sysctl -w user.max_user_namespaces=15000\)' \
+        as_user_no_userns
+    check_rc 0 "... and the host's user.max_user_namespaces is untouched" \
+        test "$(cat /proc/sys/user/max_user_namespaces)" = "$max_userns"
+else
+    fail "a node without /dev/fuse or user namespaces" "needs root to build one (run the suite as root)"
+fi

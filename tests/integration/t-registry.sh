@@ -124,7 +124,14 @@ check "push the test images with skopeo" sh -c "
       rg_push '$RG_DIR/run:latest' '$H/test/run:s1' --format v2s1 &&
       rg_push '$RG_DIR/runz:latest' '$H/test/run:zstd'; }; }"
 
-cd "$RG_DIR" || return 1
+# The checks below run in $RG_DIR (default output names): without it they
+# cannot run, and that is a failure, not a silent end of the file.
+if ! cd "$RG_DIR"; then
+    fail "registry tests: cd $RG_DIR" "the remaining registry checks did not run"
+    rg_stop_all
+    trap 'rm -rf "$WORK"' EXIT
+    return 0 2>/dev/null || exit 0
+fi
 check_grep "^hpcimg: docker://$H/test/stack:1: TLS failure: .*--insecure" \
     "plain HTTP needs --insecure" rg_pull pull "docker://$H/test/stack:1"
 check "no output after a failed pull" test ! -e "$RG_DIR/stack_1.sqfs"
