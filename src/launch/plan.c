@@ -358,18 +358,23 @@ static const char *const pmix_uri_vars[] = {"PMIX_SERVER_URI41", "PMIX_SERVER_UR
  *   names it even after the PID is recycled. A rank started through a
  *   wrapper that does not exec has a parent of its own, and a container
  *   of its own. */
-static char *mpi_job_scope(const struct hr_host *host)
+static char *pmix_job_scope(const struct hr_host *host)
 {
     const char *ns = hr_env_get(host->environ, "PMIX_NAMESPACE");
 
-    if (ns && *ns && hr_env_get(host->environ, "PMIX_RANK")) {
-        for (size_t i = 0; i < HR_ARRAY_LEN(pmix_uri_vars); i++) {
-            const char *uri = hr_env_get(host->environ, pmix_uri_vars[i]);
-            if (uri && *uri)
-                return hr_xasprintf("pmix:%s@%s", ns, uri);
-        }
-        return NULL;
+    for (size_t i = 0; ns && *ns && i < HR_ARRAY_LEN(pmix_uri_vars); i++) {
+        const char *uri = hr_env_get(host->environ, pmix_uri_vars[i]);
+        if (uri && *uri)
+            return hr_xasprintf("pmix:%s@%s", ns, uri);
     }
+    return NULL;
+}
+
+static char *mpi_job_scope(const struct hr_host *host)
+{
+    if (hr_env_get(host->environ, "PMIX_NAMESPACE") &&
+        hr_env_get(host->environ, "PMIX_RANK"))
+        return pmix_job_scope(host);
     if (hr_env_get(host->environ, "PMI_RANK") &&
         (hr_env_get(host->environ, "PMI_FD") || hr_env_get(host->environ, "PMI_PORT")) &&
         host->parent_pid > 0 && host->parent_start > 0)
@@ -390,12 +395,21 @@ static int plan_join(struct hr_plan *plan, const struct hr_plan_input *in, char 
 
     if (cfg->join == HR_JOIN_OFF)
         return 0;
-    if (cfg->join_key)
+    if (cfg->join_key) {
         scope = hr_xasprintf("key:%s", cfg->join_key);
-    else if (job && step)
-        scope = hr_xasprintf("slurm:%s.%s@%s", job, step, node ? node : "");
-    else
+    } else if (job && step) {
+        /* two mpirun jobs started from one step (an srun --pty shell) fork
+         * their ranks on this node in that step: their PMIx job is part of
+         * the key (under srun --mpi=pmix it is the step's own, the same for
+         * every task). Not Hydra's parent: a wrapper script between
+         * slurmstepd and hpcrun must not split a step's tasks. */
+        char *pmix = pmix_job_scope(host);
+        scope = hr_xasprintf("slurm:%s.%s@%s%s%s", job, step, node ? node : "",
+                             pmix ? "+" : "", pmix ? pmix : "");
+        free(pmix);
+    } else {
         scope = mpi_job_scope(host);
+    }
     if (!scope && cfg->join == HR_JOIN_ON)
         return hr_fail(err, errlen,
                        "--join: not in a Slurm job step or an mpirun job; name a key: "

@@ -535,7 +535,20 @@ static void test_join_mpirun(void)
         join_scope((char *[]){"PMI_RANK=0", NULL}, 4321, 98765, HR_JOIN_AUTO, NULL),
         NULL);
     /* Slurm's key keeps priority; --no-join and --join=KEY still win */
-    CHECK_SCOPE(join_scope(both, 4321, 98765, HR_JOIN_AUTO, NULL), "slurm:12.3@n1");
+    CHECK_SCOPE(join_scope(both, 4321, 98765, HR_JOIN_AUTO, NULL),
+                "slurm:12.3@n1+pmix:slurm.pmix.12.3@pmix-server.77;/tmp/s");
+    /* ...with the PMIx job of an mpirun started inside the step, so that two
+     * of them are two containers; not Hydra's parent (a wrapper script) */
+    CHECK_SCOPE(join_scope((char *[]){"SLURM_JOB_ID=12", "SLURM_STEP_ID=3",
+                                      "SLURMD_NODENAME=n1", "PMIX_NAMESPACE=99",
+                                      "PMIX_SERVER_URI41=99.0;tcp4://127.0.0.1:1", NULL},
+                           1, 2, HR_JOIN_AUTO, NULL),
+                "slurm:12.3@n1+pmix:99@99.0;tcp4://127.0.0.1:1");
+    CHECK_SCOPE(
+        join_scope((char *[]){"SLURM_JOB_ID=12", "SLURM_STEP_ID=3", "SLURMD_NODENAME=n1",
+                              "PMI_RANK=0", "PMI_FD=3", NULL},
+                   4321, 98765, HR_JOIN_AUTO, NULL),
+        "slurm:12.3@n1");
     CHECK_SCOPE(join_scope(ompi, 50, 60, HR_JOIN_OFF, NULL), NULL);
     CHECK_SCOPE(join_scope(hydra, 4321, 98765, HR_JOIN_OFF, NULL), NULL);
     CHECK_SCOPE(join_scope(hydra, 4321, 98765, HR_JOIN_ON, NULL), "pmi:4321.98765");
