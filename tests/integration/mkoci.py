@@ -158,24 +158,30 @@ def write_layout(out, layers, tag="latest", tamper=None, manifest_type=None):
     print(md)
 
 
+def one_layer_manifest(out, name, content, arch):
+    """The manifest (bytes) of an image of one gzip layer holding one file
+    name with content, its config saying arch; blobs written to out."""
+    tar = make_tar([entry(name, data=content.encode())])
+    blob = gzip.compress(tar, mtime=0)
+    ld = put_blob(out, blob)
+    cfg = image_config([sha(tar)])
+    cfg["architecture"] = arch
+    cb = json.dumps(cfg, sort_keys=True).encode()
+    cd = put_blob(out, cb)
+    return json.dumps({"schemaVersion": 2,
+                       "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                  "digest": cd, "size": len(cb)},
+                       "layers": [{"mediaType": MEDIA["gzip"], "digest": ld,
+                                   "size": len(blob)}]}).encode()
+
+
 def write_multi(out):
     """An index -> image index with an arm64 and an amd64 manifest."""
     os.makedirs(out, exist_ok=True)
     subs = []
     for arch in ("arm64", "amd64"):
-        tar = make_tar([entry("arch", data=arch.encode())])
-        blob = gzip.compress(tar, mtime=0)
-        ld = put_blob(out, blob)
-        cfg = image_config([sha(tar)])
-        cfg["architecture"] = arch
-        cb = json.dumps(cfg, sort_keys=True).encode()
-        cd = put_blob(out, cb)
-        mb = json.dumps({"schemaVersion": 2,
-                         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                    "digest": cd, "size": len(cb)},
-                         "layers": [{"mediaType": MEDIA["gzip"], "digest": ld,
-                                     "size": len(blob)}]}).encode()
+        mb = one_layer_manifest(out, "arch", arch, arch)
         subs.append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
                      "digest": put_blob(out, mb), "size": len(mb),
                      "platform": {"architecture": arch, "os": "linux"}})
@@ -196,19 +202,7 @@ def write_tagged(out, images):
     os.makedirs(out, exist_ok=True)
     descs = []
     for tag, arch, has_platform, content in images:
-        tar = make_tar([entry("f", data=content.encode())])
-        blob = gzip.compress(tar, mtime=0)
-        ld = put_blob(out, blob)
-        cfg = image_config([sha(tar)])
-        cfg["architecture"] = arch
-        cb = json.dumps(cfg, sort_keys=True).encode()
-        cd = put_blob(out, cb)
-        mb = json.dumps({"schemaVersion": 2,
-                         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                    "digest": cd, "size": len(cb)},
-                         "layers": [{"mediaType": MEDIA["gzip"], "digest": ld,
-                                     "size": len(blob)}]}).encode()
+        mb = one_layer_manifest(out, "f", content, arch)
         d = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
              "digest": put_blob(out, mb), "size": len(mb)}
         if has_platform:

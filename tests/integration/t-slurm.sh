@@ -751,8 +751,8 @@ slurm_tests() {
 
     # mpirun inside an allocation starts its daemons with srun, one step per
     # mpirun: two at once in one batch script each share a container per
-    # node among their own ranks, under keys of their own (Slurm's:
-    # job.step@node). The steps are compared, not the namespaces, whose
+    # node among their own ranks, under keys of their own (Slurm's, job.step@node,
+    # with the mpirun's PMIx job). The steps are compared, not the namespaces, whose
     # numbers a later container may reuse should Slurm run the steps one
     # after the other.
     rm -f "$UWORK"/sm.*
@@ -776,9 +776,9 @@ slurm_tests() {
         ok "slurm: two mpiruns in a batch script: one container each, keyed by its own step" ||
         fail "slurm: two mpiruns in a batch script: one container each, keyed by its own step" \
             "$(head "$UWORK"/sm.* 2>&1)"
-    grep -qE '^join +slurm:[0-9]+\.[0-9]+@n1\|' "$UWORK/sm.key" 2>/dev/null &&
-        ok "slurm: mpirun in a batch script: its ranks use Slurm's key (the daemons' step)" ||
-        fail "slurm: mpirun in a batch script: its ranks use Slurm's key (the daemons' step)" \
+    grep -qE '^join +slurm:[0-9]+\.[0-9]+@n1\+pmix:[^|]+\|' "$UWORK/sm.key" 2>/dev/null &&
+        ok "slurm: mpirun in a batch script: its ranks use Slurm's key (the daemons' step) with mpirun's PMIx job" ||
+        fail "slurm: mpirun in a batch script: its ranks use Slurm's key (the daemons' step) with mpirun's PMIx job" \
             "$(cat "$UWORK/sm.key" 2>&1)"
 
     USER_ENV="$mpich" check_ranks 4 "slurm: MPICH, 4 ranks on one node (srun --mpi=pmi2)" \
