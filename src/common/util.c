@@ -287,3 +287,18 @@ const char *hr_env_get(char **env, const char *name)
             return *e + n + 1;
     return NULL;
 }
+
+int hr_pread_exact(hr_pread_fn rd, void *ctx, void *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+
+    if (off > (uint64_t)INT64_MAX - n)
+        return -1;
+    while (got < n) {
+        ssize_t r = rd(ctx, (char *)buf + got, n - got, (off_t)(off + got));
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}

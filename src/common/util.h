@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Out of memory is not recoverable for a launcher: these abort with a message. */
 void *hr_xmalloc(size_t n);
@@ -76,5 +77,11 @@ void hr_fclosep(FILE **f);
 
 /* Look up NAME in a NULL-terminated environment; NULL if absent. */
 const char *hr_env_get(char **env, const char *name);
+
+/* Read n bytes at off; returns bytes read (0 at the end) or a negative errno. */
+typedef ssize_t (*hr_pread_fn)(void *ctx, void *buf, size_t n, off_t off);
+/* Exactly n bytes at off through rd, or -1 (a short read, an error, or an
+ * offset that does not fit). */
+int hr_pread_exact(hr_pread_fn rd, void *ctx, void *buf, size_t n, uint64_t off);
 
 #endif

@@ -14,9 +14,6 @@
 
 #include "common/util.h"
 
-/* Read n bytes at off; returns bytes read (0 at the end) or a negative errno. */
-typedef ssize_t (*hr_pread_fn)(void *ctx, void *buf, size_t n, off_t off);
-
 /* Readers for the two usual sources: ctx is an int * (a file descriptor) for
  * hr_pread_fd, a struct hr_membuf * for hr_pread_mem. */
 ssize_t hr_pread_fd(void *ctx, void *buf, size_t n, off_t off);

@@ -13,22 +13,6 @@
 #define MAX_PHDRS 1024u /* real programs have about a dozen */
 #define HEAD_MAX 256u   /* what the kernel reads first (BINPRM_BUF_SIZE) */
 
-/* Exactly n bytes at off, or -1. */
-static int read_exact(hr_pread_fn rd, void *ctx, void *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-
-    if (off > (uint64_t)INT64_MAX - n)
-        return -1;
-    while (got < n) {
-        ssize_t r = rd(ctx, (char *)buf + got, n - got, (off_t)(off + got));
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 static uint64_t get(const unsigned char *p, size_t n, bool is_be)
 {
     uint64_t v = 0;
@@ -55,7 +39,7 @@ static void elf_interp_copy(hr_pread_fn rd, void *ctx, struct hr_exec_header *h,
 {
     char buf[sizeof(h->interp)];
 
-    if (size < 2 || size > sizeof(buf) || read_exact(rd, ctx, buf, size, off) < 0 ||
+    if (size < 2 || size > sizeof(buf) || hr_pread_exact(rd, ctx, buf, size, off) < 0 ||
         !memchr(buf, '\0', size) || !is_printable(buf))
         return;
     memcpy(h->interp, buf, strlen(buf) + 1);
@@ -76,7 +60,7 @@ static void elf_read(hr_pread_fn rd, void *ctx, const unsigned char *eh,
         return;
     for (unsigned i = 0; i < phnum; i++) {
         if (phoff > UINT64_MAX - (uint64_t)i * phentsize ||
-            read_exact(rd, ctx, ph, want, phoff + (uint64_t)i * phentsize) < 0)
+            hr_pread_exact(rd, ctx, ph, want, phoff + (uint64_t)i * phentsize) < 0)
             return;
         if (get(ph, 4, h->is_be) != PT_INTERP)
             continue;

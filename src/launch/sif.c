@@ -31,21 +31,6 @@
 #define PART_PRIMSYS 2
 #define SQFS_MAGIC "hsqs"
 
-static int read_exact(hr_pread_fn rd, void *ctx, void *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-
-    if (off > (uint64_t)INT64_MAX - n)
-        return -1;
-    while (got < n) {
-        ssize_t r = rd(ctx, (char *)buf + got, n - got, (off_t)(off + got));
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 static uint64_t le(const unsigned char *p, size_t n)
 {
     uint64_t v = 0;
@@ -68,7 +53,7 @@ static uint64_t desc_squashfs(hr_pread_fn rd, void *ctx, uint64_t file_size,
         return 0;
     if (off == 0 || off >= file_size || size > file_size - off || size < sizeof(magic))
         return 0;
-    if (read_exact(rd, ctx, magic, sizeof(magic), off) < 0 ||
+    if (hr_pread_exact(rd, ctx, magic, sizeof(magic), off) < 0 ||
         memcmp(magic, SQFS_MAGIC, sizeof(magic)) != 0)
         return 0;
     return off;
@@ -80,7 +65,7 @@ void hr_sif_read(hr_pread_fn rd, void *ctx, uint64_t file_size, struct hr_sif *o
     uint64_t total, descoff;
 
     memset(out, 0, sizeof(*out));
-    if (file_size < HDR_SIZE || read_exact(rd, ctx, h, sizeof(h), 0) < 0 ||
+    if (file_size < HDR_SIZE || hr_pread_exact(rd, ctx, h, sizeof(h), 0) < 0 ||
         memcmp(h + 32, SIF_MAGIC, sizeof(SIF_MAGIC)) != 0)
         return;
     out->is_sif = true;
@@ -93,7 +78,7 @@ void hr_sif_read(hr_pread_fn rd, void *ctx, uint64_t file_size, struct hr_sif *o
      * without one may still have a system partition */
     for (unsigned part = PART_PRIMSYS; part >= PART_SYSTEM; part--) {
         for (uint64_t i = 0; i < total; i++) {
-            if (read_exact(rd, ctx, d, sizeof(d), descoff + i * DESC_SIZE) < 0)
+            if (hr_pread_exact(rd, ctx, d, sizeof(d), descoff + i * DESC_SIZE) < 0)
                 return;
             out->squashfs_offset = desc_squashfs(rd, ctx, file_size, d, part);
             if (out->squashfs_offset)
