@@ -114,6 +114,12 @@ static unsigned long long proc_start_time(pid_t pid)
 /* The parent and its start time, or 0 for both. Read while the parent is
  * still ours: if it died in between, the kernel reparented hpcrun and
  * getppid() changed, so the start time read may be another process's. */
+bool hr_host_is_pmi_job(char **envp)
+{
+    return hr_env_get(envp, "PMI_RANK") &&
+           (hr_env_get(envp, "PMI_FD") || hr_env_get(envp, "PMI_PORT"));
+}
+
 static void collect_parent(struct hr_host *host)
 {
     pid_t ppid = getppid();
@@ -164,7 +170,9 @@ int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *ho
     host->has_hosts = access("/etc/hosts", F_OK) == 0;
     host->has_resolv = access("/etc/resolv.conf", F_OK) == 0;
     host->pmix_dirs = collect_pmix_dirs(envp);
-    collect_parent(host);
+    /* only a --join key under Hydra needs it: no /proc read otherwise */
+    if (cfg->join != HR_JOIN_OFF && !cfg->join_key && hr_host_is_pmi_job(envp))
+        collect_parent(host);
     host->bind_src = calloc(cfg->n_binds + 1, sizeof(char *));
     host->bind_src_is_dir = calloc(cfg->n_binds + 1, sizeof(bool));
     if (!host->bind_src || !host->bind_src_is_dir) {

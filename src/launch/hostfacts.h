@@ -52,4 +52,8 @@ struct hr_host {
 int hr_host_collect(const struct hr_config *cfg, char **envp, struct hr_host *host);
 void hr_host_free(struct hr_host *host, size_t n_binds);
 
+/* Whether envp is a rank's of a PMI (MPICH Hydra) job: PMI_RANK with
+ * PMI_FD or PMI_PORT. Pure. */
+bool hr_host_is_pmi_job(char **envp);
+
 #endif

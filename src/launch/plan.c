@@ -375,9 +375,8 @@ static char *mpi_job_scope(const struct hr_host *host)
     if (hr_env_get(host->environ, "PMIX_NAMESPACE") &&
         hr_env_get(host->environ, "PMIX_RANK"))
         return pmix_job_scope(host);
-    if (hr_env_get(host->environ, "PMI_RANK") &&
-        (hr_env_get(host->environ, "PMI_FD") || hr_env_get(host->environ, "PMI_PORT")) &&
-        host->parent_pid > 0 && host->parent_start > 0)
+    if (hr_host_is_pmi_job(host->environ) && host->parent_pid > 0 &&
+        host->parent_start > 0)
         return hr_xasprintf("pmi:%d.%llu", (int)host->parent_pid, host->parent_start);
     return NULL;
 }
