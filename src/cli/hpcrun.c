@@ -1,7 +1,7 @@
 /* hpcrun: run a command inside a SquashFS image, without setuid and without
  * a daemon. A thin CLI over the launch library (launch.c; hpcrun run is a
  * launch too, config.c reads it), with the commands that print and run
- * nothing: --help, --version, --site-config, --devices (and doctor,
+ * nothing: --help, --version, --site-config, --devices, --list (and doctor,
  * doctor.c). */
 #include "autoconfig.h"
 
@@ -21,6 +21,7 @@
 #include "launch/image.h"
 #include "launch/inject.h"
 #include "launch/launch.h"
+#include "launch/linger.h"
 
 extern char **environ;
 
@@ -69,6 +70,12 @@ static void usage(FILE *out)
         "      --devices                 print the devices found and what would be\n"
         "                                bound (IMAGE optional), run nothing\n"
         "      --dry-run                 print the launch plan, mount nothing\n"
+        "      --linger=TIME             keep the image mounted for TIME (seconds, or\n"
+        "                                with s, m or h; default 60s, 0: not at all)\n"
+        "                                after the container exits, so that the next\n"
+        "                                launch of it by you on this node starts warm\n"
+        "      --list                    list your image mounts that linger on this\n"
+        "                                node, run nothing\n"
         "  -v, --verbose                 more messages; repeat for debugging\n"
         "  -q, --quiet                   errors only\n"
         "  -h, --help                    show this help\n"
@@ -83,8 +90,9 @@ static void usage(FILE *out)
         "hpcrun doctor checks this node (and IMAGE) and says how to fix what it\n"
         "finds; it exits 1 if something would break a launch.\n"
         "\n"
-        "Environment: HPCRUN_BIND (comma-separated --bind specs), HPCRUN_CONFIG (site\n"
-        "config file, instead of " SYSCONFDIR "/hpcrun/hpcrun.conf; it must exist).\n"
+        "Environment: HPCRUN_BIND (comma-separated --bind specs), HPCRUN_LINGER (as\n"
+        "--linger), HPCRUN_CONFIG (site config file,\n"
+        "instead of " SYSCONFDIR "/hpcrun/hpcrun.conf; it must exist).\n"
         "See hpcrun(1) for the environment rules and the site config file.\n",
         out);
 }
@@ -124,6 +132,7 @@ static int show_site_config(const struct hr_config *cfg, char **envp)
            cfg->stage.kernel_mount_dirs ? cfg->stage.kernel_mount_dirs : "");
     printf("stage-max-size=%llu\nstage-min-free=%llu\n", cfg->stage.max_size,
            cfg->stage.min_free);
+    printf("linger=%d\n", cfg->linger_s);
     print_host_policy(cfg);
     fflush(stdout);
     for (size_t i = 0; i < cfg->site_unknown.n; i++)
@@ -199,6 +208,10 @@ int main(int argc, char **argv)
         rc = show_devices(&cfg, environ);
         hr_config_free(&cfg);
         return rc;
+    case HR_ACTION_LIST:
+        hr_linger_list(stdout);
+        hr_config_free(&cfg);
+        return fflush(stdout) == 0 ? HR_EXIT_OK : HR_EXIT_FAIL;
     case HR_ACTION_LAUNCH:
         break;
     }

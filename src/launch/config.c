@@ -121,6 +121,8 @@ enum {
     OPT_DEVICES,
     OPT_JOIN_LEAD,
     OPT_ENTRYPOINT,
+    OPT_LINGER,
+    OPT_LIST,
 };
 
 const char *const hr_set_names[HR_N_SETS] = {"nvidia", "amd", "intel", "verbs", "cxi"};
@@ -150,6 +152,8 @@ static const struct option long_options[] = {
     {"devices", no_argument, NULL, OPT_DEVICES},
     {"join-lead", required_argument, NULL, OPT_JOIN_LEAD},
     {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+    {"linger", required_argument, NULL, OPT_LINGER},
+    {"list", no_argument, NULL, OPT_LIST},
     {NULL, 0, NULL, 0},
 };
 
@@ -238,6 +242,11 @@ static int config_parse_run_option(struct hr_config *cfg, int c, const char *arg
     case OPT_SITE_CONFIG:
         config_want(cfg, HR_ACTION_SITE_CONFIG);
         return 0;
+    case OPT_LIST:
+        config_want(cfg, HR_ACTION_LIST);
+        return 0;
+    case OPT_LINGER:
+        return hr_config_parse_linger("--linger", arg, &cfg->linger_s, err, errlen);
     }
     return config_parse_host_option(cfg, c, arg, err, errlen);
 }
@@ -535,10 +544,35 @@ int hr_config_parse_size(const char *key, const char *value, unsigned long long 
     return 0;
 }
 
+int hr_config_parse_linger(const char *key, const char *value, int *out, char *err,
+                           size_t errlen)
+{
+    static const char units[] = "smh";
+    static const int scale[] = {1, 60, 3600};
+    const char *u = NULL;
+    unsigned long long v;
+    char *end;
+
+    errno = 0;
+    v = value[0] >= '0' && value[0] <= '9' ? strtoull(value, &end, 10) : 0;
+    if (value[0] < '0' || value[0] > '9' ||
+        (*end && (end[1] || !(u = strchr(units, *end)))))
+        return hr_fail(err, errlen, "%s: '%s' is not a time (seconds, or with s, m or h)",
+                       key, value);
+    if (u)
+        v *= (unsigned long long)scale[u - units];
+    if (errno == ERANGE || v > HR_LINGER_MAX_S)
+        return hr_fail(err, errlen, "%s: '%s' is longer than a week", key, value);
+    *out = (int)v;
+    return 0;
+}
+
 /* One site policy key; returns 1 if key is not one of them. */
 static int site_policy_key(struct hr_config *cfg, const char *key, const char *value,
                            char *err, size_t errlen)
 {
+    if (strcmp(key, "linger") == 0)
+        return hr_config_parse_linger(key, value, &cfg->linger_s, err, errlen);
     if (strcmp(key, "stage-max-size") == 0)
         return hr_config_parse_size(key, value, &cfg->stage.max_size, err, errlen);
     if (strcmp(key, "stage-min-free") == 0)
@@ -627,6 +661,10 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
 int hr_config_apply_env(struct hr_config *cfg, char **envp, char *err, size_t errlen)
 {
     for (char **e = envp; e && *e; e++) {
+        if (strncmp(*e, "HPCRUN_LINGER=", 14) == 0 && (*e)[14] &&
+            hr_config_parse_linger("HPCRUN_LINGER", *e + 14, &cfg->linger_s, err,
+                                   errlen) < 0)
+            return -1;
         if (strncmp(*e, "HPCRUN_BIND=", 12) == 0) {
             char *copy = hr_xstrdup(*e + 12), *save = NULL;
             for (char *s = strtok_r(copy, ",", &save); s;
@@ -667,6 +705,7 @@ int hr_config_load_site(struct hr_config *cfg, char **envp, char *err, size_t er
     memset(cfg, 0, sizeof(*cfg));
     cfg->stage.max_size = HR_STAGE_MAX_SIZE_DEFAULT;
     cfg->stage.min_free = HR_STAGE_MIN_FREE_DEFAULT;
+    cfg->linger_s = HR_LINGER_DEFAULT_S;
     text = hr_read_file(site, 1 << 20, NULL);
     /* No file at the default path: no site config. A file named on purpose
      * that cannot be read is a mistake to say, not to run without. */

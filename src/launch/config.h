@@ -41,6 +41,7 @@ struct hr_set_override {
 enum hr_action {
     HR_ACTION_LAUNCH,
     HR_ACTION_DEVICES,     /* --devices: print what would be bound, run nothing */
+    HR_ACTION_LIST,        /* --list: the user's lingering image servers */
     HR_ACTION_SITE_CONFIG, /* --site-config: print the site policy (the prolog reads it)
                             */
     HR_ACTION_VERSION,     /* --version */
@@ -76,6 +77,10 @@ struct hr_config {
     bool is_writable_tmpfs;
     bool is_fakeroot;
     bool is_dry_run;
+    /* site "linger", HPCRUN_LINGER, --linger: seconds an image's FUSE server
+     * outlives its last container, for a warm launch of the same image
+     * (linger.h); 0: none */
+    int linger_s;
     struct hr_stage_policy stage; /* read by the prolog and epilog only */
     /* Host libraries (hostlibs.h): defaults, not restrictions, like binds. */
     char *ld_so_cache;    /* ld-so-cache: the host's cache (default /etc/ld.so.cache) */
@@ -119,6 +124,15 @@ int hr_config_apply_site(struct hr_config *cfg, const char *name, const char *te
 
 /* Apply HPCRUN_* variables from envp (HPCRUN_BIND: comma-separated specs). */
 int hr_config_apply_env(struct hr_config *cfg, char **envp, char *err, size_t errlen);
+
+/* The shipped linger time, and the longest one accepted. */
+#define HR_LINGER_DEFAULT_S 60
+#define HR_LINGER_MAX_S (7 * 24 * 3600)
+
+/* A linger time: seconds, or a number with s, m or h. Returns 0 or -1 with
+ * a message naming key in err. Pure. */
+int hr_config_parse_linger(const char *key, const char *value, int *out, char *err,
+                           size_t errlen);
 
 /* Shipped defaults of the staging caps (bytes); 0 in the file lifts a cap. */
 #define HR_STAGE_MAX_SIZE_DEFAULT (32ULL << 30)

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "launch/imagefs.h"
 #include "launch/join.h"
+#include "launch/linger.h"
 #include "launch/mount.h"
 
 /* ---- the FUSE server ----------------------------------------------------- */
@@ -351,7 +352,8 @@ struct server_args {
     struct read_pool pool;
     int listen_fd; /* --join: the step's socket (-1: not joining) */
     int ready_fd;  /* --join: readable once the leader's root is ready */
-    int members[HR_JOIN_MAX_MEMBERS]; /* --join: pidfds of the other members */
+    int members[HR_JOIN_MAX_MEMBERS]; /* pidfds of the containers (--join's
+                                       * others, and warm launches) */
     size_t n_members;
     bool is_owner_gone;
     bool is_parallel;
@@ -361,6 +363,15 @@ struct server_args {
     int owner_pidfd;
     pid_t owner;
     unsigned long long owner_start;
+    /* warm launches (linger.h): the image's socket (-1: the server exits
+     * with its last container), how long it lingers, and since when it has
+     * had no container */
+    int linger_fd;
+    int linger_s;
+    struct hr_linger_ns ns; /* what a lingering server holds (all -1 if none) */
+    const char *image_path; /* for --list */
+    struct timespec idle_since;
+    bool is_idle;
 };
 
 static bool owner_is_gone(const struct server_args *a)
@@ -370,23 +381,19 @@ static bool owner_is_gone(const struct server_args *a)
                : proc_start_time(a->owner) != a->owner_start;
 }
 
-/* --join: drop members that are gone, take in new ones once the root is
- * ready. pfd[base] is the ready pipe or the socket, then the members. */
-static void join_poll_events(struct server_args *a, const struct pollfd *pfd, size_t base)
-{
-    bool is_ready_event = a->ready_fd >= 0 && pfd[base].revents;
-    bool is_accept_event =
-        a->ready_fd < 0 && a->listen_fd >= 0 && (pfd[base].revents & POLLIN);
-    size_t k = base + (a->ready_fd >= 0 || a->listen_fd >= 0 ? 1 : 0), m = 0;
+/* The slots of image_serve's poll array. */
+enum { SLOT_FUSE, SLOT_OWNER, SLOT_JOIN, SLOT_LINGER, SLOT_MEMBERS };
 
-    for (size_t i = 0; i < a->n_members; i++, k++) {
-        if (pfd[k].revents)
-            close(a->members[i]);
-        else
-            a->members[m++] = a->members[i];
-    }
-    a->n_members = m;
-    if (is_ready_event) {
+static void members_add(struct server_args *a, int member)
+{
+    if (member >= 0)
+        a->members[a->n_members++] = member;
+}
+
+/* --join: take in new members once the root is ready. */
+static void join_poll_events(struct server_args *a, const struct pollfd *pfd)
+{
+    if (a->ready_fd >= 0 && pfd[SLOT_JOIN].revents) {
         char byte;
         /* The byte: the root is ready, accept from now on. End of file
          * instead: the leader failed before it was, so nobody may enter
@@ -397,59 +404,142 @@ static void join_poll_events(struct server_args *a, const struct pollfd *pfd, si
         }
         close(a->ready_fd);
         a->ready_fd = -1;
-    } else if (is_accept_event) {
-        int member = hr_join_accept(a->listen_fd);
-        if (member >= 0)
-            a->members[a->n_members++] = member;
+    } else if (a->ready_fd < 0 && a->listen_fd >= 0 &&
+               (pfd[SLOT_JOIN].revents & POLLIN)) {
+        members_add(a, hr_join_accept(a->listen_fd, a->ns.user, a->ns.launch));
     }
 }
 
+/* What `hpcrun --list` shows of this server: one line. */
+static char *linger_status(const struct server_args *a)
+{
+    struct timespec now;
+    char idle[32] = "-", linger[32];
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (a->is_idle)
+        snprintf(idle, sizeof(idle), "%llds",
+                 (long long)(now.tv_sec - a->idle_since.tv_sec));
+    snprintf(linger, sizeof(linger), "%ds", a->linger_s);
+    return hr_xasprintf("%-8d %-10zu %-8s %-8s %s\n", (int)getpid(),
+                        a->n_members + (a->is_owner_gone ? 0 : 1), idle, linger,
+                        a->image_path);
+}
+
+/* Containers that are gone leave; a warm launch or a query may come in. */
+static void member_poll_events(struct server_args *a, const struct pollfd *pfd)
+{
+    size_t k = SLOT_MEMBERS, m = 0;
+
+    for (size_t i = 0; i < a->n_members; i++, k++) {
+        if (pfd[k].revents)
+            close(a->members[i]);
+        else
+            a->members[m++] = a->members[i];
+    }
+    a->n_members = m;
+    join_poll_events(a, pfd);
+    if (a->linger_fd >= 0 && (pfd[SLOT_LINGER].revents & POLLIN)) {
+        char *status = linger_status(a);
+        members_add(a, hr_linger_accept(a->linger_fd, &a->ns, status));
+        free(status);
+    }
+}
+
+/* With no container left: exit, or linger. The first time, the container
+ * is gone for good: nobody may --join it any more, and the server lets its
+ * mount namespace go. Returns the poll timeout (ms) until the linger time
+ * ends, or exits. */
+static int server_idle(struct server_args *a)
+{
+    struct timespec now;
+    long long left_ms;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (a->linger_fd < 0)
+        _exit(0);
+    if (!a->is_idle) {
+        int *fds[] = {&a->listen_fd, &a->ready_fd, &a->ns.launch};
+        for (size_t i = 0; i < HR_ARRAY_LEN(fds); i++) {
+            if (*fds[i] >= 0)
+                close(*fds[i]);
+            *fds[i] = -1;
+        }
+        a->is_idle = true;
+        a->idle_since = now;
+    }
+    left_ms = (long long)a->linger_s * 1000 -
+              ((long long)(now.tv_sec - a->idle_since.tv_sec) * 1000 +
+               (now.tv_nsec - a->idle_since.tv_nsec) / 1000000);
+    if (left_ms <= 0)
+        _exit(0);
+    return (int)left_ms;
+}
+
+/* The poll array: the FUSE device, the owner, --join's socket or ready
+ * pipe, the image's socket, then the members. A full array takes nobody in:
+ * a newcomer waits in the backlog, since one accepted now would get the
+ * namespaces without being watched. */
+static size_t serve_poll_fds(const struct server_args *a, struct pollfd *pfd)
+{
+    bool has_pidfd = a->owner_pidfd >= 0 && !a->is_owner_gone;
+    bool has_room = a->n_members < HR_ARRAY_LEN(a->members);
+    size_t np = SLOT_MEMBERS;
+
+    pfd[SLOT_FUSE] = (struct pollfd){.fd = a->fuse_fd, .events = POLLIN};
+    pfd[SLOT_OWNER] =
+        (struct pollfd){.fd = has_pidfd ? a->owner_pidfd : -1, .events = POLLIN};
+    pfd[SLOT_JOIN] = (struct pollfd){.fd = a->ready_fd >= 0 ? a->ready_fd
+                                           : has_room       ? a->listen_fd
+                                                            : -1,
+                                     .events = POLLIN};
+    pfd[SLOT_LINGER] =
+        (struct pollfd){.fd = has_room ? a->linger_fd : -1, .events = POLLIN};
+    for (size_t i = 0; i < a->n_members; i++)
+        pfd[np++] = (struct pollfd){.fd = a->members[i], .events = POLLIN};
+    return np;
+}
+
 /* The server's loop: answer FUSE requests until the container's processes
- * are gone (the first one, and with --join every member). It ignores the
- * signals a job step or a terminal sends (the application may trap SIGTERM
- * and still need its files) and dies with the application instead; SIGKILL
- * still ends it. */
+ * are gone (the first one, and every --join member and warm launch since),
+ * and then for the linger time. It ignores the signals a job step or a
+ * terminal sends (the application may trap SIGTERM and still need its
+ * files) and dies with the application instead; SIGKILL still ends it. */
 static void __attribute__((noreturn)) image_serve(struct server_args *a)
 {
     struct fuse_buf buf = {0};
     const int ignored[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGUSR1,
                            SIGUSR2, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU};
+    int timeout = -1;
 
     for (size_t i = 0; i < HR_ARRAY_LEN(ignored); i++)
         signal(ignored[i], SIG_IGN);
     read_pool_start(&a->pool, a->se, a->fs, a->is_parallel);
     for (;;) {
-        struct pollfd pfd[3 + HR_JOIN_MAX_MEMBERS];
-        size_t np = 0;
+        struct pollfd pfd[SLOT_MEMBERS + HR_JOIN_MAX_MEMBERS];
         bool has_pidfd = a->owner_pidfd >= 0 && !a->is_owner_gone;
+        size_t np = serve_poll_fds(a, pfd);
         int n, res;
 
-        pfd[np++] = (struct pollfd){.fd = a->fuse_fd, .events = POLLIN};
-        pfd[np++] =
-            (struct pollfd){.fd = has_pidfd ? a->owner_pidfd : -1, .events = POLLIN};
-        if (a->ready_fd >= 0)
-            pfd[np++] = (struct pollfd){.fd = a->ready_fd, .events = POLLIN};
-        else if (a->listen_fd >= 0)
-            /* full: a newcomer waits in the backlog, since one accepted
-             * now would get the namespaces without being watched */
-            pfd[np++] = (struct pollfd){
-                .fd = a->n_members < HR_ARRAY_LEN(a->members) ? a->listen_fd : -1,
-                .events = POLLIN};
-        for (size_t i = 0; i < a->n_members; i++)
-            pfd[np++] = (struct pollfd){.fd = a->members[i], .events = POLLIN};
-        n = poll(pfd, np, has_pidfd || a->is_owner_gone ? -1 : 250);
+        n = poll(pfd, np,
+                 a->is_idle                      ? timeout
+                 : has_pidfd || a->is_owner_gone ? -1
+                                                 : 250);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             _exit(1);
-        if (!a->is_owner_gone && (has_pidfd ? pfd[1].revents != 0 : owner_is_gone(a)))
+        if (!a->is_owner_gone &&
+            (has_pidfd ? pfd[SLOT_OWNER].revents != 0 : owner_is_gone(a)))
             a->is_owner_gone = true;
-        join_poll_events(a, pfd, 2);
+        member_poll_events(a, pfd);
         if (a->is_owner_gone && a->n_members == 0)
+            timeout = server_idle(a);
+        else
+            a->is_idle = false;
+        if (pfd[SLOT_FUSE].revents & (POLLERR | POLLHUP | POLLNVAL))
             _exit(0);
-        if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL))
-            _exit(0);
-        if (!(pfd[0].revents & POLLIN))
+        if (!(pfd[SLOT_FUSE].revents & POLLIN))
             continue;
         res = fuse_session_receive_buf(a->se, &buf);
         if (res == -EINTR || res == -EAGAIN)
@@ -465,7 +555,16 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
  * server is nobody's child but init's (or the subreaper's). */
 static void __attribute__((noreturn)) server_detach(struct server_args *a)
 {
-    pid_t srv = fork();
+    pid_t srv;
+
+    /* before the caller goes on (it waits for this process): the server
+     * must not keep what the caller mounts next, its container */
+    if (a->linger_fd >= 0 && hr_linger_base(&a->ns) < 0) {
+        hr_warn("%s: the image server will not linger", a->what);
+        close(a->linger_fd);
+        a->linger_fd = -1;
+    }
+    srv = fork();
 
     if (srv != 0)
         _exit(srv < 0 ? 1 : 0);
@@ -480,7 +579,9 @@ static void __attribute__((noreturn)) server_detach(struct server_args *a)
     dup2(a->devnull_fd, 1);
     dup2(a->devnull_fd, 2);
     {
-        int keep[] = {a->fuse_fd, a->keep_fd, a->owner_pidfd, a->listen_fd, a->ready_fd};
+        int keep[] = {a->fuse_fd,   a->keep_fd,  a->owner_pidfd,
+                      a->listen_fd, a->ready_fd, a->linger_fd,
+                      a->ns.launch, a->ns.user,  a->ns.image};
         close_fds_except(keep, HR_ARRAY_LEN(keep));
     }
     if (chdir("/") < 0)
@@ -557,7 +658,11 @@ int hr_image_mount_fuse(struct hr_image *img, const struct hr_fuse_opts *o)
                             .fuse_fd = o->fuse_fd,
                             .owner = join && join->owner ? join->owner : getpid(),
                             .listen_fd = join ? join->listen_fd : -1,
-                            .ready_fd = join ? join->ready_rd : -1};
+                            .ready_fd = join ? join->ready_rd : -1,
+                            .linger_fd = o->linger_fd,
+                            .linger_s = o->linger_s,
+                            .ns = {-1, -1, -1},
+                            .image_path = o->image_path};
     /* default_permissions: the kernel checks mode bits, so the image's files
      * are exactly as readable inside as the image says. */
     snprintf(opts, sizeof(opts),
@@ -592,7 +697,9 @@ int hr_image_keep_join(struct hr_join *join, int devnull_fd)
                             .fuse_fd = -1,
                             .owner = join->owner ? join->owner : getpid(),
                             .listen_fd = join->listen_fd,
-                            .ready_fd = join->ready_rd};
+                            .ready_fd = join->ready_rd,
+                            .linger_fd = -1,
+                            .ns = {-1, -1, -1}};
 
     /* image_serve() without a FUSE session: fuse_fd -1 is never ready, so
      * it only answers the members and exits with the last of them. */

@@ -23,12 +23,21 @@ struct hr_fuse_opts {
     struct hr_join *join; /* --join: the leader's socket and ready pipe, which
                            * the server takes over; NULL otherwise */
     int devnull_fd;       /* the server's stdin, stdout and stderr */
+    /* warm launches (linger.h): the image's socket, bound for the server,
+     * which then takes it (-1: exit with the last container), how long the
+     * server lingers after its last container, and the image as --list
+     * shows it */
+    int linger_fd;
+    int linger_s;
+    const char *image_path;
 };
 
 /* Mount the image with FUSE as opts says and fork the server. The server
  * watches its owner (join->owner, else this process) through a pidfd (or,
- * on kernels without pidfd, its PID) and exits when that process is gone,
- * so the mount never outlives the container. Returns 0 or -1 (logged). */
+ * on kernels without pidfd, its PID), and every container that joined it
+ * since, and exits when they are gone (with a linger socket: once it has
+ * had none for the linger time), so the mount never outlives its
+ * containers unnoticed. Returns 0 or -1 (logged). */
 int hr_image_mount_fuse(struct hr_image *img, const struct hr_fuse_opts *opts);
 
 /* --join with a mount that needs no FUSE server (the prolog's kernel mount):

@@ -63,32 +63,53 @@ static void hmac_sha256(const uint8_t key[HR_JOIN_SECRET_LEN], const char *msg,
     explicit_bzero(&c, sizeof(c));
 }
 
-void hr_join_name(const char *key, uid_t uid, const uint8_t secret[HR_JOIN_SECRET_LEN],
-                  char *out, size_t len)
+/* "PREFIX/UID/" + the key's MAC in hex */
+static void name_format(const char *prefix, const char *key, uid_t uid,
+                        const uint8_t secret[HR_JOIN_SECRET_LEN], char *out, size_t len)
 {
     uint8_t mac[SHA256_DIGEST_LENGTH];
     char mac_hex[2 * SHA256_DIGEST_LENGTH + 1];
 
     hmac_sha256(secret, key, mac);
     hr_hex_encode(mac, sizeof(mac), mac_hex);
-    snprintf(out, len, "hpcrun/%u/%s", (unsigned)uid, mac_hex);
+    snprintf(out, len, "%s/%u/%s", prefix, (unsigned)uid, mac_hex);
 }
 
-int hr_join_step_name(char **env, const char *key, uid_t uid, char *out, size_t len)
+void hr_join_name(const char *key, uid_t uid, const uint8_t secret[HR_JOIN_SECRET_LEN],
+                  char *out, size_t len)
+{
+    name_format(HR_JOIN_PREFIX, key, uid, secret, out, len);
+}
+
+static int secret_load(char **env, uint8_t secret[HR_JOIN_SECRET_LEN], bool is_quiet);
+
+/* The name under the user's secret. Root keeps its secret in its own home,
+ * never where its environment points: root run with another user's HOME
+ * (sudo -E) must not make files where that user chooses. */
+static int name_under_secret(char **env, const char *prefix, const char *key, uid_t uid,
+                             char *out, size_t len)
 {
     uint8_t secret[HR_JOIN_SECRET_LEN];
     struct passwd *pw = geteuid() == 0 ? getpwuid(0) : NULL;
     hr_autofree char *root_home = pw ? hr_xasprintf("HOME=%s", pw->pw_dir) : NULL;
     char *root_env[] = {root_home, NULL};
+    bool is_quiet = strcmp(prefix, HR_JOIN_PREFIX) != 0;
 
-    /* Root keeps its secret in its own home, never where its environment
-     * points: root run with another user's HOME (sudo -E) must not make
-     * files where that user chooses. */
-    if (hr_join_secret(geteuid() == 0 ? root_env : env, secret) < 0)
+    if (secret_load(geteuid() == 0 ? root_env : env, secret, is_quiet) < 0)
         return -1;
-    hr_join_name(key, uid, secret, out, len);
+    name_format(prefix, key, uid, secret, out, len);
     explicit_bzero(secret, sizeof(secret));
     return 0;
+}
+
+int hr_join_step_name(char **env, const char *key, uid_t uid, char *out, size_t len)
+{
+    return name_under_secret(env, HR_JOIN_PREFIX, key, uid, out, len);
+}
+
+int hr_join_image_name(char **env, const char *key, uid_t uid, char *out, size_t len)
+{
+    return name_under_secret(env, HR_JOIN_IMAGE_PREFIX, key, uid, out, len);
 }
 
 /* Open the directory path (relative to at), making it 0700 first if it is
@@ -225,6 +246,13 @@ static int secret_open(int dir)
 
 int hr_join_secret(char **env, uint8_t secret[HR_JOIN_SECRET_LEN])
 {
+    return secret_load(env, secret, false);
+}
+
+/* is_quiet: a warm launch (hr_join_image_name) only says at -vv why it
+ * cannot look for a lingering server; it launches cold then. */
+static int secret_load(char **env, uint8_t secret[HR_JOIN_SECRET_LEN], bool is_quiet)
+{
     hr_autofree char *where = NULL;
     hr_autoclose int base = secret_base(env, &where);
     hr_autoclose int top = -1, dir = -1, fd = -1;
@@ -232,7 +260,11 @@ int hr_join_secret(char **env, uint8_t secret[HR_JOIN_SECRET_LEN])
     char why[128] = "";
 
     if (!where) {
-        hr_warn("--join: no directory for the secret (HOME is not set); %s", JOIN_ALONE);
+        if (is_quiet)
+            hr_debug("no directory for the secret (HOME is not set): no warm launch");
+        else
+            hr_warn("--join: no directory for the secret (HOME is not set); %s",
+                    JOIN_ALONE);
         return -1;
     }
     /* The directories from the base down are the user's (root with another
@@ -254,12 +286,16 @@ int hr_join_secret(char **env, uint8_t secret[HR_JOIN_SECRET_LEN])
         snprintf(why, sizeof(why), "cannot read it");
     if (!why[0])
         snprintf(why, sizeof(why), "%s", strerror(errno));
-    hr_warn("--join: %s%s: %s; %s", where, leaf ? leaf : "/hpcrun/join/key", why,
-            JOIN_ALONE);
+    if (is_quiet)
+        hr_debug("%s%s: %s: no warm launch", where, leaf ? leaf : "/hpcrun/join/key",
+                 why);
+    else
+        hr_warn("--join: %s%s: %s; %s", where, leaf ? leaf : "/hpcrun/join/key", why,
+                JOIN_ALONE);
     return -1;
 }
 
-static socklen_t join_addr(const char *name, struct sockaddr_un *a)
+socklen_t hr_join_addr(const char *name, struct sockaddr_un *a)
 {
     size_t n = strlen(name);
 
@@ -272,7 +308,7 @@ static socklen_t join_addr(const char *name, struct sockaddr_un *a)
 
 /* The uid of the socket's peer (as the caller's user namespace sees it), or
  * (uid_t)-1. */
-static uid_t peer_uid(int fd)
+uid_t hr_join_peer_uid(int fd)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
@@ -304,7 +340,7 @@ static struct msghdr *fd_message_init(struct fd_message *m, size_t n)
     return &m->msg;
 }
 
-static int send_fds(int sock, const int *fds, size_t n)
+int hr_join_send_fds(int sock, const int *fds, size_t n)
 {
     struct fd_message m;
     struct msghdr *msg = fd_message_init(&m, n);
@@ -317,10 +353,7 @@ static int send_fds(int sock, const int *fds, size_t n)
     return sendmsg(sock, msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-/* Receive exactly n (1 or 2) descriptors, waiting at most ms. A message with
- * any other number is refused and every descriptor it brought is closed: the
- * FUSE server lives as long as the container and must not collect them. */
-static int recv_fds(int sock, int *fds, size_t n, int ms)
+int hr_join_recv(int sock, char *byte, int *fds, size_t max, int ms)
 {
     struct fd_message m;
     struct msghdr *msg = fd_message_init(&m, 0);
@@ -330,11 +363,14 @@ static int recv_fds(int sock, int *fds, size_t n, int ms)
 
     if (poll(&p, 1, ms) != 1 || recvmsg(sock, msg, MSG_CMSG_CLOEXEC) != 1)
         return -1;
+    *byte = m.byte;
     c = CMSG_FIRSTHDR(msg);
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+    if (!c)
+        return 0;
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
         return -1;
     got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    if (got != n) {
+    if (got > max) {
         for (size_t i = 0; i < got; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
@@ -342,8 +378,24 @@ static int recv_fds(int sock, int *fds, size_t n, int ms)
         }
         return -1;
     }
-    memcpy(fds, CMSG_DATA(c), n * sizeof(int));
-    return 0;
+    memcpy(fds, CMSG_DATA(c), got * sizeof(int));
+    return (int)got;
+}
+
+/* Receive exactly n (1 or 2) descriptors, waiting at most ms. A message with
+ * any other number is refused and every descriptor it brought is closed: the
+ * FUSE server lives as long as the container and must not collect them. */
+int hr_join_recv_fds(int sock, int *fds, size_t n, int ms)
+{
+    char byte;
+    int got = hr_join_recv(sock, &byte, fds, n, ms);
+
+    if (got >= 0 && (size_t)got != n) {
+        for (int i = 0; i < got; i++)
+            close(fds[i]);
+        return -1;
+    }
+    return got < 0 ? -1 : 0;
 }
 
 /* Connect to the leader and enter its namespaces: HR_JOIN_MEMBER, joined;
@@ -352,7 +404,7 @@ static int recv_fds(int sock, int *fds, size_t n, int ms)
 static enum hr_join_role join_member(const char *name)
 {
     struct sockaddr_un a;
-    socklen_t alen = join_addr(name, &a);
+    socklen_t alen = hr_join_addr(name, &a);
     hr_autoclose int sock =
         socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     hr_autoclose int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
@@ -380,12 +432,13 @@ static enum hr_join_role join_member(const char *name)
         return HR_JOIN_LEADER; /* the leader went away: the name is free again */
     /* the name is no secret once bound (/proc/net/unix): anyone may take it
      * after a step, should a later launch use the same key */
-    if ((peer = peer_uid(sock)) != getuid()) {
+    if ((peer = hr_join_peer_uid(sock)) != getuid()) {
         hr_warn("--join: @%s is held by uid %d, not by you; %s", name, (int)peer,
                 JOIN_ALONE);
         return HR_JOIN_ALONE;
     }
-    if (send_fds(sock, &self, 1) < 0 || recv_fds(sock, ns, 2, JOIN_WAIT_MS) < 0)
+    if (hr_join_send_fds(sock, &self, 1) < 0 ||
+        hr_join_recv_fds(sock, ns, 2, JOIN_WAIT_MS) < 0)
         return HR_JOIN_LEADER; /* the leader failed before its root was ready */
     user_ns = ns[0];
     mnt_ns = ns[1];
@@ -415,7 +468,7 @@ static int join_lead(const struct sockaddr_un *a, socklen_t alen, struct hr_join
 enum hr_join_role hr_join_enter(const char *name, struct hr_join *j)
 {
     struct sockaddr_un a;
-    socklen_t alen = join_addr(name, &a);
+    socklen_t alen = hr_join_addr(name, &a);
 
     j->listen_fd = j->ready_rd = j->ready_wr = -1;
     for (int attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
@@ -461,28 +514,35 @@ void hr_join_close(struct hr_join *j)
     }
 }
 
-int hr_join_accept(int listen_fd)
+int hr_join_answer(int c, int member, int user_ns, int mnt_ns)
 {
-    int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    int member = -1, ns[2];
+    int ns[2];
 
-    if (c < 0)
-        return -1;
-    /* the server runs inside the user namespace: the peer's uid is
-     * translated into it, and only the same user maps to ours */
-    if (peer_uid(c) != getuid() || recv_fds(c, &member, 1, 5000) < 0) {
-        close(c);
-        return -1;
-    }
-    ns[0] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-    ns[1] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-    if (ns[0] < 0 || ns[1] < 0 || send_fds(c, ns, 2) < 0) {
+    ns[0] = user_ns >= 0 ? fcntl(user_ns, F_DUPFD_CLOEXEC, 3)
+                         : open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+    ns[1] = mnt_ns >= 0 ? fcntl(mnt_ns, F_DUPFD_CLOEXEC, 3)
+                        : open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (ns[0] < 0 || ns[1] < 0 || hr_join_send_fds(c, ns, 2) < 0) {
         close(member);
         member = -1;
     }
     for (int i = 0; i < 2; i++)
         if (ns[i] >= 0)
             close(ns[i]);
+    return member;
+}
+
+int hr_join_accept(int listen_fd, int user_ns, int mnt_ns)
+{
+    int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    int member = -1;
+
+    if (c < 0)
+        return -1;
+    /* the server runs inside the user namespace: the peer's uid is
+     * translated into it, and only the same user maps to ours */
+    if (hr_join_peer_uid(c) == getuid() && hr_join_recv_fds(c, &member, 1, 5000) == 0)
+        member = hr_join_answer(c, member, user_ns, mnt_ns);
     close(c);
     return member;
 }

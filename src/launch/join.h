@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* HR_JOIN_ALONE: no container to share; build one as without --join */
@@ -74,7 +75,31 @@ void hr_join_ready(struct hr_join *j);
 void hr_join_close(struct hr_join *j);
 
 /* Server side: answer one connection on listen_fd. Returns a pidfd of the new
- * member (to watch), or -1 if the connection was refused or failed. */
-int hr_join_accept(int listen_fd);
+ * member (to watch), or -1 if the connection was refused or failed. The
+ * member gets user_ns and mnt_ns (-1: the server's own, from /proc). */
+int hr_join_accept(int listen_fd, int user_ns, int mnt_ns);
+/* Send member (a pidfd, closed on failure) user_ns and mnt_ns (as above)
+ * over the connection c. Returns member or -1. */
+int hr_join_answer(int c, int member, int user_ns, int mnt_ns);
+
+/* The socket plumbing, shared with linger.c. */
+#define HR_JOIN_PREFIX "hpcrun"             /* --join: @hpcrun/UID/MAC */
+#define HR_JOIN_IMAGE_PREFIX "hpcrun-image" /* lingering servers (linger.h) */
+struct sockaddr_un;
+/* The abstract address of name; returns its length. */
+socklen_t hr_join_addr(const char *name, struct sockaddr_un *a);
+/* The uid of the socket's peer (as the caller's user namespace sees it), or
+ * (uid_t)-1. */
+uid_t hr_join_peer_uid(int fd);
+/* One byte carrying n (1 or 2) descriptors. 0 or -1. */
+int hr_join_send_fds(int sock, const int *fds, size_t n);
+/* Receive exactly n descriptors within ms. 0 or -1 (any others closed). */
+int hr_join_recv_fds(int sock, int *fds, size_t n, int ms);
+/* Receive one byte and up to max descriptors within ms: how many came, or
+ * -1 (more than max: all closed). */
+int hr_join_recv(int sock, char *byte, int *fds, size_t max, int ms);
+/* As hr_join_step_name, for a lingering image server (prefix
+ * HR_JOIN_IMAGE_PREFIX); a secret that cannot be had is said at -vv only. */
+int hr_join_image_name(char **env, const char *key, uid_t uid, char *out, size_t len);
 
 #endif

@@ -23,6 +23,7 @@
 #include "launch/imagefs.h"
 #include "launch/join.h"
 #include "launch/kmount.h"
+#include "launch/linger.h"
 #include "launch/mount.h"
 #include "launch/ns.h"
 #include "launch/plan.h"
@@ -59,14 +60,24 @@ struct launch {
     struct image_source source;
     struct hr_join join; /* --join: the leader's socket and ready pipe */
     bool is_join_leader;
-    int devnull_fd; /* the servers' stdin, stdout and stderr */
-    size_t n_binds; /* cfg->n_binds, which hr_host_free needs */
+    /* warm launches (linger.h): a lingering server found (is_warm, then
+     * tree is its image mount, cloned), or the name its own server takes */
+    struct hr_linger linger;
+    bool is_warm;
+    int tree;
+    int linger_s;
+    char *image_path; /* the image's real path, as --list shows it */
+    int devnull_fd;   /* the servers' stdin, stdout and stderr */
+    size_t n_binds;   /* cfg->n_binds, which hr_host_free needs */
 };
 
 static struct launch launch_new(const struct hr_config *cfg)
 {
     return (struct launch){.img = {.fd = -1},
                            .join = {.listen_fd = -1, .ready_rd = -1, .ready_wr = -1},
+                           .linger = HR_LINGER_INIT,
+                           .tree = -1,
+                           .linger_s = cfg->linger_s,
                            .devnull_fd = -1,
                            .n_binds = cfg->n_binds};
 }
@@ -80,6 +91,10 @@ static void launch_release(struct launch *l)
     hr_plan_free(&l->plan);
     free(l->source.kmount);
     hr_join_close(&l->join);
+    hr_linger_close(&l->linger);
+    if (l->tree >= 0)
+        close(l->tree);
+    free(l->image_path);
     if (l->devnull_fd >= 0)
         close(l->devnull_fd);
 }
@@ -145,6 +160,27 @@ static void launch_image_source(const struct hr_config *cfg, char **envp,
     l->source.kmount = hr_kmount_find(&l->img.st, envp, &l->source.mount_dev);
 }
 
+/* With FUSE and a linger time: look for the image's lingering server (a
+ * warm launch), or take the name for the server this launch forks. */
+static void launch_find_warm(char **envp, struct launch *l)
+{
+    const struct hr_plan *plan = &l->plan;
+    struct hr_linger_key k = {.st = &l->img.st,
+                              .offset = l->img.offset,
+                              .uid = plan->uid,
+                              .gid = plan->gid,
+                              .is_owned_by_caller =
+                                  plan->is_writable && !plan->is_fakeroot,
+                              .host_uid = plan->host_uid};
+
+    if (l->source.kmount || l->linger_s <= 0)
+        return;
+    l->image_path = realpath(l->img.path, NULL);
+    if (!l->image_path)
+        l->image_path = hr_xstrdup(l->img.path);
+    l->is_warm = hr_linger_find(envp, &k, &l->linger) == 1;
+}
+
 /* --join-lead (the SPANK plugin's helper): the parent bound the step's
  * socket and handed it over; lead through it, and keep the container for
  * the parent, which enters it as soon as this process has exited. The
@@ -200,7 +236,9 @@ static void launch_report(const struct launch *l)
 
     hr_info("%s: %s image, %s, root %s, %zu mounts, running %s as uid %u", l->img.path,
             l->img.compression,
-            l->source.kmount ? "kernel squashfs mount by the prolog" : "FUSE",
+            l->source.kmount ? "kernel squashfs mount by the prolog"
+            : l->is_warm     ? "FUSE (a lingering server's mount)"
+                             : "FUSE",
             plan->is_writable     ? "writable (tmpfs overlay)"
             : plan->needs_overlay ? "read-only (overlay for mount points)"
                                   : "read-only",
@@ -210,10 +248,21 @@ static void launch_report(const struct launch *l)
 /* 4. namespaces (ns.h). With FUSE, /dev/fuse is checked first, for a clear
  * message; image_from_fuse opens it again inside, since FUSE only accepts a
  * /dev/fuse opened by the mounting namespace's credentials. */
-static int launch_namespaces(const struct launch *l, struct timespec *t0)
+static int launch_namespaces(struct launch *l, struct timespec *t0)
 {
     const struct hr_plan *plan = &l->plan;
 
+    if (l->is_warm) { /* the server's user namespace, a mount namespace of our own */
+        l->tree = hr_linger_enter(&l->linger);
+        hr_linger_close(&l->linger);
+        if (l->tree == -1)
+            return -1;
+        if (l->tree >= 0) {
+            step_done("namespaces", t0);
+            return 0;
+        }
+        l->is_warm = false;
+    }
     if (!l->source.kmount) {
         int fuse_fd = hr_check_open_fuse();
         if (fuse_fd < 0)
@@ -249,6 +298,20 @@ static int image_from_kernel(struct launch *l)
     return l->is_join_leader ? hr_image_keep_join(&l->join, l->devnull_fd) : 0;
 }
 
+/* 5 warm: the lingering server's image mount, cloned, where FUSE would
+ * mount the image. */
+static int image_from_server(struct launch *l)
+{
+    if (hr_root_stage(l->plan.is_writable) < 0 ||
+        hr_mount_attach(l->tree, HR_STAGE_IMAGE) < 0)
+        return -1;
+    close(l->tree);
+    l->tree = -1;
+    /* --join: the server hands out only its own namespaces, so one that
+     * hands out this container's */
+    return l->is_join_leader ? hr_image_keep_join(&l->join, l->devnull_fd) : 0;
+}
+
 /* 5 with FUSE: the server is forked once the image is mounted. */
 static int image_from_fuse(struct launch *l)
 {
@@ -269,13 +332,17 @@ static int image_from_fuse(struct launch *l)
                                      plan->is_writable && !plan->is_fakeroot,
                                  .is_parallel = is_prefetch_useful,
                                  .join = l->is_join_leader ? &l->join : NULL,
-                                 .devnull_fd = l->devnull_fd};
+                                 .devnull_fd = l->devnull_fd,
+                                 .linger_fd = l->linger.listen_fd,
+                                 .linger_s = l->linger_s,
+                                 .image_path = l->image_path};
     if (hr_root_stage(plan->is_writable) < 0) {
         close(fuse_fd);
         return -1;
     }
     if (hr_image_mount_fuse(&l->img, &opts) < 0)
         return -1;
+    hr_linger_close(&l->linger); /* the server has the socket now */
     if (is_prefetch_useful) {
         char *exe = hr_plan_find_exe(plan, &l->view);
         hr_image_prefetch(HR_STAGE_IMAGE, exe);
@@ -294,7 +361,9 @@ static int launch_image(struct launch *l)
         hr_err("/dev/null: %s", strerror(errno));
         return -1;
     }
-    return l->source.kmount ? image_from_kernel(l) : image_from_fuse(l);
+    if (l->source.kmount)
+        return image_from_kernel(l);
+    return l->is_warm ? image_from_server(l) : image_from_fuse(l);
 }
 
 int hr_launch_plan(const struct hr_config *cfg, char **envp, struct hr_plan *out)
@@ -327,6 +396,7 @@ int hr_launch_enter(const struct hr_config *cfg, char **envp, struct hr_plan *ou
         return launch_hand_over(&l, out);
     /* where step 5 takes the image from decides what step 4 checks */
     launch_image_source(cfg, envp, &l);
+    launch_find_warm(envp, &l);
     launch_report(&l);
     if (launch_namespaces(&l, &t0) < 0)
         return -1;

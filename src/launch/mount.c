@@ -111,6 +111,13 @@ int hr_mount(const char *src, const char *dst, const char *fstype, unsigned long
         }
         return 0;
     }
+    if (f & MS_MOVE) { /* moves a mount this namespace has: nothing new */
+        if (mount(src, dst, NULL, MS_MOVE, NULL) < 0) {
+            hr_err("cannot move %s to %s: %s", shown(src), shown(dst), strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
     if (f & MS_BIND) {
         /* MS_REC: /proc, /sys and home directories can have submounts, and in
          * a user namespace a bind without them is refused anyway. */
@@ -127,6 +134,30 @@ int hr_mount(const char *src, const char *dst, const char *fstype, unsigned long
             return -1;
         hr_err("cannot mount %s (%s) on %s: %s", src, fstype, shown(dst),
                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int hr_mount_clone(const char *src)
+{
+    int fd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+    if (fd < 0)
+        hr_err("cannot clone the mount at %s: %s", shown(src), strerror(errno));
+    return fd;
+}
+
+int hr_mount_attach(int tree, const char *dst)
+{
+    if (move_mount(tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+        hr_err("cannot attach a mount at %s: %s", shown(dst), strerror(errno));
+        return -1;
+    }
+    /* a clone keeps its flags; said again, so that no tree that came from
+     * elsewhere is ever attached without them */
+    if (restrict_tree(dst, MS_RDONLY, false) < 0) {
+        hr_err("cannot remount %s: %s", shown(dst), strerror(errno));
         return -1;
     }
     return 0;

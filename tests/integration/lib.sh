@@ -42,17 +42,20 @@ load_exit_codes() {
 }
 
 # Run as the test user: a login-like clean environment, no inherited root env.
+# Its launches do not linger (HPCRUN_LINGER=0) unless a test asks for it
+# (USER_ENV or --linger; t-76-linger.sh): the checks that nothing outlives a
+# container would otherwise have to wait out every linger time.
 as_user() {
     if [ "$(id -u)" = 0 ]; then
         (cd "$USER_HOME" && timeout -k 5 "$TEST_TIMEOUT" \
             setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups \
             env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
-            PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb \
+            PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb HPCRUN_LINGER=0 \
             ${USER_ENV:-} "$@")
     else
         (cd "$USER_HOME" && timeout -k 5 "$TEST_TIMEOUT" \
             env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
-            PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb \
+            PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb HPCRUN_LINGER=0 \
             ${USER_ENV:-} "$@")
     fi
 }
@@ -69,7 +72,8 @@ as_other() {
     (cd / && timeout -k 5 "$TEST_TIMEOUT" \
         setpriv --reuid="$OTHER_USER" --regid="$OTHER_USER" --init-groups \
         env -i HOME="$(getent passwd "$OTHER_USER" | cut -d: -f6)" USER="$OTHER_USER" \
-        LOGNAME="$OTHER_USER" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb "$@")
+        LOGNAME="$OTHER_USER" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb \
+        HPCRUN_LINGER=0 ${OTHER_ENV:-} "$@")
 }
 
 # Whether file $1 exists and the second user, who can run commands, cannot

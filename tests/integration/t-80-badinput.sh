@@ -230,7 +230,7 @@ as_user_in_mntns() {
         unshare -m --propagation private sh -c "$setup"' && exec "$@"' sh \
         setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups \
         env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
-        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb "$@")
+        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb HPCRUN_LINGER=0 "$@")
 }
 fuse_0600() {
     as_user_in_mntns "mount -t tmpfs -o size=64k,mode=0755 tmpfs '$WORK/fusedev' &&
@@ -255,7 +255,7 @@ as_user_no_userns() {
         exec sh -c "echo 0 > /proc/sys/user/max_user_namespaces && exec \"\$@\"" sh "$@"' \
         sh "$fifo" setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups \
         env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
-        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb "$@") &
+        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb HPCRUN_LINGER=0 "$@") &
     pid=$!
     # timeout's child, the unshare, once it is in its user namespace
     in_userns() {

@@ -41,7 +41,7 @@ dev_user() {
     (cd "$USER_HOME" && timeout -k 5 "$TEST_TIMEOUT" unshare -m "$DEVW/fakedev.sh" \
         setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups \
         env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
-        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb \
+        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb HPCRUN_LINGER=0 \
         HPCRUN_CONFIG="$DEVW/site.conf" ${USER_ENV:-} "$@")
 }
 dev_hpcrun() { dev_user "$HPCRUN" "$@"; }

@@ -353,6 +353,69 @@ static void test_actions(void)
     hr_config_free(&cfg);
 }
 
+/* The linger time: site, then HPCRUN_LINGER, then --linger; --list. */
+static void test_linger(void)
+{
+    struct hr_config cfg;
+    char err[512], path[] = "/tmp/hr-test-linger-XXXXXX", env_config[64];
+    char *envp[] = {env_config, "HPCRUN_LINGER=2m", NULL};
+    char *argv[] = {"hpcrun", "--linger=7", "img", NULL};
+    int v = -1, fd = mkstemp(path);
+
+    CHECK(hr_config_parse_linger("k", "0", &v, err, sizeof(err)) == 0 && v == 0);
+    CHECK(hr_config_parse_linger("k", "90", &v, err, sizeof(err)) == 0 && v == 90);
+    CHECK(hr_config_parse_linger("k", "90s", &v, err, sizeof(err)) == 0 && v == 90);
+    CHECK(hr_config_parse_linger("k", "5m", &v, err, sizeof(err)) == 0 && v == 300);
+    CHECK(hr_config_parse_linger("k", "168h", &v, err, sizeof(err)) == 0 &&
+          v == HR_LINGER_MAX_S);
+    CHECK(hr_config_parse_linger("k", "169h", &v, err, sizeof(err)) < 0 &&
+          strstr(err, "k: '169h' is longer than a week"));
+    CHECK(hr_config_parse_linger("k", "99999999999999999999", &v, err, sizeof(err)) < 0);
+    CHECK(hr_config_parse_linger("k", "", &v, err, sizeof(err)) < 0);
+    CHECK(hr_config_parse_linger("k", "-1", &v, err, sizeof(err)) < 0);
+    CHECK(hr_config_parse_linger("k", "1d", &v, err, sizeof(err)) < 0 &&
+          strstr(err, "k: '1d' is not a time"));
+    CHECK(hr_config_parse_linger("k", "5mm", &v, err, sizeof(err)) < 0);
+    CHECK(hr_config_parse_linger("k", "m", &v, err, sizeof(err)) < 0);
+
+    CHECK(fd >= 0 && write(fd, "linger = 10\n", 12) == 12);
+    close(fd);
+    snprintf(env_config, sizeof(env_config), "HPCRUN_CONFIG=%s", path);
+    CHECK(hr_config_load_site(&cfg, (char *[]){NULL}, err, sizeof(err)) == 0 &&
+          cfg.linger_s == HR_LINGER_DEFAULT_S);
+    hr_config_free(&cfg);
+    CHECK(hr_config_load_site(&cfg, envp, err, sizeof(err)) == 0 && cfg.linger_s == 10);
+    CHECK(hr_config_apply_env(&cfg, envp, err, sizeof(err)) == 0 && cfg.linger_s == 120);
+    hr_config_free(&cfg);
+    CHECK(hr_config_load(&cfg, &(struct hr_cmdline){3, argv, envp}, err, sizeof(err)) ==
+          0);
+    CHECK(cfg.linger_s == 7); /* the option wins */
+    hr_config_free(&cfg);
+    envp[1] = "HPCRUN_LINGER=later";
+    CHECK(hr_config_load(&cfg, &(struct hr_cmdline){3, argv, envp}, err, sizeof(err)) <
+              0 &&
+          strstr(err, "HPCRUN_LINGER: 'later' is not a time"));
+    hr_config_free(&cfg);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    CHECK(fd >= 0 && write(fd, "linger = soon\n", 14) == 14);
+    close(fd);
+    CHECK(hr_config_load_site(&cfg, (char *[]){env_config, NULL}, err, sizeof(err)) < 0 &&
+          strstr(err, ":1: linger: 'soon' is not a time"));
+    hr_config_free(&cfg);
+    unlink(path);
+
+    CHECK(parse(&cfg, err, "--list", NULL) == 0 && cfg.action == HR_ACTION_LIST);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--list", "--site-config", NULL) == 0 &&
+          cfg.action == HR_ACTION_SITE_CONFIG);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--linger=1h", "i", NULL) == 0 && cfg.linger_s == 3600);
+    hr_config_free(&cfg);
+    CHECK(parse(&cfg, err, "--linger=x", "i", NULL) < 0 &&
+          strstr(err, "--linger: 'x' is not a time"));
+    hr_config_free(&cfg);
+}
+
 static void test_devices_and_libs(void)
 {
     struct hr_config cfg;
@@ -485,5 +548,6 @@ int main(void)
     test_site_policy();
     test_load_site();
     test_load();
+    test_linger();
     return unit_done();
 }
