@@ -565,6 +565,15 @@ static int image_check_superblock(struct hr_image *img, const struct stat *st)
                le16toh(sb.s_major), le16toh(sb.s_minor));
         return -1;
     }
+    /* mksquashfs and the kernel allow 4 KiB to 1 MiB, a power of two that
+     * block_log repeats; libsquashfuse allocates a block's size for every
+     * block it reads, however much it is. */
+    if (le32toh(sb.block_size) < 4096 || le32toh(sb.block_size) > (1u << 20) ||
+        le32toh(sb.block_size) != 1u << (le16toh(sb.block_log) & 31)) {
+        hr_err("%s: corrupted SquashFS image (block size %u)", img->path,
+               le32toh(sb.block_size));
+        return -1;
+    }
     avail = (unsigned long long)st->st_size - img->offset;
     if (le64toh(sb.bytes_used) > avail) {
         hr_err("%s: truncated SquashFS image (needs %llu bytes, has %llu)", img->path,
