@@ -180,7 +180,7 @@ static bool image_frag_is_sane(sqfs *fs, sqfs_inode *inode, bool has_blocks)
 {
     struct squashfs_fragment_entry fe;
     uint64_t tail = inode->xtra.reg.file_size % fs->sb.block_size;
-    uint64_t room;
+    uint64_t stored, room;
 
     if (!has_blocks)
         tail = inode->xtra.reg.file_size;
@@ -188,10 +188,13 @@ static bool image_frag_is_sane(sqfs *fs, sqfs_inode *inode, bool has_blocks)
         sqfs_frag_entry(fs, &fe, inode->xtra.reg.frag_idx) != SQFS_OK ||
         !image_pos_is_sane(fs, fe.start_block))
         return false;
-    /* a block stored uncompressed is as long as it is on disk */
-    room = fe.size & SQUASHFS_COMPRESSED_BIT_BLOCK
-               ? fe.size & ~SQUASHFS_COMPRESSED_BIT_BLOCK
-               : fs->sb.block_size;
+    /* stored as a data block: never larger than a block (as the block
+     * list, hr_image_file_is_safe); one stored uncompressed is as long as
+     * it is on disk */
+    stored = fe.size & ~SQUASHFS_COMPRESSED_BIT_BLOCK;
+    if (stored > fs->sb.block_size)
+        return false;
+    room = fe.size & SQUASHFS_COMPRESSED_BIT_BLOCK ? stored : fs->sb.block_size;
     return inode->xtra.reg.frag_off <= room && tail <= room - inode->xtra.reg.frag_off;
 }
 
@@ -208,6 +211,32 @@ sqfs_err hr_image_read_range(sqfs *fs, sqfs_inode *inode, sqfs_off_t start,
     if (has_frag && !image_frag_is_sane(fs, inode, has_blocks))
         return SQFS_ERR;
     return sqfs_read_range(fs, inode, start, size, buf);
+}
+
+bool hr_image_file_is_safe(sqfs *fs, sqfs_inode *inode)
+{
+    uint64_t file_size = inode->xtra.reg.file_size;
+    bool has_frag = inode->xtra.reg.frag_idx != SQUASHFS_INVALID_FRAG;
+    bool has_blocks = has_frag ? file_size >= fs->sb.block_size : file_size > 0;
+    sqfs_blocklist bl;
+
+    if (!S_ISREG(inode->base.mode))
+        return true;
+    if (has_blocks && !image_pos_is_sane(fs, inode->xtra.reg.start_block))
+        return false;
+    if (has_frag && !image_frag_is_sane(fs, inode, has_blocks))
+        return false;
+    /* Each block's size is stored in the image (4 bytes): a count that
+     * could not be is no file's, and bounds the walk below. */
+    if (sqfs_blocklist_count(fs, inode) >
+        fs->sb.bytes_used / sizeof(sqfs_blocklist_entry))
+        return false;
+    /* A block is stored as it is when it does not compress: never larger. */
+    sqfs_blocklist_init(fs, inode, &bl);
+    while (bl.remain)
+        if (sqfs_blocklist_next(&bl) != SQFS_OK || bl.input_size > fs->sb.block_size)
+            return false;
+    return true;
 }
 
 /* The n_entries entries of each bytes of table t lie in blocks inside the
@@ -416,6 +445,8 @@ static int image_find_file(struct hr_image *img, const char *path, sqfs_inode *i
         rc = -EIO;
     else if (!found || !S_ISREG(inode->base.mode))
         rc = -ENOENT;
+    else if (!hr_image_file_is_safe(&img->ll->fs, inode))
+        rc = -EIO;
     free(r.path);
     return rc;
 }

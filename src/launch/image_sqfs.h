@@ -59,6 +59,12 @@ sqfs_err hr_image_read_range(sqfs *fs, sqfs_inode *inode, sqfs_off_t start,
  * block: such an id is SQFS_ERR here. */
 sqfs_err hr_image_inode_get(sqfs *fs, sqfs_inode *inode, sqfs_inode_id id);
 
+/* Whether a regular file's data can be read (checked when it is opened):
+ * its first block, its fragment (as hr_image_read_range), and its block
+ * list, whose sizes libsquashfuse allocates before it reads a block (up
+ * to 4 GiB each): no block can be stored larger than the block size. */
+bool hr_image_file_is_safe(sqfs *fs, sqfs_inode *inode);
+
 /* Whether the extended attributes of inode can be listed: its index in the
  * xattr id table (which libsquashfuse does not check against the table's
  * length) and where that entry points. */

@@ -110,6 +110,21 @@ static void image_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_in
     sqfs_ll_op_opendir(req, ino, fi);
 }
 
+/* A file whose data cannot be read safely (hr_image_file_is_safe) fails
+ * to open with EIO. */
+static void image_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    sqfs_ll_i lli;
+
+    if (sqfs_ll_iget(req, &lli, ino))
+        return;
+    if (!hr_image_file_is_safe(&lli.ll->fs, &lli.inode)) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
+    sqfs_ll_op_open(req, ino, fi);
+}
+
 /* ---- parallel reads --------------------------------------------------------
  * Reads are where the server spends its time (decompressing blocks), and
  * they need nothing but the file's inode, which open() put in fi->fh. So
@@ -297,7 +312,7 @@ static const struct fuse_lowlevel_ops image_fuse_ops = {
     .releasedir = sqfs_ll_op_releasedir,
     .readdir = sqfs_ll_op_readdir,
     .lookup = image_op_lookup,
-    .open = sqfs_ll_op_open,
+    .open = image_op_open,
     .create = sqfs_ll_op_create,
     .release = sqfs_ll_op_release,
     .read = image_op_read,

@@ -60,7 +60,7 @@ static void visit_node(sqfs *fs, sqfs_inode *inode, char *buf)
     if (S_ISLNK(inode->base.mode)) {
         size_t size = READ_MAX;
         (void)sqfs_readlink(fs, inode, buf, &size);
-    } else if (S_ISREG(inode->base.mode)) {
+    } else if (S_ISREG(inode->base.mode) && hr_image_file_is_safe(fs, inode)) { /* open */
         sqfs_off_t n = READ_MAX;
         if ((sqfs_off_t)inode->xtra.reg.file_size < n)
             n = (sqfs_off_t)inode->xtra.reg.file_size;

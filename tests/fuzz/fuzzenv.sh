@@ -16,11 +16,6 @@ fuzz_run() {
     set -- -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$here/artifacts/$target-" "$@"
     [ -f "$here/dict/$target.dict" ] && set -- -dict="$here/dict/$target.dict" "$@"
-    # libsquashfuse allocates a data block's stored size before it reads
-    # it, and a crafted block list can say up to 4 GiB: address space it
-    # never touches (the read fails short), not memory, so a single
-    # allocation that large is not a failure of fuzz-image (doc/fuzzing.md)
-    [ "$target" = image ] && set -- -malloc_limit_mb=4400 "$@"
     "$bin" "$@"
 }
 
