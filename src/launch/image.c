@@ -147,6 +147,23 @@ static bool image_cursor_is_sane(sqfs *fs, uint64_t block, uint64_t offset)
            sqfs_md_cache(fs, &pos, &b) == SQFS_OK && offset < b->size;
 }
 
+/* Entry idx of table t (n entries of each bytes) lies in the table and in
+ * a block long enough to hold it: sqfs_table_get copies it without
+ * checking either. */
+static bool image_entry_is_sane(sqfs *fs, const sqfs_table *t, uint64_t n, uint64_t idx,
+                                size_t each)
+{
+    uint64_t at = idx * each;
+    sqfs_off_t pos;
+    sqfs_block *b;
+
+    if (idx >= n)
+        return false;
+    pos = (sqfs_off_t)t->blocks[at / SQUASHFS_METADATA_SIZE];
+    return sqfs_md_cache(fs, &pos, &b) == SQFS_OK &&
+           at % SQUASHFS_METADATA_SIZE + each <= b->size;
+}
+
 sqfs_err hr_image_inode_get(sqfs *fs, sqfs_inode *inode, sqfs_inode_id id)
 {
     if (!image_cursor_is_sane(fs, fs->sb.inode_table_start + (id >> 16), id & 0xffff))
@@ -156,7 +173,10 @@ sqfs_err hr_image_inode_get(sqfs *fs, sqfs_inode *inode, sqfs_inode_id id)
 
 sqfs_err hr_image_stat(sqfs *fs, sqfs_inode *inode, struct stat *st)
 {
-    if (inode->base.uid >= fs->sb.no_ids || inode->base.guid >= fs->sb.no_ids)
+    if (!image_entry_is_sane(fs, &fs->id_table, fs->sb.no_ids, inode->base.uid,
+                             sizeof(uint32_t)) ||
+        !image_entry_is_sane(fs, &fs->id_table, fs->sb.no_ids, inode->base.guid,
+                             sizeof(uint32_t)))
         return SQFS_ERR;
     return sqfs_stat(fs, inode, st);
 }
@@ -167,7 +187,8 @@ bool hr_image_xattrs_are_safe(sqfs *fs, sqfs_inode *inode)
 
     if (inode->xattr == SQUASHFS_INVALID_XATTR)
         return true;
-    return inode->xattr < fs->xattr_info.xattr_ids &&
+    return image_entry_is_sane(fs, &fs->xattr_table, fs->xattr_info.xattr_ids,
+                               inode->xattr, sizeof(xid)) &&
            sqfs_table_get(&fs->xattr_table, fs, inode->xattr, &xid) == SQFS_OK &&
            image_cursor_is_sane(
                fs, fs->xattr_info.xattr_table_start + (le64toh(xid.xattr) >> 16),
@@ -184,7 +205,8 @@ static bool image_frag_is_sane(sqfs *fs, sqfs_inode *inode, bool has_blocks)
 
     if (!has_blocks)
         tail = inode->xtra.reg.file_size;
-    if (inode->xtra.reg.frag_idx >= fs->sb.fragments ||
+    if (!image_entry_is_sane(fs, &fs->frag_table, fs->sb.fragments,
+                             inode->xtra.reg.frag_idx, sizeof(fe)) ||
         sqfs_frag_entry(fs, &fe, inode->xtra.reg.frag_idx) != SQFS_OK ||
         !image_pos_is_sane(fs, fe.start_block))
         return false;
