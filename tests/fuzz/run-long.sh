@@ -26,13 +26,15 @@ if [ "${1:-}" = --one ]; then # one target, for the loop below: --one TARGET SEC
     mkdir -p "$here/work/$t" "$here/logs" "$here/artifacts"
     set -- "$here/work/$t" "$here/corpus/$t"
     [ -d "$here/regress/$t" ] && set -- "$@" "$here/regress/$t"
-    before=$(ls "$here/artifacts" | grep -c "^$t-" || true)
+    # crashes, leaks, timeouts, out-of-memory; not slow-unit-* (slow inputs)
+    found() { ls "$here/artifacts" | grep -cE "^$t-(crash|leak|timeout|oom)-" || true; }
+    before=$(found)
     start=$(date +%s)
     rc=0
     fuzz_run "$bindir/fuzz-$t" "$t" -max_total_time="$secs" "$@" \
         >"$here/logs/long-$t.log" 2>&1 || rc=$?
     took=$(($(date +%s) - start))
-    after=$(ls "$here/artifacts" | grep -c "^$t-" || true)
+    after=$(found)
     log=$here/logs/long-$t.log
     awk -v t="$t" -v took="$took" -v rc="$rc" -v crashes=$((after - before)) \
         -v files="$(ls "$here/work/$t" | wc -l)" -v kb="$(du -sk "$here/work/$t" | cut -f1)" '
