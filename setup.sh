@@ -5,8 +5,8 @@
 #                            build the demo image and run a container from it as
 #                            an ordinary user
 #   sudo ./setup.sh check    the same without the demo, then the whole test
-#                            suite (unit and integration); its last line is
-#                            "N passed, N failed"
+#                            suite (unit, integration, and each fuzz target
+#                            for 5 s); its last line is "N passed, N failed"
 #
 # It also makes /dev/fuse usable by unprivileged users (mode 0666, as
 # distributions ship it) and says so. CI runs "./setup.sh check" (.ci/run).
@@ -43,6 +43,7 @@ trap 'exit 130' INT TERM
 
 # ---- packages -------------------------------------------------------------------
 PACKAGES="build-essential autoconf automake libtool pkg-config clang clang-format
+  libclang-rt-14-dev
   libsquashfuse-dev libfuse3-dev libjansson-dev libzstd-dev
   libhwloc-dev libsquashfs-dev libcurl4-openssl-dev libarchive-dev libmunge-dev libssl-dev
   squashfs-tools squashfs-tools-ng busybox-static zstd
@@ -96,11 +97,17 @@ if [ "$mode" = check ]; then
         echo "0 passed, 1 failed"
         exit 1
     fi
-    # clang first, then the build the tests use (gcc): two builds, not three
-    say "checking that clang builds it without warnings too"
+    # clang first, with the fuzz targets (tests/fuzz), which only clang
+    # builds; then the build the tests use (gcc): two builds, not three
+    say "checking that clang builds it without warnings too, with the fuzz targets"
     make clean >/dev/null
-    make -j"$jobs" CC=clang >/dev/null
+    ./configure --enable-werror --enable-fuzz CC=clang >/dev/null
+    make -j"$jobs" >/dev/null
+    say "running each fuzz target for 5 s (tests/fuzz/run.sh)"
+    tests/fuzz/run.sh 5 >tests/fuzz/run.log 2>&1 || true
+    cat tests/fuzz/run.log
     make clean >/dev/null
+    ./configure --enable-werror >/dev/null
 fi
 make -j"$jobs" >/dev/null
 
@@ -109,7 +116,7 @@ if [ "$mode" = check ]; then
     rc=0
     make -j"$jobs" check >/dev/null 2>&1 || rc=$?
     passed=0 failed=0
-    for log in tests/layout/*.log tests/unit/*.log tests/integration/*.log; do
+    for log in tests/layout/*.log tests/unit/*.log tests/integration/*.log tests/fuzz/run.log; do
         [ -f "$log" ] || continue
         case "$log" in */test-suite.log) continue ;; esac
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)

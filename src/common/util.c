@@ -203,14 +203,21 @@ char *hr_path_join(const char *a, const char *b)
 char *hr_read_file(const char *path, size_t max, size_t *len_out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* The buffer grows as the file turns out longer: max is a bound (8 MiB
+     * for an image's JSON), not what a small file should cost. */
+    size_t len = 0, cap = max < 65536 ? max : 65536;
     char *buf;
-    size_t len = 0;
 
     if (fd < 0)
         return NULL;
-    buf = hr_xmalloc(max + 1);
+    buf = hr_xmalloc(cap + 1);
     while (len < max) {
-        ssize_t r = read(fd, buf + len, max - len);
+        ssize_t r;
+        if (len == cap) {
+            cap = cap > max / 2 ? max : cap * 2;
+            buf = hr_xrealloc(buf, cap + 1);
+        }
+        r = read(fd, buf + len, cap - len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {

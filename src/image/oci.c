@@ -452,7 +452,7 @@ int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *ta
     bool is_strict = platform != NULL;
     hr_autofree char *index_path = hr_xasprintf("%s/index.json", dir);
     hr_autofree char *text = NULL, *mtext = NULL;
-    json_t *index = NULL, *desc;
+    json_t *index = NULL, *outer = NULL, *desc;
     const char *mdigest = NULL, *mt;
     size_t len;
     int rc = -1;
@@ -472,7 +472,8 @@ int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *ta
         if (!(mtext = layout_read_blob(dir, desc, &mdigest, &len)) ||
             !(sub = json_checked(mtext, len, mdigest, mdigest)))
             goto out;
-        json_decref(index);
+        /* the outer index holds mdigest, which names the inner one below */
+        outer = index;
         index = sub;
         free(mtext);
         mtext = NULL;
@@ -483,6 +484,7 @@ int hr_oci_layout_open(struct hr_oci_image *img, const char *dir, const char *ta
     rc = open_manifest(img, dir, desc, mt);
 out:
     json_decref(index);
+    json_decref(outer);
     return rc;
 }
 

@@ -1,5 +1,9 @@
 /* The image step, part one: open and validate a SquashFS file and read its
- * metadata without mounting it. imagefs.c serves it over FUSE. */
+ * metadata without mounting it. imagefs.c serves it over FUSE. The image is
+ * untrusted and libsquashfuse is not hardened against crafted ones: every
+ * position, index and offset it would act on is checked here first (the
+ * tables when the image is opened, inodes, directories, xattrs and file
+ * data as they are reached), for hpcrun's own reads and the server's. */
 #include "launch/image_sqfs.h"
 
 #include <errno.h>
@@ -119,6 +123,184 @@ void hr_image_config_free(struct hr_image_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
 }
 
+/* ---- positions inside the image ------------------------------------------ */
+
+/* libsquashfuse 0.1.104 trusts the positions and indices an image gives it
+ * (image_sqfs.h says which); these checks keep a crafted one from making it
+ * read outside its buffers. */
+
+/* Whether pos can hold a block: after the superblock, inside the image.
+ * Position 0 would also be found in a fresh cache as an empty slot, which
+ * holds no block. */
+static bool image_pos_is_sane(const sqfs *fs, uint64_t pos)
+{
+    return pos >= sizeof(struct squashfs_super_block) && pos < fs->sb.bytes_used;
+}
+
+/* Whether a metadata cursor at block, offset lies inside that block. */
+static bool image_cursor_is_sane(sqfs *fs, uint64_t block, uint64_t offset)
+{
+    sqfs_off_t pos = (sqfs_off_t)block;
+    sqfs_block *b;
+
+    return image_pos_is_sane(fs, block) && offset < SQUASHFS_METADATA_SIZE &&
+           sqfs_md_cache(fs, &pos, &b) == SQFS_OK && offset < b->size;
+}
+
+/* Entry idx of table t (n entries of each bytes) lies in the table and in
+ * a block long enough to hold it: sqfs_table_get copies it without
+ * checking either. */
+static bool image_entry_is_sane(sqfs *fs, const sqfs_table *t, uint64_t n, uint64_t idx,
+                                size_t each)
+{
+    uint64_t at = idx * each;
+    sqfs_off_t pos;
+    sqfs_block *b;
+
+    if (idx >= n)
+        return false;
+    pos = (sqfs_off_t)t->blocks[at / SQUASHFS_METADATA_SIZE];
+    return sqfs_md_cache(fs, &pos, &b) == SQFS_OK &&
+           at % SQUASHFS_METADATA_SIZE + each <= b->size;
+}
+
+sqfs_err hr_image_inode_get(sqfs *fs, sqfs_inode *inode, sqfs_inode_id id)
+{
+    if (!image_cursor_is_sane(fs, fs->sb.inode_table_start + (id >> 16), id & 0xffff))
+        return SQFS_ERR;
+    return sqfs_inode_get(fs, inode, id);
+}
+
+sqfs_err hr_image_stat(sqfs *fs, sqfs_inode *inode, struct stat *st)
+{
+    if (!image_entry_is_sane(fs, &fs->id_table, fs->sb.no_ids, inode->base.uid,
+                             sizeof(uint32_t)) ||
+        !image_entry_is_sane(fs, &fs->id_table, fs->sb.no_ids, inode->base.guid,
+                             sizeof(uint32_t)))
+        return SQFS_ERR;
+    return sqfs_stat(fs, inode, st);
+}
+
+bool hr_image_xattrs_are_safe(sqfs *fs, sqfs_inode *inode)
+{
+    struct squashfs_xattr_id xid;
+
+    if (inode->xattr == SQUASHFS_INVALID_XATTR)
+        return true;
+    return image_entry_is_sane(fs, &fs->xattr_table, fs->xattr_info.xattr_ids,
+                               inode->xattr, sizeof(xid)) &&
+           sqfs_table_get(&fs->xattr_table, fs, inode->xattr, &xid) == SQFS_OK &&
+           image_cursor_is_sane(
+               fs, fs->xattr_info.xattr_table_start + (le64toh(xid.xattr) >> 16),
+               le64toh(xid.xattr) & 0xffff);
+}
+
+/* The fragment that holds the tail of a file: where it is, and whether
+ * the tail fits in its block, which sqfs_read_range does not check. */
+static bool image_frag_is_sane(sqfs *fs, sqfs_inode *inode, bool has_blocks)
+{
+    struct squashfs_fragment_entry fe;
+    uint64_t tail = inode->xtra.reg.file_size % fs->sb.block_size;
+    uint64_t stored, room;
+
+    if (!has_blocks)
+        tail = inode->xtra.reg.file_size;
+    if (!image_entry_is_sane(fs, &fs->frag_table, fs->sb.fragments,
+                             inode->xtra.reg.frag_idx, sizeof(fe)) ||
+        sqfs_frag_entry(fs, &fe, inode->xtra.reg.frag_idx) != SQFS_OK ||
+        !image_pos_is_sane(fs, fe.start_block))
+        return false;
+    /* stored as a data block: never larger than a block (as the block
+     * list, hr_image_file_is_safe); one stored uncompressed is as long as
+     * it is on disk */
+    stored = fe.size & ~SQUASHFS_COMPRESSED_BIT_BLOCK;
+    if (stored > fs->sb.block_size)
+        return false;
+    room = fe.size & SQUASHFS_COMPRESSED_BIT_BLOCK ? stored : fs->sb.block_size;
+    return inode->xtra.reg.frag_off <= room && tail <= room - inode->xtra.reg.frag_off;
+}
+
+sqfs_err hr_image_read_range(sqfs *fs, sqfs_inode *inode, sqfs_off_t start,
+                             sqfs_off_t *size, void *buf)
+{
+    uint64_t file_size = inode->xtra.reg.file_size;
+    bool has_frag = inode->xtra.reg.frag_idx != SQUASHFS_INVALID_FRAG;
+    /* full blocks: all of it without a fragment, else what precedes it */
+    bool has_blocks = has_frag ? file_size >= fs->sb.block_size : file_size > 0;
+
+    if (has_blocks && !image_pos_is_sane(fs, inode->xtra.reg.start_block))
+        return SQFS_ERR;
+    if (has_frag && !image_frag_is_sane(fs, inode, has_blocks))
+        return SQFS_ERR;
+    return sqfs_read_range(fs, inode, start, size, buf);
+}
+
+bool hr_image_file_is_safe(sqfs *fs, sqfs_inode *inode)
+{
+    uint64_t file_size = inode->xtra.reg.file_size;
+    bool has_frag = inode->xtra.reg.frag_idx != SQUASHFS_INVALID_FRAG;
+    bool has_blocks = has_frag ? file_size >= fs->sb.block_size : file_size > 0;
+    sqfs_blocklist bl;
+
+    if (!S_ISREG(inode->base.mode))
+        return true;
+    if (has_blocks && !image_pos_is_sane(fs, inode->xtra.reg.start_block))
+        return false;
+    if (has_frag && !image_frag_is_sane(fs, inode, has_blocks))
+        return false;
+    /* Each block's size is stored in the image (4 bytes): a count that
+     * could not be is no file's, and bounds the walk below. */
+    if (sqfs_blocklist_count(fs, inode) >
+        fs->sb.bytes_used / sizeof(sqfs_blocklist_entry))
+        return false;
+    /* A block is stored as it is when it does not compress: never larger. */
+    sqfs_blocklist_init(fs, inode, &bl);
+    while (bl.remain)
+        if (sqfs_blocklist_next(&bl) != SQFS_OK || bl.input_size > fs->sb.block_size)
+            return false;
+    return true;
+}
+
+/* The n_entries entries of each bytes of table t lie in blocks inside the
+ * image. */
+static bool image_table_is_sane(const sqfs *fs, const sqfs_table *t, uint64_t n_entries,
+                                size_t each)
+{
+    uint64_t n_blocks =
+        (n_entries * each + SQUASHFS_METADATA_SIZE - 1) / SQUASHFS_METADATA_SIZE;
+
+    for (uint64_t i = 0; i < n_blocks; i++)
+        if (!image_pos_is_sane(fs, (uint64_t)t->blocks[i]))
+            return false;
+    return true;
+}
+
+/* Every metadata block libsquashfuse reads lies at a table's start plus an
+ * offset, or where a table's index points: checked once, at open. */
+static int image_check_tables(struct hr_image *img)
+{
+    sqfs *fs = &img->ll->fs;
+    const struct squashfs_super_block *sb = &fs->sb;
+    bool has_xattrs = sb->xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK &&
+                      fs->xattr_info.xattr_ids > 0;
+
+    if (!image_pos_is_sane(fs, sb->inode_table_start) ||
+        !image_pos_is_sane(fs, sb->directory_table_start) ||
+        !image_table_is_sane(fs, &fs->id_table, sb->no_ids, sizeof(uint32_t)) ||
+        !image_table_is_sane(fs, &fs->frag_table, sb->fragments,
+                             sizeof(struct squashfs_fragment_entry)) ||
+        (sqfs_export_ok(fs) &&
+         !image_table_is_sane(fs, &fs->export_table, sb->inodes, sizeof(uint64_t))) ||
+        (has_xattrs &&
+         (!image_pos_is_sane(fs, fs->xattr_info.xattr_table_start) ||
+          !image_table_is_sane(fs, &fs->xattr_table, fs->xattr_info.xattr_ids,
+                               sizeof(struct squashfs_xattr_id))))) {
+        hr_err("%s: corrupted SquashFS image (a table outside the image)", img->path);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- directory safety ----------------------------------------------------- */
 
 static bool dirset_has(const struct image_dirset *s, uint64_t id)
@@ -185,7 +367,10 @@ bool hr_image_dir_is_safe(struct image_fs *f, sqfs_inode *dir, sqfs_inode_id id)
         return false;
     if (dirset_has(&f->checked_dirs, id))
         return true;
-    if (!dir_index_is_safe(fs, dir) || sqfs_dir_open(fs, dir, &d, 0) != SQFS_OK)
+    if (!image_cursor_is_sane(fs,
+                              fs->sb.directory_table_start + dir->xtra.dir.start_block,
+                              dir->xtra.dir.offset) ||
+        !dir_index_is_safe(fs, dir) || sqfs_dir_open(fs, dir, &d, 0) != SQFS_OK)
         return false;
     sqfs_dentry_init(&e, NULL); /* NULL: names are skipped, not copied */
     while (sqfs_dir_next(fs, &d, &e, &err))
@@ -217,7 +402,7 @@ static sqfs_err image_walk(struct hr_image *img, const char *path, sqfs_inode *i
     sqfs_err err = SQFS_OK;
 
     *found = true;
-    if (sqfs_inode_get(fs, inode, id) != SQFS_OK) {
+    if (hr_image_inode_get(fs, inode, id) != SQFS_OK) {
         free(copy);
         return SQFS_ERR;
     }
@@ -236,7 +421,7 @@ static sqfs_err image_walk(struct hr_image *img, const char *path, sqfs_inode *i
             break;
         if (*found) {
             id = sqfs_dentry_inode(&entry);
-            if ((err = sqfs_inode_get(fs, inode, id)) != SQFS_OK)
+            if ((err = hr_image_inode_get(fs, inode, id)) != SQFS_OK)
                 break;
         }
     }
@@ -282,6 +467,8 @@ static int image_find_file(struct hr_image *img, const char *path, sqfs_inode *i
         rc = -EIO;
     else if (!found || !S_ISREG(inode->base.mode))
         rc = -ENOENT;
+    else if (!hr_image_file_is_safe(&img->ll->fs, inode))
+        rc = -EIO;
     free(r.path);
     return rc;
 }
@@ -304,7 +491,7 @@ char *hr_image_read_file(struct hr_image *img, const char *path, size_t max,
     }
     size = (sqfs_off_t)inode.xtra.reg.file_size;
     buf = hr_xmalloc((size_t)size + 1);
-    if (sqfs_read_range(&img->ll->fs, &inode, 0, &size, buf) != SQFS_OK) {
+    if (hr_image_read_range(&img->ll->fs, &inode, 0, &size, buf) != SQFS_OK) {
         free(buf);
         errno = EIO;
         return NULL;
@@ -345,7 +532,7 @@ ssize_t hr_image_file_pread(void *ctx, void *buf, size_t n, off_t off)
         return 0;
     if (size > end - off)
         size = end - off;
-    if (sqfs_read_range(&f->img->ll->fs, &f->inode, off, &size, buf) != SQFS_OK)
+    if (hr_image_read_range(&f->img->ll->fs, &f->inode, off, &size, buf) != SQFS_OK)
         return -EIO;
     return (ssize_t)size;
 }
@@ -360,7 +547,7 @@ static int image_check_root(struct hr_image *img)
     sqfs *fs = &img->ll->fs;
     sqfs_inode root;
 
-    if (sqfs_inode_get(fs, &root, sqfs_inode_root(fs)) != SQFS_OK ||
+    if (hr_image_inode_get(fs, &root, sqfs_inode_root(fs)) != SQFS_OK ||
         !hr_image_dir_is_safe((struct image_fs *)img->ll, &root, sqfs_inode_root(fs)))
         return -1;
     return 0;
@@ -429,6 +616,15 @@ static int image_check_superblock(struct hr_image *img, const struct stat *st)
     if (le16toh(sb.s_major) != 4) {
         hr_err("%s: SquashFS version %u.%u is not supported (4.x is)", img->path,
                le16toh(sb.s_major), le16toh(sb.s_minor));
+        return -1;
+    }
+    /* mksquashfs and the kernel allow 4 KiB to 1 MiB, a power of two that
+     * block_log repeats; libsquashfuse allocates a block's size for every
+     * block it reads, however much it is. */
+    if (le32toh(sb.block_size) < 4096 || le32toh(sb.block_size) > (1u << 20) ||
+        le32toh(sb.block_size) != 1u << (le16toh(sb.block_log) & 31)) {
+        hr_err("%s: corrupted SquashFS image (block size %u)", img->path,
+               le32toh(sb.block_size));
         return -1;
     }
     avail = (unsigned long long)st->st_size - img->offset;
@@ -526,6 +722,8 @@ int hr_image_open(struct hr_image *img, const char *path, unsigned long long off
         img->ll = NULL;
         return -1;
     }
+    if (image_check_tables(img) < 0)
+        return -1;
     if (sqfs_ll_init(img->ll) != SQFS_OK || image_check_root(img) < 0) {
         hr_err("%s: corrupted SquashFS image (cannot read the root directory)", path);
         return -1;

@@ -48,7 +48,7 @@ static void image_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_in
     (void)fi;
     if (sqfs_ll_iget(req, &lli, ino))
         return;
-    if (sqfs_stat(&lli.ll->fs, &lli.inode, &st)) {
+    if (hr_image_stat(&lli.ll->fs, &lli.inode, &st)) {
         fuse_reply_err(req, ENOENT);
         return;
     }
@@ -83,8 +83,8 @@ static void image_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
         fuse_reply_entry(req, &e);
         return;
     }
-    if (sqfs_inode_get(&lli.ll->fs, &inode, sqfs_dentry_inode(&entry)) ||
-        sqfs_stat(&lli.ll->fs, &inode, &e.attr)) {
+    if (hr_image_inode_get(&lli.ll->fs, &inode, sqfs_dentry_inode(&entry)) ||
+        hr_image_stat(&lli.ll->fs, &inode, &e.attr)) {
         fuse_reply_err(req, EIO);
         return;
     }
@@ -109,6 +109,21 @@ static void image_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_in
         return;
     }
     sqfs_ll_op_opendir(req, ino, fi);
+}
+
+/* A file whose data cannot be read safely (hr_image_file_is_safe) fails
+ * to open with EIO. */
+static void image_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    sqfs_ll_i lli;
+
+    if (sqfs_ll_iget(req, &lli, ino))
+        return;
+    if (!hr_image_file_is_safe(&lli.ll->fs, &lli.inode)) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
+    sqfs_ll_op_open(req, ino, fi);
 }
 
 /* ---- parallel reads --------------------------------------------------------
@@ -138,7 +153,7 @@ static void image_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    if (sqfs_read_range(fs, inode, off, &osize, buf) != SQFS_OK)
+    if (hr_image_read_range(fs, inode, off, &osize, buf) != SQFS_OK)
         fuse_reply_err(req, EIO);
     else
         fuse_reply_buf(req, buf, (size_t)osize);
@@ -244,12 +259,27 @@ static bool image_has_xattrs(fuse_req_t req)
            ll->fs.xattr_info.xattr_ids > 0;
 }
 
+/* The node's extended attributes can be read (hr_image_xattrs_are_safe);
+ * if not, the request is answered with EIO. */
+static bool image_xattrs_are_safe(fuse_req_t req, fuse_ino_t ino)
+{
+    sqfs_ll_i lli;
+
+    if (sqfs_ll_iget(req, &lli, ino))
+        return false; /* answered */
+    if (!hr_image_xattrs_are_safe(&lli.ll->fs, &lli.inode)) {
+        fuse_reply_err(req, EIO);
+        return false;
+    }
+    return true;
+}
+
 static void image_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                               size_t size)
 {
     if (!image_has_xattrs(req))
         fuse_reply_err(req, ENOSYS);
-    else
+    else if (image_xattrs_are_safe(req, ino))
         sqfs_ll_op_getxattr(req, ino, name, size);
 }
 
@@ -257,7 +287,7 @@ static void image_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
     if (!image_has_xattrs(req))
         fuse_reply_err(req, ENOSYS);
-    else
+    else if (image_xattrs_are_safe(req, ino))
         sqfs_ll_op_listxattr(req, ino, size);
 }
 
@@ -283,7 +313,7 @@ static const struct fuse_lowlevel_ops image_fuse_ops = {
     .releasedir = sqfs_ll_op_releasedir,
     .readdir = sqfs_ll_op_readdir,
     .lookup = image_op_lookup,
-    .open = sqfs_ll_op_open,
+    .open = image_op_open,
     .create = sqfs_ll_op_create,
     .release = sqfs_ll_op_release,
     .read = image_op_read,

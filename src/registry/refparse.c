@@ -275,6 +275,29 @@ char *hr_docker_config_creds(const char *json_text, const char *host)
     return creds;
 }
 
+/* ---- token service answers ----------------------------------------------------------
+ */
+
+char *hr_token_reply_parse(const char *body, long *lifetime)
+{
+    json_t *j = json_loads(body, 0, NULL);
+    const char *tok = json_string_value(json_object_get(j, "token"));
+    json_int_t life = json_integer_value(json_object_get(j, "expires_in"));
+    char *out;
+
+    if (!tok)
+        tok = json_string_value(json_object_get(j, "access_token"));
+    out = tok ? hr_xstrdup(tok) : NULL;
+    /* The client renews the token after this many seconds, counted in
+     * milliseconds from the monotonic clock: a lifetime of years would
+     * overflow that, and a day is longer than registries give. */
+    *lifetime = life <= 0                      ? 0
+                : life < HR_TOKEN_LIFETIME_MAX ? (long)life
+                                               : HR_TOKEN_LIFETIME_MAX;
+    json_decref(j);
+    return out;
+}
+
 /* ---- where credentials may go --------------------------------------------------------
  */
 

@@ -43,6 +43,13 @@ char *hr_base64_decode(const char *s, size_t *len_out);
  * (auths.HOST.auth, base64), or NULL. */
 char *hr_docker_config_creds(const char *json_text, const char *host);
 
+/* The token of a token service's answer (JSON with "token", or OAuth's
+ * "access_token"), or NULL if it has none; *lifetime gets its
+ * "expires_in" (seconds): 0 when absent or not a positive number, at most
+ * HR_TOKEN_LIFETIME_MAX. */
+#define HR_TOKEN_LIFETIME_MAX 86400L
+char *hr_token_reply_parse(const char *body, long *lifetime);
+
 /* "scheme://host:port" of an absolute URL, lower case, the port filled in
  * from the scheme when not given (libcurl's URL parser); NULL if url is not
  * an absolute http(s) URL libcurl can parse. */

@@ -325,9 +325,8 @@ static int fetch_token(struct hr_registry *r)
     struct hr_response resp = {0};
     CURL *h = curl_easy_init();
     struct curl_slist *hdrs = NULL;
-    hr_autofree char *url = NULL;
-    json_t *j = NULL;
-    const char *tok;
+    hr_autofree char *url = NULL, *tok = NULL;
+    long life;
     CURLcode rc;
     int ret = -1;
 
@@ -348,20 +347,17 @@ static int fetch_token(struct hr_registry *r)
         hr_registry_report(r, &resp, rc, "token");
         goto out;
     }
-    j = json_loads(resp.body ? resp.body : "", 0, NULL);
-    tok = json_string_value(json_object_get(j, "token"));
-    if (!tok)
-        tok = json_string_value(json_object_get(j, "access_token"));
+    tok = hr_token_reply_parse(resp.body ? resp.body : "", &life);
     if (!tok) {
         hr_err("%s: token: the answer of %s has no token", r->ref, r->challenge.realm);
         goto out;
     }
-    json_int_t life = json_integer_value(json_object_get(j, "expires_in"));
     set_authz(r, hr_xasprintf("Authorization: Bearer %s", tok),
-              life > 0 ? (long)life : TOKEN_DEFAULT_LIFETIME);
+              life > 0 ? life : TOKEN_DEFAULT_LIFETIME);
     ret = 0;
 out:
-    json_decref(j);
+    if (tok)
+        memset(tok, 0, strlen(tok));
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     hr_response_reset(&resp);

@@ -128,10 +128,37 @@ static void test_path_helpers(void)
     free(n);
 }
 
+/* A file read whole however its length compares with the buffer's first
+ * size, and cut at max. */
+static void test_read_file(void)
+{
+    char path[] = "/tmp/hr-test-read.XXXXXX";
+    int fd = mkstemp(path);
+    size_t n = 200000, len = 0;
+    char *data = hr_xmalloc(n), *got;
+
+    for (size_t i = 0; i < n; i++)
+        data[i] = (char)('a' + i % 26);
+    CHECK(fd >= 0 && hr_write_all(fd, data, n) == 0);
+    got = hr_read_file(path, 1 << 20, &len);
+    CHECK(got && len == n && memcmp(got, data, n) == 0 && got[n] == '\0');
+    free(got);
+    got = hr_read_file(path, 70000, &len);
+    CHECK(got && len == 70000 && memcmp(got, data, len) == 0 && got[len] == '\0');
+    free(got);
+    got = hr_read_file(path, 65536, &len);
+    CHECK(got && len == 65536 && got[len] == '\0');
+    free(got);
+    close(fd);
+    unlink(path);
+    free(data);
+}
+
 int main(void)
 {
     test_fake_tree();
     test_real_dir();
     test_path_helpers();
+    test_read_file();
     return unit_done();
 }

@@ -196,8 +196,36 @@ static void test_resume(void)
     CHECK(hr_resume_decide(100, 401, NULL) == HR_RESUME_FAIL);
 }
 
+/* A token service's answer; an expires_in of centuries counts as a day,
+ * whose milliseconds the client's clock arithmetic holds. */
+static void test_token_reply(void)
+{
+    long life = -1;
+    char *tok = hr_token_reply_parse("{\"token\":\"abc\",\"expires_in\":300}", &life);
+
+    CHECK_STR(tok, "abc");
+    CHECK(life == 300);
+    free(tok);
+    tok = hr_token_reply_parse("{\"access_token\":\"xyz\"}", &life);
+    CHECK_STR(tok, "xyz");
+    CHECK(life == 0);
+    free(tok);
+    tok = hr_token_reply_parse("{\"token\":\"t\",\"expires_in\":9223372036854775807}",
+                               &life);
+    CHECK_STR(tok, "t");
+    CHECK(life == HR_TOKEN_LIFETIME_MAX);
+    free(tok);
+    tok = hr_token_reply_parse("{\"token\":\"t\",\"expires_in\":-5}", &life);
+    CHECK(life == 0);
+    free(tok);
+    CHECK(hr_token_reply_parse("{\"token\":1}", &life) == NULL);
+    CHECK(hr_token_reply_parse("not json", &life) == NULL);
+    CHECK(hr_token_reply_parse("", &life) == NULL);
+}
+
 int main(void)
 {
+    test_token_reply();
     test_refs();
     test_challenges();
     test_creds();
