@@ -88,6 +88,12 @@ echo "bench: $conc concurrent, $conc_rounds rounds" >&2
 timing concurrent "$conc" "$conc_rounds"
 
 # ---- memory: page cache and FUSE servers around a batch ------------------------
+# fuse_servers: how many hpcrun-fuse processes of the user serve this image,
+# and the sum of their RSS in KiB.
+fuse_servers() {
+    ps -u "$user" -o comm=,rss=,args= |
+        awk -v img="$work/real.sqfs" '$1 == "hpcrun-fuse" && index($0, img) {n++; s += $2} END {print n + 0, s + 0}'
+}
 kib_cached() { awk '/^(Cached|Buffers):/ {s += $2} END {print s}' /proc/meminfo; }
 # mem_batch LAUNCHER ROUND: one batch of $mem numpy containers; records the
 # largest growth of Cached+Buffers over its value before the batch, the
@@ -105,8 +111,7 @@ mem_batch() {
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
         c=$(kib_cached)
-        read -r n r < <(ps -u "$user" -o comm=,rss=,args= |
-            awk -v img="$work/real.sqfs" '$1 == "hpcrun-fuse" && index($0, img) {n++; s += $2} END {print n + 0, s + 0}')
+        read -r n r < <(fuse_servers)
         [ "$c" -le "$peak" ] || peak=$c
         [ "$n" -le "$fuse_n" ] || fuse_n=$n
         [ "$r" -le "$fuse_rss" ] || fuse_rss=$r
@@ -125,6 +130,9 @@ done
 
 echo "bench: warm, $rounds rounds" >&2
 timing single warm "$rounds"
+# One server left means the warm launches reused it rather than each leaving
+# its own.
+servers_left=$(fuse_servers | cut -d' ' -f1)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- report ----------------------------------------------------------------------
@@ -188,7 +196,9 @@ mkdir -p "$(dirname "$report")"
     echo "\`real.sqfs\` $((sqfs_bytes / 1048576)) MiB (zstd, mksquashfs's default level, 128 KiB blocks, $(unsquashfs -s "$work/real.sqfs" | awk '/Number of inodes/ {print $4}') inodes),"
     echo "the directory $(du -sm "$work/rootfs" | cut -f1) MiB. Run as $user."
     if [ -n "$has_linger" ]; then
-        echo "Warm: this hpcrun knows \`--linger\`; HPCRUN_LINGER=60 after a priming launch."
+        echo "Warm: this hpcrun knows \`--linger\`; HPCRUN_LINGER=60 after a priming launch;"
+        echo "after the warm rounds, $servers_left \`hpcrun-fuse\` process(es) served the image (1: the warm"
+        echo "launches reused one server)."
     else
         echo "**Warm = cold for this build**: its \`hpcrun --help\` does not mention \`--linger\`, so"
         echo "HPCRUN_LINGER=60 changes nothing and the warm rows measure cold launches again."
