@@ -15,7 +15,8 @@
 # mount every launch) and warm (HPCRUN_LINGER=60 after a priming launch: the
 # image's FUSE server lingers and the next launch reuses it). The cold
 # phases all run first, once no process of the user has the image open, so
-# no lingering server can serve them. -b adds another hpcrun binary (an earlier build) to
+# no lingering server can serve them; the server the warm phase leaves is
+# ended when the benchmark exits. -b adds another hpcrun binary (an earlier build) to
 # the cold rounds. -q is a quick smoke run (few rounds). As root, the
 # benchmark runs as the unprivileged user hpcrun-test (created if missing)
 # and drops the page cache before each memory batch; it builds the image in
@@ -46,8 +47,6 @@ fi
 
 bin=$(mktemp -d /tmp/hpcrun-realbench.XXXXXX)
 chmod 0755 "$bin"
-trap 'rm -rf "$bin"' EXIT
-trap 'exit 130' INT TERM
 cp "$top/src/hpcrun" "$here/realimage-timing.sh" "$bin/"
 [ -z "$baseline" ] || cp "$baseline" "$bin/hpcrun-baseline"
 mkdir -m 1777 "$bin/out"
@@ -64,6 +63,33 @@ else
     runas() { "$@"; }
 fi
 timing() { (cd "$bin" && runas bash ./realimage-timing.sh "$work" "$@"); }
+# fuse_servers: how many hpcrun-fuse processes of the user serve this image,
+# and the sum of their RSS in KiB.
+fuse_servers() {
+    ps -u "$user" -o comm=,rss=,args= |
+        awk -v img="$work/real.sqfs" '$1 == "hpcrun-fuse" && index($0, img) {n++; s += $2} END {print n + 0, s + 0}'
+}
+# stop_servers: the warm launches leave a server lingering for 60 s; end it
+# so that the next user of the machine finds none (the integration tests
+# count the test user's). By PID, as only the benchmark runs this image; with
+# SIGKILL, as a server ignores SIGTERM (it outlives the signals sent to its
+# application), and a lingering one has no application to lose.
+server_pids() {
+    ps -u "$user" -o pid=,comm=,args= | awk -v img="$work/real.sqfs" '$2 == "hpcrun-fuse" && index($0, img) {print $1}'
+}
+stop_servers() {
+    local pids t
+    pids=$(server_pids)
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086 # a list of PIDs
+    kill -KILL $pids 2>/dev/null || true
+    for ((t = 0; t < 30; t++)); do
+        [ -n "$(server_pids)" ] || return 0
+        sleep 0.1
+    done
+}
+trap 'stop_servers; rm -rf "$bin"' EXIT
+trap 'exit 130' INT TERM
 has_linger=
 ! "$top/src/hpcrun" --help | grep -q -- --linger || has_linger=1
 started=$(date +%s) load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -88,12 +114,6 @@ echo "bench: $conc concurrent, $conc_rounds rounds" >&2
 timing concurrent "$conc" "$conc_rounds"
 
 # ---- memory: page cache and FUSE servers around a batch ------------------------
-# fuse_servers: how many hpcrun-fuse processes of the user serve this image,
-# and the sum of their RSS in KiB.
-fuse_servers() {
-    ps -u "$user" -o comm=,rss=,args= |
-        awk -v img="$work/real.sqfs" '$1 == "hpcrun-fuse" && index($0, img) {n++; s += $2} END {print n + 0, s + 0}'
-}
 kib_cached() { awk '/^(Cached|Buffers):/ {s += $2} END {print s}' /proc/meminfo; }
 # mem_batch LAUNCHER ROUND: one batch of $mem numpy containers; records the
 # largest growth of Cached+Buffers over its value before the batch, the
@@ -133,6 +153,7 @@ timing single warm "$rounds"
 # One server left means the warm launches reused it rather than each leaving
 # its own.
 servers_left=$(fuse_servers | cut -d' ' -f1)
+stop_servers
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- report ----------------------------------------------------------------------
