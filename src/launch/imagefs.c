@@ -86,11 +86,14 @@ static void read_pool_start(struct read_pool *p, struct fuse_session *se,
     p->proto = proto;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    if (cpus < 2 || !is_parallel)
-        return; /* no idle core: reading inline costs less */
-    /* workers take no signals; the main thread decides when to exit */
+    /* threads take no signals; the main thread decides when to exit */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
+    hr_imagefs_store_start(se);
+    if (cpus < 2 || !is_parallel) { /* no idle core: reading inline costs less */
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return;
+    }
     for (long i = 0; i < cpus && i < MAX_READ_WORKERS; i++) {
         pthread_t t;
         if (pthread_create(&t, NULL, read_worker, p) == 0)

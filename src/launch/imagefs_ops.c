@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,10 +180,112 @@ static void image_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_in
     fuse_reply_err(req, 0);
 }
 
+/* ---- whole blocks into the page cache ------------------------------------
+ * A READ asks for some pages, but answering it decompresses whole SquashFS
+ * blocks (128 KiB). As the kernel's own squashfs does, the server puts every
+ * page of such a block in the page cache: after the reply, the rest of the
+ * block goes to the kernel with FUSE_NOTIFY_STORE, so a later fault in it
+ * costs neither a round trip nor a second decompression. With the kernel's
+ * readahead off (no idle core), only the blocks a program touches are
+ * decompressed, in about one round trip each.
+ * A thread of its own writes the stores: the kernel locks each page it
+ * stores, and a page may be locked by a READ still waiting in the queue,
+ * which only the threads that answer requests can answer. */
+
+#define STORE_MAX_JOBS 64 /* 8 MiB of blocks in flight at most */
+
+struct store_job {
+    struct store_job *next;
+    fuse_ino_t ino;
+    off_t off;
+    size_t len;
+    char data[];
+};
+
+/* one session per server process: the queue is the process's */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct store_job *head, *tail;
+    size_t n;
+    struct fuse_session *se; /* NULL: no store thread */
+} store = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void *store_worker(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct store_job *job;
+        struct fuse_bufvec bv;
+
+        pthread_mutex_lock(&store.lock);
+        while (!store.head)
+            pthread_cond_wait(&store.cond, &store.lock);
+        job = store.head;
+        store.head = job->next;
+        if (!store.head)
+            store.tail = NULL;
+        store.n--;
+        pthread_mutex_unlock(&store.lock);
+        bv = FUSE_BUFVEC_INIT(job->len);
+        bv.buf[0].mem = job->data;
+        /* a hint: the kernel may have dropped the inode already */
+        (void)fuse_lowlevel_notify_store(store.se, job->ino, job->off, &bv, 0);
+        free(job);
+    }
+    return NULL;
+}
+
+void hr_imagefs_store_start(struct fuse_session *se)
+{
+    pthread_t t;
+
+    store.se = se;
+    if (pthread_create(&t, NULL, store_worker, NULL) != 0)
+        store.se = NULL; /* reads work without it */
+}
+
+/* Queue the blocks around [off, off + len) of inode ino, past what the
+ * reply holds. Blocks are aligned in the file, and so are pages. */
+static void store_blocks(sqfs *fs, fuse_ino_t ino, sqfs_inode *inode, off_t off,
+                         size_t len)
+{
+    off_t bs = (off_t)fs->sb.block_size, size = (off_t)inode->xtra.reg.file_size;
+    off_t start = off / bs * bs, end = (off + (off_t)len + bs - 1) / bs * bs;
+    sqfs_off_t n;
+    struct store_job *job;
+
+    if (end > size)
+        end = size;
+    if (!store.se || len == 0 || (start == off && end <= off + (off_t)len) ||
+        __atomic_load_n(&store.n, __ATOMIC_RELAXED) >= STORE_MAX_JOBS)
+        return;
+    n = end - start;
+    job = malloc(sizeof(*job) + (size_t)n);
+    if (!job)
+        return;
+    /* from the blocks just decompressed, in this thread's cache */
+    if (sqfs_read_range(fs, inode, start, &n, job->data) != SQFS_OK || n <= 0) {
+        free(job);
+        return;
+    }
+    *job = (struct store_job){.ino = ino, .off = start, .len = (size_t)n};
+    pthread_mutex_lock(&store.lock);
+    if (store.tail)
+        store.tail->next = job;
+    else
+        store.head = job;
+    store.tail = job;
+    store.n++;
+    pthread_cond_signal(&store.cond);
+    pthread_mutex_unlock(&store.lock);
+}
+
 static void image_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                           struct fuse_file_info *fi)
 {
     sqfs_off_t osize = (sqfs_off_t)size;
+    sqfs *fs = op_fs(req); /* the reply frees req */
     sqfs_inode inode;
     char *buf;
 
@@ -198,10 +301,12 @@ static void image_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    if (sqfs_read_range(op_fs(req), &inode, off, &osize, buf) != SQFS_OK)
+    if (sqfs_read_range(fs, &inode, off, &osize, buf) != SQFS_OK) {
         fuse_reply_err(req, EIO);
-    else
+    } else {
         fuse_reply_buf(req, buf, (size_t)osize);
+        store_blocks(fs, ino, &inode, off, (size_t)osize);
+    }
     free(buf);
 }
 

@@ -12,4 +12,8 @@ extern const struct fuse_lowlevel_ops hr_imagefs_ops;
  * worker thread's own caches over the shared tables (NULL: the session's). */
 void hr_imagefs_use_fs(sqfs *fs);
 
+/* Start the thread that puts whole decompressed blocks in the page cache
+ * (FUSE_NOTIFY_STORE), with the caller's signal mask. */
+void hr_imagefs_store_start(struct fuse_session *se);
+
 #endif
