@@ -47,7 +47,7 @@ struct image_fs {
     sqfs_ll ll;
     struct image_dirset checked_dirs;
     bool is_owned_by_caller; /* report every file as owned by uid/gid */
-    bool is_parallel;        /* idle cores: worker threads, kernel readahead */
+    bool is_parallel;        /* idle cores: worker threads */
     bool can_skip_open;      /* the kernel does without OPEN (FUSE's init) */
     bool can_skip_opendir;   /* ... and without OPENDIR */
     uid_t uid;

@@ -185,9 +185,7 @@ static void image_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_in
  * blocks (128 KiB). As the kernel's own squashfs does, the server puts every
  * page of such a block in the page cache: after the reply, the rest of the
  * block goes to the kernel with FUSE_NOTIFY_STORE, so a later fault in it
- * costs neither a round trip nor a second decompression. With the kernel's
- * readahead off (no idle core), only the blocks a program touches are
- * decompressed, in about one round trip each.
+ * costs neither a round trip nor a second decompression.
  * A thread of its own writes the stores: the kernel locks each page it
  * stores, and a page may be locked by a READ still waiting in the queue,
  * which only the threads that answer requests can answer. */
@@ -418,9 +416,10 @@ static void image_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 /* What the kernel may skip (see the top of this file), as far as it can.
  * And let it queue a whole program's readahead without blocking the
  * process that asked (it blocks past max_background requests in flight).
- * With no idle core, turn the kernel's own readahead off: every 128 KiB it
- * reads ahead costs a block decompressed, mostly for pages never used, and
- * then takes that time from the other containers. */
+ * The kernel's readahead stays on even with no idle core: a page faulted
+ * in alone is a round trip for 4 KiB, and round trips, each a wake-up of
+ * the server on a busy core, cost a loaded machine more than the blocks
+ * read ahead (whole blocks go to the page cache anyway, see above). */
 static void image_op_init(void *userdata, struct fuse_conn_info *conn)
 {
     struct image_fs *f = userdata;
@@ -433,8 +432,6 @@ static void image_op_init(void *userdata, struct fuse_conn_info *conn)
     f->can_skip_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
     conn->max_background = 256;
     conn->congestion_threshold = 256;
-    if (!f->is_parallel)
-        conn->max_readahead = 0;
 }
 
 const struct fuse_lowlevel_ops hr_imagefs_ops = {
