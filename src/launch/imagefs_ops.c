@@ -190,7 +190,7 @@ static void image_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_in
  * stores, and a page may be locked by a READ still waiting in the queue,
  * which only the threads that answer requests can answer. */
 
-#define STORE_MAX_JOBS 64 /* 8 MiB of blocks in flight at most */
+#define STORE_MAX_JOBS 64 /* 8 MiB in flight at most: a job is < 1 block */
 
 struct store_job {
     struct store_job *next;
@@ -243,31 +243,23 @@ void hr_imagefs_store_start(struct fuse_session *se)
         store.se = NULL; /* reads work without it */
 }
 
-/* Queue the blocks around [off, off + len) of inode ino, past what the
- * reply holds. Blocks are aligned in the file, and so are pages. */
-static void store_blocks(sqfs *fs, fuse_ino_t ino, sqfs_inode *inode, off_t off,
-                         size_t len)
+/* Queue [from, to) of inode ino, read from the blocks just decompressed
+ * (in this thread's cache). */
+static void store_range(sqfs *fs, fuse_ino_t ino, sqfs_inode *inode, off_t from, off_t to)
 {
-    off_t bs = (off_t)fs->sb.block_size, size = (off_t)inode->xtra.reg.file_size;
-    off_t start = off / bs * bs, end = (off + (off_t)len + bs - 1) / bs * bs;
-    sqfs_off_t n;
+    sqfs_off_t n = to - from;
     struct store_job *job;
 
-    if (end > size)
-        end = size;
-    if (!store.se || len == 0 || (start == off && end <= off + (off_t)len) ||
-        __atomic_load_n(&store.n, __ATOMIC_RELAXED) >= STORE_MAX_JOBS)
+    if (n <= 0 || __atomic_load_n(&store.n, __ATOMIC_RELAXED) >= STORE_MAX_JOBS)
         return;
-    n = end - start;
     job = malloc(sizeof(*job) + (size_t)n);
     if (!job)
         return;
-    /* from the blocks just decompressed, in this thread's cache */
-    if (sqfs_read_range(fs, inode, start, &n, job->data) != SQFS_OK || n <= 0) {
+    if (sqfs_read_range(fs, inode, from, &n, job->data) != SQFS_OK || n <= 0) {
         free(job);
         return;
     }
-    *job = (struct store_job){.ino = ino, .off = start, .len = (size_t)n};
+    *job = (struct store_job){.ino = ino, .off = from, .len = (size_t)n};
     pthread_mutex_lock(&store.lock);
     if (store.tail)
         store.tail->next = job;
@@ -277,6 +269,21 @@ static void store_blocks(sqfs *fs, fuse_ino_t ino, sqfs_inode *inode, off_t off,
     store.n++;
     pthread_cond_signal(&store.cond);
     pthread_mutex_unlock(&store.lock);
+}
+
+/* Queue what the reply for [off, off + len) left of the blocks it touched:
+ * the head of the first, the tail of the last. Blocks are aligned in the
+ * file, and so are pages. */
+static void store_blocks(sqfs *fs, fuse_ino_t ino, sqfs_inode *inode, off_t off,
+                         size_t len)
+{
+    off_t bs = (off_t)fs->sb.block_size, size = (off_t)inode->xtra.reg.file_size;
+    off_t end = (off + (off_t)len + bs - 1) / bs * bs;
+
+    if (!store.se || len == 0)
+        return;
+    store_range(fs, ino, inode, off / bs * bs, off);
+    store_range(fs, ino, inode, off + (off_t)len, end < size ? end : size);
 }
 
 static void image_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
