@@ -18,9 +18,9 @@
  *                           "hpcrun!" and the mount namespace, then wait
  *   hr-probe pvr PID ADDR   read 8 bytes at ADDR of process PID with
  *                           process_vm_readv(2): "pvr=TEXT" or "pvr=ERRNO"
- *   hr-probe resident PATH  read the first page of PATH, then print how many
- *                           of its first 128 KiB of pages are in the page
- *                           cache (mincore(2)) after up to 2 seconds:
+ *   hr-probe resident PATH  read the page at 64 KiB of PATH, then print how
+ *                           many of its first 128 KiB of pages are in the
+ *                           page cache (mincore(2)) after up to 2 seconds:
  *                           "resident=N/M"
  *   hr-probe exit N         exit with status N
  *   hr-probe kill N         die by signal N
@@ -221,7 +221,9 @@ static int cmd_pvr(const char *pid, const char *addr)
 }
 
 /* Pages of the file's first SquashFS block (128 KiB) in the page cache,
- * once one page was read: the FUSE server stores the whole block. */
+ * once a page in its middle was read: the FUSE server stores the whole
+ * block. The kernel's readahead never reads backwards, but a kernel that
+ * caches FUSE files in large folios may read the whole block by itself. */
 static int cmd_resident(const char *path)
 {
     enum { SPAN = 128 << 10, PAGE = 4096, N = SPAN / PAGE };
@@ -230,7 +232,7 @@ static int cmd_resident(const char *path)
     int fd = open(path, O_RDONLY), n = 0;
     void *map;
 
-    if (fd < 0 || pread(fd, page, PAGE, 0) != PAGE ||
+    if (fd < 0 || pread(fd, page, PAGE, SPAN / 2) != PAGE ||
         (map = mmap(NULL, SPAN, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
         printf("resident=%s\n", strerrorname_np(errno));
         return 1;
