@@ -18,6 +18,10 @@
  *                           "hpcrun!" and the mount namespace, then wait
  *   hr-probe pvr PID ADDR   read 8 bytes at ADDR of process PID with
  *                           process_vm_readv(2): "pvr=TEXT" or "pvr=ERRNO"
+ *   hr-probe resident PATH  read the page at 64 KiB of PATH, then print how
+ *                           many of its first 128 KiB of pages are in the
+ *                           page cache (mincore(2)) after up to 2 seconds:
+ *                           "resident=N/M"
  *   hr-probe exit N         exit with status N
  *   hr-probe kill N         die by signal N
  *   hr-probe sleep SECONDS  sleep (for lifecycle tests)
@@ -30,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
@@ -215,6 +220,35 @@ static int cmd_pvr(const char *pid, const char *addr)
     return 0;
 }
 
+/* Pages of the file's first SquashFS block (128 KiB) in the page cache,
+ * once a page in its middle was read: the FUSE server stores the whole
+ * block. The kernel's readahead never reads backwards, but a kernel that
+ * caches FUSE files in large folios may read the whole block by itself. */
+static int cmd_resident(const char *path)
+{
+    enum { SPAN = 128 << 10, PAGE = 4096, N = SPAN / PAGE };
+    unsigned char vec[N];
+    char page[PAGE];
+    int fd = open(path, O_RDONLY), n = 0;
+    void *map;
+
+    if (fd < 0 || pread(fd, page, PAGE, SPAN / 2) != PAGE ||
+        (map = mmap(NULL, SPAN, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+        printf("resident=%s\n", strerrorname_np(errno));
+        return 1;
+    }
+    for (int tries = 0; tries < 20 && n < N; tries++) { /* the store is async */
+        if (tries)
+            usleep(100000);
+        n = 0;
+        if (mincore(map, SPAN, vec) == 0)
+            for (int i = 0; i < N; i++)
+                n += vec[i] & 1;
+    }
+    printf("resident=%d/%d\n", n, N);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -269,6 +303,8 @@ int main(int argc, char **argv)
         return cmd_hold(arg ? atoi(arg) : 2);
     if (!strcmp(cmd, "pvr") && arg && argc > 3)
         return cmd_pvr(arg, argv[3]);
+    if (!strcmp(cmd, "resident") && arg)
+        return cmd_resident(arg);
     if (!strcmp(cmd, "exit"))
         return arg ? atoi(arg) : 0;
     if (!strcmp(cmd, "kill")) {

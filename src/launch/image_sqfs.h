@@ -1,4 +1,4 @@
-/* Private to the image step (image.c, imagefs.c): libsquashfuse's headers
+/* Private to the image step (image.c, imagefs*.c): libsquashfuse's headers
  * and the state the FUSE server serves. squashfuse's headers carry their own
  * config.h with PACKAGE_* macros, so they come first and those macros are
  * dropped before ours (the build defines _GNU_SOURCE for every file). */
@@ -82,7 +82,9 @@ struct image_fs {
     sqfs_ll ll;
     struct image_dirset checked_dirs;
     bool is_owned_by_caller; /* report every file as owned by uid/gid */
-    bool is_parallel;        /* idle cores: worker threads, kernel readahead */
+    bool is_parallel;        /* idle cores: worker threads */
+    bool can_skip_open;      /* the kernel does without OPEN (FUSE's init) */
+    bool can_skip_opendir;   /* ... and without OPENDIR */
     uid_t uid;
     gid_t gid;
 };

@@ -1,9 +1,9 @@
-/* The image step, part two: the FUSE server. */
+/* The image step, part two: the FUSE server (its operations are in
+ * imagefs_ops.c). */
 #include "launch/image_sqfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <float.h>
 #include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
@@ -20,116 +20,15 @@
 
 #include "common/log.h"
 #include "launch/imagefs.h"
+#include "launch/imagefs_ops.h"
 #include "launch/join.h"
 #include "launch/linger.h"
 #include "launch/mount.h"
 
-/* ---- the FUSE server ----------------------------------------------------- */
-
-/* getattr and lookup as squashfuse's own, except that with
- * is_owned_by_caller every file is reported as the caller's. A user-namespace
- * overlay cannot copy up a file whose owner has no mapping, so this is what
- * lets --writable-tmpfs write anywhere without --fakeroot. */
-static void image_own(fuse_req_t req, struct stat *st)
-{
-    struct image_fs *f = fuse_req_userdata(req);
-
-    if (f->is_owned_by_caller) {
-        st->st_uid = f->uid;
-        st->st_gid = f->gid;
-    }
-}
-
-static void image_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    sqfs_ll_i lli;
-    struct stat st;
-
-    (void)fi;
-    if (sqfs_ll_iget(req, &lli, ino))
-        return;
-    if (hr_image_stat(&lli.ll->fs, &lli.inode, &st)) {
-        fuse_reply_err(req, ENOENT);
-        return;
-    }
-    st.st_ino = ino;
-    image_own(req, &st);
-    fuse_reply_attr(req, &st, DBL_MAX);
-}
-
-static void image_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-    struct fuse_entry_param e = {.attr_timeout = DBL_MAX, .entry_timeout = DBL_MAX};
-    sqfs_ll_i lli;
-    sqfs_name namebuf;
-    sqfs_dir_entry entry;
-    sqfs_inode inode;
-    struct image_dir dir;
-    bool found = false;
-
-    if (sqfs_ll_iget(req, &lli, parent))
-        return;
-    if (!S_ISDIR(lli.inode.base.mode)) {
-        fuse_reply_err(req, ENOTDIR);
-        return;
-    }
-    sqfs_dentry_init(&entry, namebuf);
-    dir = (struct image_dir){&lli.inode, lli.ll->ino_sqfs(lli.ll, parent)};
-    if (hr_image_dir_find((struct image_fs *)lli.ll, &dir, name, &entry, &found)) {
-        fuse_reply_err(req, EIO);
-        return;
-    }
-    if (!found) { /* ino 0: a cached negative entry */
-        fuse_reply_entry(req, &e);
-        return;
-    }
-    if (hr_image_inode_get(&lli.ll->fs, &inode, sqfs_dentry_inode(&entry)) ||
-        hr_image_stat(&lli.ll->fs, &inode, &e.attr)) {
-        fuse_reply_err(req, EIO);
-        return;
-    }
-    e.ino = lli.ll->ino_register(lli.ll, &entry);
-    e.attr.st_ino = e.ino;
-    image_own(req, &e.attr);
-    fuse_reply_entry(req, &e);
-}
-
-/* squashfuse's readdir copies names into a fixed buffer: open only
- * directories that were checked (see hr_image_dir_is_safe). */
-static void image_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    sqfs_ll_i lli;
-
-    if (sqfs_ll_iget(req, &lli, ino))
-        return;
-    if (S_ISDIR(lli.inode.base.mode) &&
-        !hr_image_dir_is_safe((struct image_fs *)lli.ll, &lli.inode,
-                              lli.ll->ino_sqfs(lli.ll, ino))) {
-        fuse_reply_err(req, EIO);
-        return;
-    }
-    sqfs_ll_op_opendir(req, ino, fi);
-}
-
-/* A file whose data cannot be read safely (hr_image_file_is_safe) fails
- * to open with EIO. */
-static void image_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    sqfs_ll_i lli;
-
-    if (sqfs_ll_iget(req, &lli, ino))
-        return;
-    if (!hr_image_file_is_safe(&lli.ll->fs, &lli.inode)) {
-        fuse_reply_err(req, EIO);
-        return;
-    }
-    sqfs_ll_op_open(req, ino, fi);
-}
-
 /* ---- parallel reads --------------------------------------------------------
  * Reads are where the server spends its time (decompressing blocks), and
- * they need nothing but the file's inode, which open() put in fi->fh. So
- * READ requests go to worker threads, each with its own squashfuse caches
+ * they need nothing but the file's inode, found by its number. So READ
+ * requests go to worker threads, each with its own squashfuse caches
  * and decompression context over the same (read-only) tables, while the
  * main thread answers lookups at once. With the prefetch below, a program
  * is decompressed on several cores while hpcrun still builds the root. */
@@ -137,28 +36,6 @@ static void image_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 #define HR_JOIN_MAX_MEMBERS 1024 /* ranks of one step on one node */
 #define FUSE_OPCODE_READ 15      /* FUSE_READ in <linux/fuse.h> */
 #define MAX_READ_WORKERS 4
-
-static __thread sqfs *thread_fs; /* a worker's own squashfuse state */
-
-static void image_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                          struct fuse_file_info *fi)
-{
-    sqfs_inode *inode = (sqfs_inode *)(intptr_t)fi->fh;
-    sqfs *fs = thread_fs ? thread_fs : &((sqfs_ll *)fuse_req_userdata(req))->fs;
-    sqfs_off_t osize = (sqfs_off_t)size;
-    char *buf = malloc(size ? size : 1);
-
-    (void)ino;
-    if (!buf) {
-        fuse_reply_err(req, ENOMEM);
-        return;
-    }
-    if (hr_image_read_range(fs, inode, off, &osize, buf) != SQFS_OK)
-        fuse_reply_err(req, EIO);
-    else
-        fuse_reply_buf(req, buf, (size_t)osize);
-    free(buf);
-}
 
 struct read_job {
     struct read_job *next;
@@ -181,7 +58,7 @@ static void *read_worker(void *arg)
 
     if (hr_image_fs_caches(&fs) < 0)
         _exit(1); /* out of memory in the server: reads would hang */
-    thread_fs = &fs;
+    hr_imagefs_use_fs(&fs);
     for (;;) {
         struct read_job *job;
         pthread_mutex_lock(&p->lock);
@@ -210,11 +87,14 @@ static void read_pool_start(struct read_pool *p, struct fuse_session *se,
     p->proto = proto;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    if (cpus < 2 || !is_parallel)
-        return; /* no idle core: reading inline costs less */
-    /* workers take no signals; the main thread decides when to exit */
+    /* threads take no signals; the main thread decides when to exit */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
+    hr_imagefs_store_start(se);
+    if (cpus < 2 || !is_parallel) { /* no idle core: reading inline costs less */
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return;
+    }
     for (long i = 0; i < cpus && i < MAX_READ_WORKERS; i++) {
         pthread_t t;
         if (pthread_create(&t, NULL, read_worker, p) == 0)
@@ -248,81 +128,6 @@ static bool read_pool_submit(struct read_pool *p, const struct fuse_buf *buf)
     pthread_mutex_unlock(&p->lock);
     return true;
 }
-
-/* An image without extended attributes answers getxattr and listxattr with
- * ENOSYS, which the kernel remembers for the mount: the overlay's lookups
- * then stop asking the server for its own xattrs on every directory. */
-static bool image_has_xattrs(fuse_req_t req)
-{
-    sqfs_ll *ll = fuse_req_userdata(req);
-    return ll->fs.sb.xattr_id_table_start != (uint64_t)SQUASHFS_INVALID_BLK &&
-           ll->fs.xattr_info.xattr_ids > 0;
-}
-
-/* The node's extended attributes can be read (hr_image_xattrs_are_safe);
- * if not, the request is answered with EIO. */
-static bool image_xattrs_are_safe(fuse_req_t req, fuse_ino_t ino)
-{
-    sqfs_ll_i lli;
-
-    if (sqfs_ll_iget(req, &lli, ino))
-        return false; /* answered */
-    if (!hr_image_xattrs_are_safe(&lli.ll->fs, &lli.inode)) {
-        fuse_reply_err(req, EIO);
-        return false;
-    }
-    return true;
-}
-
-static void image_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-                              size_t size)
-{
-    if (!image_has_xattrs(req))
-        fuse_reply_err(req, ENOSYS);
-    else if (image_xattrs_are_safe(req, ino))
-        sqfs_ll_op_getxattr(req, ino, name, size);
-}
-
-static void image_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-    if (!image_has_xattrs(req))
-        fuse_reply_err(req, ENOSYS);
-    else if (image_xattrs_are_safe(req, ino))
-        sqfs_ll_op_listxattr(req, ino, size);
-}
-
-/* Let the kernel queue a whole program's readahead without blocking the
- * process that asked (it blocks past max_background requests in flight).
- * With no idle core, turn the kernel's own readahead off: every 128 KiB it
- * reads ahead costs a block decompressed, mostly for pages never used, and
- * then takes that time from the other containers. */
-static void image_op_init(void *userdata, struct fuse_conn_info *conn)
-{
-    struct image_fs *f = userdata;
-
-    conn->max_background = 256;
-    conn->congestion_threshold = 256;
-    if (!f->is_parallel)
-        conn->max_readahead = 0;
-}
-
-static const struct fuse_lowlevel_ops image_fuse_ops = {
-    .init = image_op_init,
-    .getattr = image_op_getattr,
-    .opendir = image_op_opendir,
-    .releasedir = sqfs_ll_op_releasedir,
-    .readdir = sqfs_ll_op_readdir,
-    .lookup = image_op_lookup,
-    .open = image_op_open,
-    .create = sqfs_ll_op_create,
-    .release = sqfs_ll_op_release,
-    .read = image_op_read,
-    .readlink = sqfs_ll_op_readlink,
-    .listxattr = image_op_listxattr,
-    .getxattr = image_op_getxattr,
-    .forget = sqfs_ll_op_forget,
-    .statfs = stfs_ll_op_statfs,
-};
 
 /* Start time of a process (field 22 of /proc/PID/stat), to tell a live owner
  * from a recycled PID on kernels without pidfd_open(2). */
@@ -708,7 +513,7 @@ int hr_image_mount_fuse(struct hr_image *img, const struct hr_fuse_opts *o)
     fs->is_owned_by_caller = o->is_owned_by_caller;
     fs->uid = o->uid;
     fs->gid = o->gid;
-    a.se = fuse_session_new(&args, &image_fuse_ops, sizeof(image_fuse_ops), img->ll);
+    a.se = fuse_session_new(&args, &hr_imagefs_ops, sizeof(hr_imagefs_ops), img->ll);
     snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", o->fuse_fd);
     if (!a.se || fuse_session_mount(a.se, fdpath) != 0) {
         hr_err("%s: cannot start the FUSE session", img->path);

@@ -4,6 +4,26 @@ for comp in gzip xz lz4 zstd lzo; do
     chmod a+r "$IMG/comp-$comp.sqfs"
     check_grep 'inside the hpcrun demo image' "a $comp image runs" hpcrun "$IMG/comp-$comp.sqfs" cat /etc/hpcrun-demo
 done
+# What the FUSE server answers, against the image itself: every name of a
+# directory with its type, mode, size and symlink target (listings carry the
+# attributes: READDIRPLUS; /usr/bin takes several listing buffers), and
+# files read whole after a page in their middle was read first.
+want=$(unsquashfs -lln "$IMG/test.sqfs" 2>/dev/null |
+    awk '$6 ~ "^squashfs-root/usr/bin/" { sub("^squashfs-root/usr/bin/", "", $6); print $1, $3, $6, $8 }' | sort)
+got=$(hpcrun "$IMG/test.sqfs" ls -ln /usr/bin 2>&1 | awk 'NR > 1 { print $1, $5, $9, $11 }' | sort)
+[ -n "$want" ] && [ "$got" = "$want" ] && ok "a listing shows every name of the image with its attributes" ||
+    fail "a listing shows every name of the image with its attributes" "$(diff <(echo "$want") <(echo "$got") | head -20)"
+want="$(sha256sum < /bin/busybox) $(sha256sum < "$PROBE")"
+got=$(hpcrun "$IMG/test.sqfs" sh -c 'dd if=/bin/busybox of=/dev/null bs=4096 skip=100 count=1 2>/dev/null;
+    dd if=/usr/bin/hr-probe of=/dev/null bs=4096 skip=50 count=1 2>/dev/null;
+    echo "$(sha256sum < /bin/busybox) $(sha256sum < /usr/bin/hr-probe)"' 2>&1)
+[ "$got" = "$want" ] && ok "files read in any order have the image's contents" ||
+    fail "files read in any order have the image's contents" "got '$got', want '$want'"
+# A READ decompresses a whole 128 KiB block: the server puts all of it in
+# the page cache, so the program's next faults in it need no round trip.
+check_grep '^resident=32/32$' "one page read puts its whole block in the page cache" \
+    hpcrun "$IMG/test.sqfs" hr-probe resident /bin/busybox
+
 # a SquashFS stored after a header, as in Apptainer's SIF files
 { head -c 12288 /dev/zero; cat "$IMG/test.sqfs"; } > "$IMG/offset.img"
 chmod a+r "$IMG/offset.img"
