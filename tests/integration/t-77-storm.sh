@@ -32,7 +32,7 @@ install -d -m 0700 -o "$TEST_UID" -g "$TEST_GID" "$ST_RUN"
 st_env="XDG_RUNTIME_DIR=$ST_RUN"
 
 # What a launch may leave behind, one line each; empty when nothing is.
-st_procs() { ps -o pid=,stat=,args= -u "$TEST_UID" | awk '$2 !~ /^Z/'; }
+st_procs() { ps -o pid=,stat=,comm=,args= -u "$TEST_UID" | awk '$2 !~ /^Z/'; } # comm: hpcrun-fuse, hpcrun-join
 st_leftovers() {
     local p
     st_procs | sed 's/^/process: /'
