@@ -32,6 +32,8 @@ struct xfer {
     long long have;    /* bytes in the partial file */
     long long resumed; /* bytes the partial file held when this try began */
     bool is_decided, is_error_body, is_cached;
+    bool is_oversize; /* the registry sent more than the descriptor's size */
+    int write_errno;  /* why the partial file could not take the data, or 0 */
     int tries;
     CURL *h;
     struct curl_slist *hdrs;
@@ -64,8 +66,10 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
         x->is_error_body = d != HR_RESUME_APPEND && d != HR_RESUME_RESTART;
         if (d == HR_RESUME_RESTART && x->have > 0) {
             hr_debug("%s: the registry sent the whole blob, not the rest", x->digest);
-            if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0)
+            if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0) {
+                x->write_errno = errno;
                 return 0;
+            }
             hr_sha256_free(&x->sha);
             hr_sha256_init(&x->sha);
             x->have = 0;
@@ -75,10 +79,14 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
         x->resp.max = 1u << 16;
         return hr_response_append(&x->resp, data, n) < 0 ? 0 : n;
     }
-    if (x->size >= 0 && x->have + (long long)n > x->size)
-        return 0; /* more than the descriptor says: not this blob */
-    if (hr_write_all(x->fd, data, n) < 0)
+    if (x->size >= 0 && x->have + (long long)n > x->size) {
+        x->is_oversize = true; /* more than the descriptor says: not this blob */
         return 0;
+    }
+    if (hr_write_all(x->fd, data, n) < 0) {
+        x->write_errno = errno;
+        return 0;
+    }
     hr_sha256_update(&x->sha, data, n);
     x->have += (long long)n;
     return n;
@@ -123,7 +131,8 @@ static CURL *xfer_start(struct xfer *x)
     if (hr_registry_keep_auth(x->r) < 0)
         return NULL;
     x->tries++;
-    x->is_decided = x->is_error_body = false;
+    x->is_decided = x->is_error_body = x->is_oversize = false;
+    x->write_errno = 0;
     hr_response_reset(&x->resp);
     x->h = curl_easy_init();
     if (!x->h)
@@ -163,8 +172,12 @@ static int xfer_publish(struct xfer *x)
                     x->digest);
             return ftruncate(x->fd, 0) < 0 ? -1 : 1;
         }
-        hr_err("%s: blob %s: digest mismatch (content is %s, %lld bytes)", x->r->ref,
-               x->digest, got, x->have);
+        if (strcmp(got, x->digest) == 0) /* a descriptor that lies about the size */
+            hr_err("%s: blob %s: size mismatch (%lld bytes, its descriptor says %lld)",
+                   x->r->ref, x->digest, x->have, x->size);
+        else
+            hr_err("%s: blob %s: digest mismatch (content is %s, %lld bytes)", x->r->ref,
+                   x->digest, got, x->have);
         unlink(x->partial);
         return -1;
     }
@@ -189,9 +202,23 @@ static int xfer_done(struct xfer *x, CURLcode rc)
         xfer_stop(x);
         return hr_registry_authenticate(x->r, &x->resp) < 0 ? -1 : 1;
     }
-    if (rc == CURLE_OK && status == 416 && x->have > 0 && x->tries < MAX_TRIES) {
+    /* Range not satisfiable: the partial file may hold the whole blob (a
+     * registry that sent more than it had). Whatever the body did (Docker's
+     * registry announces one it never sends), start again from nothing. */
+    if (status == 416 && x->have > 0 && x->tries < MAX_TRIES) {
         xfer_stop(x);
         return ftruncate(x->fd, 0) < 0 ? -1 : 1;
+    }
+    if (rc == CURLE_WRITE_ERROR && (x->is_oversize || x->write_errno)) {
+        /* curl only knows that on_data refused the data: say why */
+        if (x->is_oversize)
+            hr_err("%s: %s: the registry sent more than the %lld bytes its descriptor "
+                   "gives",
+                   x->r->ref, what, x->size);
+        else
+            hr_err("%s: %s: %s", x->r->ref, x->partial, strerror(x->write_errno));
+        xfer_stop(x);
+        return -1;
     }
     if (rc != CURLE_OK || x->is_error_body || (status != 200 && status != 206)) {
         hr_registry_report(x->r, &x->resp, x->is_error_body ? CURLE_OK : rc, what);
