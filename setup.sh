@@ -51,7 +51,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config clang clang-forma
   slurmctld slurmd slurm-client munge libpmix-dev
   openmpi-bin libopenmpi-dev mpich libmpich-dev libslurm-dev
   docker-registry skopeo apache2-utils openssl curl
-  umoci debootstrap time"
+  umoci debootstrap time man-db groff-base"
 say "installing Debian packages"
 export DEBIAN_FRONTEND=noninteractive
 # The slurmd, slurmctld and munge packages start their services on install;

@@ -13,6 +13,8 @@
 #   as_other CMD...             run CMD as a second unprivileged user, another
 #                               user of the node (for attacks; fails when the
 #                               suite does not run as root)
+#   check_man_renders NAME PAGE pass if the man page PAGE renders without a
+#                               warning
 # Variables: $WORK (0755 scratch dir), $BIN (programs copied there), $IMG
 # (images), $HPCRUN, $TEST_USER, $USER_HOME, $TEST_UID, $TEST_GID, $OTHER_USER
 # (empty when not run as root), and the
@@ -115,6 +117,22 @@ check_grep() {
         ok "$name"
     else
         fail "$name" "no match for /$pat/ in: $out"
+    fi
+}
+
+# Pass if man page $2 renders without a warning: man-db's "man --warnings"
+# (groff's warnings, as a reader's man shows the page), else groff -ww. A
+# machine with neither cannot check it, which fails (setup.sh installs both).
+check_man_renders() {
+    local name=$1 page=$2
+    if man --help 2>&1 | grep -q -- --warnings; then
+        check_rc 0 "$name renders without warnings (man --warnings)" sh -c \
+            "out=\$(man --warnings -l '$page' 2>&1 >/dev/null); printf '%s' \"\$out\"; [ -z \"\$out\" ]"
+    elif command -v groff >/dev/null; then
+        check_rc 0 "$name renders without warnings (groff -ww)" sh -c \
+            "out=\$(groff -ww -man -z '$page' 2>&1); printf '%s' \"\$out\"; [ -z \"\$out\" ]"
+    else
+        fail "$name renders without warnings" "neither man-db nor groff is installed (apt-get install man-db groff-base)"
     fi
 }
 
