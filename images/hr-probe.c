@@ -18,6 +18,9 @@
  *                           "hpcrun!" and the mount namespace, then wait
  *   hr-probe pvr PID ADDR   read 8 bytes at ADDR of process PID with
  *                           process_vm_readv(2): "pvr=TEXT" or "pvr=ERRNO"
+ *   hr-probe mapread PATH   map PATH and read every page of it, as a program
+ *                           reads its own code: "sum=N" (a page the file
+ *                           system cannot read kills it with SIGBUS)
  *   hr-probe exit N         exit with status N
  *   hr-probe kill N         die by signal N
  *   hr-probe sleep SECONDS  sleep (for lifecycle tests)
@@ -30,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
@@ -215,6 +219,30 @@ static int cmd_pvr(const char *pid, const char *addr)
     return 0;
 }
 
+static int cmd_mapread(const char *path)
+{
+    struct stat st;
+    unsigned long sum = 0;
+    const volatile unsigned char *p = MAP_FAILED;
+    int fd;
+
+    errno = 0;
+    fd = open(path, O_RDONLY);
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0)
+        p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+        /* (an empty file maps nothing: EINVAL, as mmap(2) would say) */
+        if (!errno)
+            errno = EINVAL;
+        printf("mapread=%s\n", strerrorname_np(errno));
+        return 1;
+    }
+    for (off_t i = 0; i < st.st_size; i++)
+        sum += p[i];
+    printf("sum=%lu\n", sum);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -269,6 +297,8 @@ int main(int argc, char **argv)
         return cmd_hold(arg ? atoi(arg) : 2);
     if (!strcmp(cmd, "pvr") && arg && argc > 3)
         return cmd_pvr(arg, argv[3]);
+    if (!strcmp(cmd, "mapread") && arg)
+        return cmd_mapread(arg);
     if (!strcmp(cmd, "exit"))
         return arg ? atoi(arg) : 0;
     if (!strcmp(cmd, "kill")) {
