@@ -150,7 +150,9 @@ join_alone "the secret is a symlink" ".*/lkey/hpcrun/join/key: Too many levels o
 # launch with the same key finds it taken): one warning, a container of its
 # own. The name is the one this key had a moment ago (hpcrun -v says it).
 name=$(hpcrun -v --join="$join_key-7" "$IMG/test.sqfs" true 2>&1 | sed -n 's/.*--join: leading @//p')
-if [ -n "$name" ] && sq_pid=$(squat_start "$name" 30); then
+if is_rootless; then
+    skip "the socket's name is held by another user" "$ROOTLESS_WHY"
+elif [ -n "$name" ] && sq_pid=$(squat_start "$name" 30); then
     join_alone "the socket's name is held by another user" "@$name is held by uid $OTHER_UID, not by you"
     kill "$sq_pid"
 else
@@ -159,7 +161,9 @@ else
 fi
 # ... or held with its queue kept full, where a blocking connect(2) would
 # wait for as long as that user likes: each launch gives up within seconds.
-if [ -n "$name" ] && sq_pid=$(squat_start "$name" 60 full); then
+if is_rootless; then
+    skip "the socket's name is held with a full queue" "$ROOTLESS_WHY"
+elif [ -n "$name" ] && sq_pid=$(squat_start "$name" 60 full); then
     join_alone "the socket's name is held with a full queue" "@$name takes no one in \(its queue stays full\)"
     kill "$sq_pid"
 else
@@ -168,7 +172,9 @@ else
 fi
 # Root uses its own directory for the secret, never one its environment
 # names (sudo -E with a user's HOME): nothing of root's lands there.
-if [ "$(id -u)" = 0 ]; then
+if is_rootless; then
+    skip "root with a user's HOME makes nothing there for --join" "$ROOTLESS_WHY"
+elif is_real_root; then
     mkdir -p "$UWORK/rootenv" && chown "$TEST_USER" "$UWORK/rootenv"
     HOME=$UWORK/rootenv XDG_CACHE_HOME=$UWORK/rootenv XDG_RUNTIME_DIR=$UWORK/rootenv \
         timeout 60 "$HPCRUN" --join="$join_key-root" "$IMG/test.sqfs" true >"$UWORK/rootenv.out" 2>&1

@@ -26,7 +26,7 @@ itab=$(od -An -t u8 -j 64 -N 8 "$IMG/test.sqfs" | tr -d ' ')
 rootblk=$(( $(od -An -t u8 -j 32 -N 8 "$IMG/test.sqfs" | tr -d ' ') >> 16 ))
 printf '\377\377' | dd of="$IMG/bad/corrupt-meta.sqfs" bs=1 seek=$((itab + rootblk)) conv=notrunc status=none
 cp "$IMG/test.sqfs" "$IMG/bad/unreadable.sqfs" && chmod 0600 "$IMG/bad/unreadable.sqfs"
-[ "$(id -u)" = 0 ] && chown root "$IMG/bad/unreadable.sqfs"
+is_real_root && chown root "$IMG/bad/unreadable.sqfs"
 chmod a+r "$IMG"/bad/*.sqfs 2>/dev/null; chmod 0600 "$IMG/bad/unreadable.sqfs"
 
 bad_image "missing image" "$IMG/bad/none.sqfs: No such file or directory" "$IMG/bad/none.sqfs"
@@ -40,7 +40,9 @@ bad_image "a non-SquashFS file" "not a SquashFS image \(bad magic\)" "$IMG/bad/r
 bad_image "a truncated image" "truncated" "$IMG/bad/truncated.sqfs"
 bad_image "a corrupted inode table (the root's block)" \
     "corrupt-meta.sqfs: corrupted SquashFS image \(cannot read the root directory\)$" "$IMG/bad/corrupt-meta.sqfs"
-if [ "$(id -u)" = 0 ]; then
+if is_rootless; then
+    skip "an unreadable image" "$ROOTLESS_WHY (a file of another user)"
+elif is_real_root; then
     bad_image "an unreadable image" "Permission denied" "$IMG/bad/unreadable.sqfs"
 fi
 bad_image "an offset past the end" "no SquashFS image at offset" --offset 99999999 "$IMG/test.sqfs"
@@ -258,7 +260,7 @@ as_user_in_mntns() {
         unshare -m --propagation private sh -c "$setup"' && exec "$@"' sh \
         setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups \
         env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
-        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb "$@")
+        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb ${SANITIZER_ENV:-} "$@")
 }
 fuse_0600() {
     as_user_in_mntns "mount -t tmpfs -o size=64k,mode=0755 tmpfs '$WORK/fusedev' &&
@@ -283,7 +285,7 @@ as_user_no_userns() {
         exec sh -c "echo 0 > /proc/sys/user/max_user_namespaces && exec \"\$@\"" sh "$@"' \
         sh "$fifo" setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups \
         env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
-        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb "$@") &
+        PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb ${SANITIZER_ENV:-} "$@") &
     pid=$!
     # timeout's child, the unshare, once it is in its user namespace
     in_userns() {
@@ -307,7 +309,9 @@ M
     wait "$pid"
 }
 
-if [ "$(id -u)" = 0 ]; then
+if is_rootless; then
+    skip "a node without /dev/fuse or user namespaces" "$ROOTLESS_WHY (device nodes, another user)"
+elif is_real_root; then
     mkdir -p "$WORK/fusedev"
     node_fails "/dev/fuse mode 0600: its mode and the fix, exit 125, nothing left" \
         '/dev/fuse: Permission denied \(mode 0600; it must be 0666, as distributions ship it: an admin can run: chmod 0666 /dev/fuse\)' \

@@ -56,7 +56,7 @@ dev_user() {
         setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups \
         env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
         PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb \
-        HPCRUN_CONFIG="$DEVW/site.conf" ${USER_ENV:-} "$@")
+        HPCRUN_CONFIG="$DEVW/site.conf" ${SANITIZER_ENV:-} ${USER_ENV:-} "$@")
 }
 dev_hpcrun() { dev_user "$HPCRUN" "$@"; }
 
@@ -111,7 +111,9 @@ EOF
     chmod -R a+rX "$DEVW"
 }
 
-if [ "$(id -u)" != 0 ]; then
+if is_rootless; then
+    skip "devices: the stand-in device nodes" "$ROOTLESS_WHY (mknod, another user)"
+elif ! is_real_root; then
     fail "devices: the stand-in device nodes need root (CI runs the suite as root)"
 elif [ ! -f "$TOPO_NV" ]; then
     fail "devices: $TOPO_NV missing"
