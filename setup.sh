@@ -126,7 +126,7 @@ if [ "$mode" = check ]; then
     passed=0 failed=0
     # tally STAGE LOG...: each log's result line, and its failures
     tally() {
-        local stage=$1 log line
+        stage=$1
         shift
         for log in "$@"; do
             [ -f "$log" ] || continue
