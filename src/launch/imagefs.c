@@ -1,6 +1,5 @@
 /* The image step, part two: the FUSE server. */
 #include "launch/image_sqfs.h"
-#include "autoconfig.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,10 +22,6 @@
 #include "launch/imagefs.h"
 #include "launch/join.h"
 #include "launch/mount.h"
-
-#ifdef HR_SANITIZE
-#include <sanitizer/lsan_interface.h>
-#endif
 
 /* ---- the FUSE server ----------------------------------------------------- */
 
@@ -409,24 +404,6 @@ static void join_poll_events(struct server_args *a, const struct pollfd *pfd, si
     }
 }
 
-/* The server's end once its container is gone. A build with
- * --enable-sanitizers checks it for leaks first, as exit(3) would have: the
- * server lives as long as the job and serves every read, so memory it loses
- * per request is a real leak, while _exit skips LeakSanitizer's check. What
- * the server still holds is reachable from this stack and not reported.
- * The server's root is the container's, so a report that looks for files
- * (debug symbols under /usr/lib/debug) would look them up through the very
- * mount this process serves and wait for itself: closing the device first
- * ends the connection, and such a lookup fails at once (ENOTCONN). */
-static void __attribute__((noreturn)) server_exit(struct server_args *a, int status)
-{
-#ifdef HR_SANITIZE
-    close(a->fuse_fd);
-    __lsan_do_leak_check();
-#endif
-    _exit(status);
-}
-
 /* The server's loop: answer FUSE requests until the container's processes
  * are gone (the first one, and with --join every member). It ignores the
  * signals a job step or a terminal sends (the application may trap SIGTERM
@@ -464,21 +441,21 @@ static void __attribute__((noreturn)) image_serve(struct server_args *a)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            server_exit(a, 1);
+            _exit(1);
         if (!a->is_owner_gone && (has_pidfd ? pfd[1].revents != 0 : owner_is_gone(a)))
             a->is_owner_gone = true;
         join_poll_events(a, pfd, 2);
         if (a->is_owner_gone && a->n_members == 0)
-            server_exit(a, 0);
+            _exit(0);
         if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL))
-            server_exit(a, 0);
+            _exit(0);
         if (!(pfd[0].revents & POLLIN))
             continue;
         res = fuse_session_receive_buf(a->se, &buf);
         if (res == -EINTR || res == -EAGAIN)
             continue;
         if (res <= 0)
-            server_exit(a, 0); /* unmounted or connection aborted */
+            _exit(0); /* unmounted or connection aborted */
         if (!read_pool_submit(&a->pool, &buf))
             fuse_session_process_buf(a->se, &buf);
     }
