@@ -6,7 +6,10 @@
 #                            an ordinary user
 #   sudo ./setup.sh check    the same without the demo, then the whole test
 #                            suite (unit, integration, and each fuzz target
-#                            for 5 s); its last line is "N passed, N failed"
+#                            for 5 s), the unit and launch tests of a build
+#                            with ASan and UBSan, and the launch tests under
+#                            unshare -r; its last line is "N passed, N failed"
+#                            over all of them
 #
 # It also makes /dev/fuse usable by unprivileged users (mode 0666, as
 # distributions ship it) and says so. CI runs "./setup.sh check" (.ci/run).
@@ -52,7 +55,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config clang clang-forma
   slurmctld slurmd slurm-client munge libpmix-dev
   openmpi-bin libopenmpi-dev mpich libmpich-dev libslurm-dev
   docker-registry skopeo apache2-utils openssl curl
-  umoci debootstrap time"
+  umoci debootstrap time man-db groff-base"
 say "installing Debian packages"
 export DEBIAN_FRONTEND=noninteractive
 # The slurmd, slurmctld and munge packages start their services on install;
@@ -112,29 +115,85 @@ fi
 make -j"$jobs" >/dev/null
 
 if [ "$mode" = check ]; then
+    # Three stages, each with its own "N passed, N failed" lines and one
+    # total at the end:
+    #  1. the whole suite (layout, unit, integration) on the gcc build, as root;
+    #  2. a copy built with ASan and UBSan (--enable-sanitizers) in
+    #     build-asan/: its unit tests and the launch's integration tests,
+    #     where any sanitizer report fails (tests/integration/run.sh);
+    #  3. the launch's integration tests again under "unshare -r": the
+    #     driver is root of a user namespace of its own, with no real
+    #     privilege; what needs real root says so and is skipped.
+    # The launch's integration tests: every file whose containers hpcrun
+    # builds itself; not hpcimg's, the registry's, Slurm's or mpirun's (they
+    # test other programs or the launch under other launchers, and slurmd
+    # cannot load a sanitized SPANK plugin).
+    launch_tests="t-10-cli.sh t-15-siteconfig.sh t-20-security.sh t-30-identity.sh t-40-paths.sh
+        t-50-env.sh t-60-process.sh t-70-lifecycle.sh t-75-join.sh t-76-linger.sh t-80-badinput.sh
+        t-90-images.sh t-95-root.sh t-96-devices.sh"
+    passed=0 failed=0
+    # tally STAGE LOG...: each log's result line, and its failures
+    tally() {
+        stage=$1
+        shift
+        for log in "$@"; do
+            [ -f "$log" ] || continue
+            case "$log" in */test-suite.log) continue ;; esac
+            line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+            if [ -z "$line" ]; then
+                echo "$stage: $log: no result line (crashed?)"
+                sed 's/^/  /' "$log" | tail -20
+                failed=$((failed + 1))
+                continue
+            fi
+            grep -E '^FAIL' "$log" | sed "s|^|$stage: $(basename "$log" .log): |" || true
+            echo "$stage: $(basename "$log" .log): $line"
+            passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+            failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+        done
+    }
+
     say "running the test suite"
     rc=0
     make -j"$jobs" check >/dev/null 2>&1 || rc=$?
-    passed=0 failed=0
-    for log in tests/layout/*.log tests/unit/*.log tests/integration/*.log tests/fuzz/run.log; do
-        [ -f "$log" ] || continue
-        case "$log" in */test-suite.log) continue ;; esac
-        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
-        if [ -z "$line" ]; then
-            echo "$log: no result line (crashed?)"
-            sed 's/^/  /' "$log" | tail -20
-            failed=$((failed + 1))
-            continue
-        fi
-        grep -E '^FAIL' "$log" | sed "s|^|$(basename "$log" .log): |" || true
-        echo "$(basename "$log" .log): $line"
-        passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
-        failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
-    done
+    tally suite tests/layout/*.log tests/unit/*.log tests/integration/*.log tests/fuzz/run.log
     if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
         failed=1
         cat tests/test-suite.log 2>/dev/null | tail -40
     fi
+
+    say "building a copy with ASan and UBSan (build-asan/) and running its tests"
+    asan=$top/build-asan
+    rm -rf "$asan" && mkdir "$asan"
+    # the checkout's sources, without this build's products (distclean)
+    tar -C "$top" --exclude=./build-asan --exclude=./.git -cf - . | tar -C "$asan" -xf -
+    (cd "$asan" && make distclean >/dev/null 2>&1 || true)
+    if (cd "$asan" && ./configure --enable-werror --enable-sanitizers >/dev/null &&
+        make -j"$jobs" >/dev/null && make -j"$jobs" check TESTS= >/dev/null) >"$asan/build.log" 2>&1; then
+        for t in "$asan"/tests/unit/test-*; do
+            case "$t" in *.*) continue ;; esac
+            [ -x "$t" ] || continue
+            # a sanitizer report stops the program before its result line
+            (cd "$asan" && "$t") >"$t.sanitize.log" 2>&1
+        done
+        tally sanitize "$asan"/tests/unit/*.sanitize.log
+        # shellcheck disable=SC2086
+        HPCRUN_SANITIZE=1 top_srcdir=$top top_builddir=$asan \
+            tests/integration/run.sh $launch_tests >"$asan/integration.log" 2>&1
+        tally sanitize "$asan/integration.log"
+    else
+        echo "sanitize: the build failed:"
+        tail -20 "$asan/build.log" | sed 's/^/  /'
+        failed=$((failed + 1))
+    fi
+
+    say "running the launch's integration tests under unshare -r (no real privilege)"
+    # shellcheck disable=SC2086
+    unshare -r env top_srcdir="$top" top_builddir="$top" \
+        tests/integration/run.sh $launch_tests >tests/rootless.log 2>&1
+    grep "^SKIP" tests/rootless.log | sed 's/^/rootless: /' || true
+    tally rootless tests/rootless.log
+
     echo
     echo "$passed passed, $failed failed"
     [ "$failed" = 0 ]

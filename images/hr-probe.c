@@ -22,6 +22,9 @@
  *                           many of its first 128 KiB of pages are in the
  *                           page cache (mincore(2)) after up to 2 seconds:
  *                           "resident=N/M"
+ *   hr-probe mapread PATH   map PATH and read every page of it, as a program
+ *                           reads its own code: "sum=N" (a page the file
+ *                           system cannot read kills it with SIGBUS)
  *   hr-probe exit N         exit with status N
  *   hr-probe kill N         die by signal N
  *   hr-probe sleep SECONDS  sleep (for lifecycle tests)
@@ -249,6 +252,30 @@ static int cmd_resident(const char *path)
     return 0;
 }
 
+static int cmd_mapread(const char *path)
+{
+    struct stat st;
+    unsigned long sum = 0;
+    const volatile unsigned char *p = MAP_FAILED;
+    int fd;
+
+    errno = 0;
+    fd = open(path, O_RDONLY);
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0)
+        p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+        /* (an empty file maps nothing: EINVAL, as mmap(2) would say) */
+        if (!errno)
+            errno = EINVAL;
+        printf("mapread=%s\n", strerrorname_np(errno));
+        return 1;
+    }
+    for (off_t i = 0; i < st.st_size; i++)
+        sum += p[i];
+    printf("sum=%lu\n", sum);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -305,6 +332,8 @@ int main(int argc, char **argv)
         return cmd_pvr(arg, argv[3]);
     if (!strcmp(cmd, "resident") && arg)
         return cmd_resident(arg);
+    if (!strcmp(cmd, "mapread") && arg)
+        return cmd_mapread(arg);
     if (!strcmp(cmd, "exit"))
         return arg ? atoi(arg) : 0;
     if (!strcmp(cmd, "kill")) {

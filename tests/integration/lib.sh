@@ -6,6 +6,8 @@
 #   check_rc N NAME CMD...      pass if CMD exits with status N
 #   check_grep PATTERN NAME CMD...  pass if CMD's stdout+stderr matches PATTERN
 #   ok NAME / fail NAME WHY     record a result by hand
+#   skip NAME WHY               a test that needs real root, under unshare -r
+#   is_real_root / is_rootless  root of the host / root of a user namespace
 #   as_user CMD...              run CMD as the unprivileged test user, with a
 #                               clean environment, in $USER_HOME (bounded by
 #                               $TEST_TIMEOUT seconds)
@@ -13,15 +15,41 @@
 #   as_other CMD...             run CMD as a second unprivileged user, another
 #                               user of the node (for attacks; fails when the
 #                               suite does not run as root)
+#   check_man_renders NAME PAGE pass if the man page PAGE renders without a
+#                               warning
 # Variables: $WORK (0755 scratch dir), $BIN (programs copied there), $IMG
 # (images), $HPCRUN, $TEST_USER, $USER_HOME, $TEST_UID, $TEST_GID, $OTHER_USER
-# (empty when not run as root), and the
+# (empty when not run as root), $SANITIZER_ENV (NAME=VALUE words that a
+# command run with env -i passes on: empty unless the build is sanitized), and the
 # exit codes from src/common/exitcodes.h as $HR_EXIT_FAIL etc.
 
 PASSED=0
 FAILED=0
+SKIPPED=0
 FAILED_NAMES=""
 TEST_TIMEOUT=${TEST_TIMEOUT:-60}
+
+# Whether the suite runs as root of the host (CI), not as root of a user
+# namespace of its own (unshare -r, rootless CI): there uid 0 is mapped to
+# one uid of the host and holds no privilege outside the namespace, so what
+# needs real root (other users, setuid files, device nodes, sysctls) is
+# skipped, saying why.
+if [ "$(id -u)" = 0 ] && grep -qE '^ *0 +0 +4294967295 *$' /proc/self/uid_map; then
+    IS_REAL_ROOT=1
+else
+    IS_REAL_ROOT=0
+fi
+is_real_root() { [ "$IS_REAL_ROOT" = 1 ]; }
+is_rootless() { [ "$(id -u)" = 0 ] && ! is_real_root; }
+
+# skip NAME WHY: a test that cannot run here, said with its reason (only
+# for what needs real root under unshare -r; elsewhere a test that cannot
+# run fails)
+skip() {
+    SKIPPED=$((SKIPPED + 1))
+    printf 'SKIP: %s (%s)\n' "$1" "$2"
+}
+ROOTLESS_WHY="needs real root; the suite runs under unshare -r"
 
 ok() {
     PASSED=$((PASSED + 1))
@@ -46,17 +74,17 @@ load_exit_codes() {
 # (USER_ENV or --linger; t-76-linger.sh): the checks that nothing outlives a
 # container would otherwise have to wait out every linger time.
 as_user() {
-    if [ "$(id -u)" = 0 ]; then
+    if is_real_root; then
         (cd "$USER_HOME" && timeout -k 5 "$TEST_TIMEOUT" \
             setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups \
             env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
             PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb HPCRUN_LINGER=0 \
-            ${USER_ENV:-} "$@")
+            ${SANITIZER_ENV:-} ${USER_ENV:-} "$@")
     else
         (cd "$USER_HOME" && timeout -k 5 "$TEST_TIMEOUT" \
             env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
             PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb HPCRUN_LINGER=0 \
-            ${USER_ENV:-} "$@")
+            ${SANITIZER_ENV:-} ${USER_ENV:-} "$@")
     fi
 }
 
@@ -73,7 +101,7 @@ as_other() {
         setpriv --reuid="$OTHER_USER" --regid="$OTHER_USER" --init-groups \
         env -i HOME="$(getent passwd "$OTHER_USER" | cut -d: -f6)" USER="$OTHER_USER" \
         LOGNAME="$OTHER_USER" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb \
-        HPCRUN_LINGER=0 ${OTHER_ENV:-} "$@")
+        HPCRUN_LINGER=0 ${SANITIZER_ENV:-} ${OTHER_ENV:-} "$@")
 }
 
 # Whether file $1 exists and the second user, who can run commands, cannot
@@ -122,6 +150,22 @@ check_grep() {
     fi
 }
 
+# Pass if man page $2 renders without a warning: man-db's "man --warnings"
+# (groff's warnings, as a reader's man shows the page), else groff -ww. A
+# machine with neither cannot check it, which fails (setup.sh installs both).
+check_man_renders() {
+    local name=$1 page=$2
+    if man --help 2>&1 | grep -q -- --warnings; then
+        check_rc 0 "$name renders without warnings (man --warnings)" sh -c \
+            "out=\$(man --warnings -l '$page' 2>&1 >/dev/null); printf '%s' \"\$out\"; [ -z \"\$out\" ]"
+    elif command -v groff >/dev/null; then
+        check_rc 0 "$name renders without warnings (groff -ww)" sh -c \
+            "out=\$(groff -ww -man -z '$page' 2>&1); printf '%s' \"\$out\"; [ -z \"\$out\" ]"
+    else
+        fail "$name renders without warnings" "neither man-db nor groff is installed (apt-get install man-db groff-base)"
+    fi
+}
+
 # Wait (bounded) until CMD succeeds; returns 1 after $1 tenths of a second.
 wait_until() {
     local tenths=$1 i=0
@@ -151,6 +195,7 @@ summary() {
     if [ "$FAILED" -gt 0 ]; then
         printf 'failed tests:%s\n' "$FAILED_NAMES"
     fi
+    [ "$SKIPPED" = 0 ] || printf '%d skipped (%s)\n' "$SKIPPED" "$ROOTLESS_WHY"
     printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
     [ "$FAILED" -eq 0 ]
 }

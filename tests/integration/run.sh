@@ -24,7 +24,7 @@ die() {
 command -v mksquashfs >/dev/null || die "mksquashfs missing (apt-get install squashfs-tools)"
 [ -x /bin/busybox ] || die "/bin/busybox missing (apt-get install busybox-static)"
 
-if [ "$(id -u)" = 0 ]; then
+if is_real_root; then
     TEST_USER=hpcrun-test
     if ! id "$TEST_USER" >/dev/null 2>&1; then
         useradd --create-home --shell /bin/sh "$TEST_USER" ||
@@ -41,8 +41,11 @@ if [ "$(id -u)" = 0 ]; then
         echo "integration: made /dev/fuse mode 0666 so unprivileged users can mount FUSE"
     fi
 else
+    # an ordinary user, or root of a user namespace (unshare -r), who can
+    # become no one else: the tests run as the suite's own user
     TEST_USER=$(id -un)
-    OTHER_USER="" # the tests that need one say so and fail
+    OTHER_USER="" # the tests that need one say so: they skip under unshare -r, else fail
+    ! is_rootless || echo "integration: under unshare -r: root of a user namespace, no real privilege"
 fi
 TEST_UID=$(id -u "$TEST_USER")
 TEST_GID=$(id -g "$TEST_USER")
@@ -85,12 +88,35 @@ J
 build --probe "$PROBE" --config "$WORK/config.json" "$IMG/config.sqfs"
 chmod -R a+rX "$WORK"
 
+# A build with --enable-sanitizers (HPCRUN_SANITIZE=1, from setup.sh
+# check): the programs report to files in $SANLOG, a directory every test
+# user can write at a path the container sees too (/tmp is bound into it),
+# since the FUSE server's stderr is /dev/null and a test may not look at a
+# launch's stderr. Any report fails the suite (the last check below).
+# No leak check (detect_leaks=0, compiled into hpcrun too): hpcrun execs
+# the application, and what it held is gone with the exec, or exits right
+# after a one-line error, and the FUSE server ends with _exit; leaks are
+# checked where the unit tests exit.
+SANLOG=""
+SANITIZER_ENV=""
+if [ "${HPCRUN_SANITIZE:-}" = 1 ]; then
+    SANLOG=$WORK/sanitizer
+    mkdir -p "$SANLOG" && chmod 1777 "$SANLOG"
+    export ASAN_OPTIONS="log_path=$SANLOG/asan:detect_leaks=0"
+    export UBSAN_OPTIONS="log_path=$SANLOG/ubsan:print_stacktrace=1:halt_on_error=1"
+    export LSAN_OPTIONS="log_path=$SANLOG/lsan"
+    SANITIZER_ENV="ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS LSAN_OPTIONS=$LSAN_OPTIONS"
+    echo "integration: a sanitizer build: reports go to $SANLOG"
+fi
+
 echo "integration: as $TEST_USER (uid $TEST_UID) with $HPCRUN"
 # CI runs the suite from a checkout the test users cannot read (.ci/run):
 # nothing may read the checkout in place as one of them.
 if [ "${HPCRUN_CHECKOUT_PRIVATE:-}" = 1 ]; then
     echo "== the checkout"
-    if as_user test -r "$top_srcdir/README.md" || as_user test -x "$top_srcdir"; then
+    if is_rootless; then
+        skip "the suite runs from a checkout the test user cannot read" "$ROOTLESS_WHY (the test user is the checkout's owner)"
+    elif as_user test -r "$top_srcdir/README.md" || as_user test -x "$top_srcdir"; then
         fail "the test user can read the checkout $top_srcdir, so the suite does not show that it works from a private one"
     else
         ok "the suite runs from a checkout $TEST_USER cannot read ($top_srcdir)"
@@ -102,4 +128,14 @@ for t in "${tests[@]}"; do
     echo "== $(basename "$t")"
     . "$t"
 done
+if [ -n "$SANLOG" ]; then
+    echo "== sanitizers"
+    reports=$(find "$SANLOG" -type f)
+    if [ -z "$reports" ]; then
+        ok "no sanitizer report from any program the tests ran"
+    else
+        # shellcheck disable=SC2086
+        fail "no sanitizer report from any program the tests ran" "$(head -n 60 $reports)"
+    fi
+fi
 summary

@@ -14,6 +14,7 @@ if [ -z "$missing" ]; then ok "man page documents every option in --help"; else
 for code in "$HR_EXIT_FAIL" "$HR_EXIT_CANNOT_EXEC" "$HR_EXIT_NOT_FOUND"; do
     check "man page documents exit code $code" grep -q "^\.B $code\$" "$top_srcdir/doc/hpcrun.1"
 done
+check_man_renders "hpcrun(1)" "$top_srcdir/doc/hpcrun.1"
 
 # bad options: one line "hpcrun: ...", exit 125
 one_line_err() {

@@ -79,78 +79,84 @@ out=$(cat "$UWORK"/fresh.[1-4])
     ! printf '%s\n' "$out" | grep -q 'hpcrun:' &&
     ok "4 ranks that start before the user's join secret exists share one container" ||
     fail "4 ranks that start before the user's join secret exists share one container" "$bad failed: $out"
-[ "$(stat -c '%a %U %s' "$fresh/hpcrun/join" "$fresh/hpcrun/join/key" 2>&1 | tr '\n' ' ')" = \
-    "700 $TEST_USER 4096 600 $TEST_USER 32 " ] &&
-    ok "the secret is a 0600 file of 32 bytes in a 0700 directory of the user's" ||
-    fail "the secret is a 0600 file of 32 bytes in a 0700 directory of the user's" \
-        "$(ls -la "$fresh/hpcrun/join" 2>&1)"
-
-# $XDG_RUNTIME_DIR (node-local) holds it when it is the user's; one copied
-# from a login node, missing here, is passed over without a word.
-as_user mkdir -m 0700 "$UWORK/run"
-USER_ENV="XDG_RUNTIME_DIR=$UWORK/run XDG_CACHE_HOME=$UWORK/run-cache" \
-    hpcrun --join="$join_key-6" "$IMG/test.sqfs" true
-[ -f "$UWORK/run/hpcrun/join/key" ] && [ ! -e "$UWORK/run-cache/hpcrun/join" ] &&
-    ok "the secret lives in \$XDG_RUNTIME_DIR when that is the user's" ||
-    fail "the secret lives in \$XDG_RUNTIME_DIR when that is the user's" "$(find "$UWORK"/run* 2>&1)"
-out=$(USER_ENV="XDG_RUNTIME_DIR=$UWORK/no-such-run XDG_CACHE_HOME=$UWORK/run-cache" \
-    hpcrun --join="$join_key-6" "$IMG/test.sqfs" cat /etc/hpcrun-demo 2>&1)
-printf '%s\n' "$out" | grep -q 'inside the hpcrun demo image' && ! printf '%s\n' "$out" | grep -q warning &&
-    [ -f "$UWORK/run-cache/hpcrun/join/key" ] &&
-    ok "a missing \$XDG_RUNTIME_DIR: the secret lives in the cache directory, no warning" ||
-    fail "a missing \$XDG_RUNTIME_DIR: the secret lives in the cache directory, no warning" "$out"
-
-# No usable secret: each launch warns in one line and runs in a container of
-# its own, with its own exit status and output; nothing fails.
-join_alone() { # NAME WARNING-PATTERN [VAR=VALUE...]
-    local name=$1 pat=$2 i p bad=0 out
-    shift 2
-    local pids=()
-    for i in 1 2; do
-        USER_ENV="$*" hpcrun --join="$join_key-7" "$IMG/test.sqfs" sh -c 'cat /etc/hpcrun-demo; exit 3' \
-            > "$UWORK/alone.$i" 2>&1 &
-        pids+=($!)
-    done
-    for p in "${pids[@]}"; do wait "$p"; [ $? = 3 ] || bad=$((bad + 1)); done
-    for i in 1 2; do
-        out=$(cat "$UWORK/alone.$i")
-        printf '%s\n' "$out" | grep -q 'inside the hpcrun demo image' &&
-            [ "$(printf '%s\n' "$out" | grep -c '^hpcrun:')" = 1 ] &&
-            printf '%s\n' "$out" | grep -qE "^hpcrun: warning: --join: $pat; this launch runs in a container of its own\$" ||
-            bad=$((bad + 1))
-    done
-    [ "$bad" = 0 ] && ok "$name: one warning, a container of its own" ||
-        fail "$name: one warning, a container of its own" "$(cat "$UWORK"/alone.[12])"
-}
-if [ -n "${OTHER_USER:-}" ]; then
-    # made by another user, readable: a key there would be one they know
-    mkdir -p "$WORK/foreign/hpcrun/join" && chmod -R 0755 "$WORK/foreign" &&
-        chown "$TEST_USER" "$WORK/foreign" && chown -R "$OTHER_USER" "$WORK/foreign/hpcrun"
-    join_alone "the secret's directory is another user's" \
-        ".*/foreign/hpcrun: owned by uid $OTHER_UID, not by uid $TEST_UID" "XDG_CACHE_HOME=$WORK/foreign"
-    # the cache directory itself another user's (a HOME of someone else's)
-    mkdir -p "$WORK/foreign2" && chown "$OTHER_USER" "$WORK/foreign2" && chmod 0777 "$WORK/foreign2"
-    join_alone "the secret's base directory is another user's" \
-        ".*/foreign2: owned by uid $OTHER_UID, not by uid $TEST_UID" "XDG_CACHE_HOME=$WORK/foreign2"
-    check "... and nothing is made in it" test -z "$(ls -A "$WORK/foreign2")"
+if is_rootless; then
+    skip "the user's join secret: where it lives, and the ones refused" "$ROOTLESS_WHY (the test user is root, whose secret lives in a directory of root's own)"
 else
-    fail "the secret's directory is another user's: one warning, a container of its own" "needs root for a second user"
+    [ "$(stat -c '%a %U %s' "$fresh/hpcrun/join" "$fresh/hpcrun/join/key" 2>&1 | tr '\n' ' ')" = \
+        "700 $TEST_USER 4096 600 $TEST_USER 32 " ] &&
+        ok "the secret is a 0600 file of 32 bytes in a 0700 directory of the user's" ||
+        fail "the secret is a 0600 file of 32 bytes in a 0700 directory of the user's" \
+            "$(ls -la "$fresh/hpcrun/join" 2>&1)"
+
+    # $XDG_RUNTIME_DIR (node-local) holds it when it is the user's; one copied
+    # from a login node, missing here, is passed over without a word.
+    as_user mkdir -m 0700 "$UWORK/run"
+    USER_ENV="XDG_RUNTIME_DIR=$UWORK/run XDG_CACHE_HOME=$UWORK/run-cache" \
+        hpcrun --join="$join_key-6" "$IMG/test.sqfs" true
+    [ -f "$UWORK/run/hpcrun/join/key" ] && [ ! -e "$UWORK/run-cache/hpcrun/join" ] &&
+        ok "the secret lives in \$XDG_RUNTIME_DIR when that is the user's" ||
+        fail "the secret lives in \$XDG_RUNTIME_DIR when that is the user's" "$(find "$UWORK"/run* 2>&1)"
+    out=$(USER_ENV="XDG_RUNTIME_DIR=$UWORK/no-such-run XDG_CACHE_HOME=$UWORK/run-cache" \
+        hpcrun --join="$join_key-6" "$IMG/test.sqfs" cat /etc/hpcrun-demo 2>&1)
+    printf '%s\n' "$out" | grep -q 'inside the hpcrun demo image' && ! printf '%s\n' "$out" | grep -q warning &&
+        [ -f "$UWORK/run-cache/hpcrun/join/key" ] &&
+        ok "a missing \$XDG_RUNTIME_DIR: the secret lives in the cache directory, no warning" ||
+        fail "a missing \$XDG_RUNTIME_DIR: the secret lives in the cache directory, no warning" "$out"
+
+    # No usable secret: each launch warns in one line and runs in a container of
+    # its own, with its own exit status and output; nothing fails.
+    join_alone() { # NAME WARNING-PATTERN [VAR=VALUE...]
+        local name=$1 pat=$2 i p bad=0 out
+        shift 2
+        local pids=()
+        for i in 1 2; do
+            USER_ENV="$*" hpcrun --join="$join_key-7" "$IMG/test.sqfs" sh -c 'cat /etc/hpcrun-demo; exit 3' \
+                > "$UWORK/alone.$i" 2>&1 &
+            pids+=($!)
+        done
+        for p in "${pids[@]}"; do wait "$p"; [ $? = 3 ] || bad=$((bad + 1)); done
+        for i in 1 2; do
+            out=$(cat "$UWORK/alone.$i")
+            printf '%s\n' "$out" | grep -q 'inside the hpcrun demo image' &&
+                [ "$(printf '%s\n' "$out" | grep -c '^hpcrun:')" = 1 ] &&
+                printf '%s\n' "$out" | grep -qE "^hpcrun: warning: --join: $pat; this launch runs in a container of its own\$" ||
+                bad=$((bad + 1))
+        done
+        [ "$bad" = 0 ] && ok "$name: one warning, a container of its own" ||
+            fail "$name: one warning, a container of its own" "$(cat "$UWORK"/alone.[12])"
+    }
+    if [ -n "${OTHER_USER:-}" ]; then
+        # made by another user, readable: a key there would be one they know
+        mkdir -p "$WORK/foreign/hpcrun/join" && chmod -R 0755 "$WORK/foreign" &&
+            chown "$TEST_USER" "$WORK/foreign" && chown -R "$OTHER_USER" "$WORK/foreign/hpcrun"
+        join_alone "the secret's directory is another user's" \
+            ".*/foreign/hpcrun: owned by uid $OTHER_UID, not by uid $TEST_UID" "XDG_CACHE_HOME=$WORK/foreign"
+        # the cache directory itself another user's (a HOME of someone else's)
+        mkdir -p "$WORK/foreign2" && chown "$OTHER_USER" "$WORK/foreign2" && chmod 0777 "$WORK/foreign2"
+        join_alone "the secret's base directory is another user's" \
+            ".*/foreign2: owned by uid $OTHER_UID, not by uid $TEST_UID" "XDG_CACHE_HOME=$WORK/foreign2"
+        check "... and nothing is made in it" test -z "$(ls -A "$WORK/foreign2")"
+    else
+        fail "the secret's directory is another user's: one warning, a container of its own" "needs root for a second user"
+    fi
+    as_user sh -c "mkdir -p '$UWORK/open/hpcrun/join' && chmod 0755 '$UWORK/open/hpcrun/join'"
+    join_alone "the secret's directory is open to others" ".*/open/hpcrun/join: mode 0755 lets other users in \(want 0700\)" \
+        "XDG_CACHE_HOME=$UWORK/open"
+    as_user sh -c "mkdir -p -m 0700 '$UWORK/rkey/hpcrun/join' && head -c 32 /dev/zero > '$UWORK/rkey/hpcrun/join/key' && chmod 0644 '$UWORK/rkey/hpcrun/join/key'"
+    join_alone "the secret is readable by others" ".*/rkey/hpcrun/join/key: mode 0644 lets other users in \(want 0600\)" \
+        "XDG_CACHE_HOME=$UWORK/rkey"
+    as_user sh -c "mkdir -p -m 0700 '$UWORK/lkey/hpcrun/join' && ln -s /etc/hostname '$UWORK/lkey/hpcrun/join/key'"
+    join_alone "the secret is a symlink" ".*/lkey/hpcrun/join/key: Too many levels of symbolic links" \
+        "XDG_CACHE_HOME=$UWORK/lkey"
 fi
-as_user sh -c "mkdir -p '$UWORK/open/hpcrun/join' && chmod 0755 '$UWORK/open/hpcrun/join'"
-join_alone "the secret's directory is open to others" ".*/open/hpcrun/join: mode 0755 lets other users in \(want 0700\)" \
-    "XDG_CACHE_HOME=$UWORK/open"
-as_user sh -c "mkdir -p -m 0700 '$UWORK/rkey/hpcrun/join' && head -c 32 /dev/zero > '$UWORK/rkey/hpcrun/join/key' && chmod 0644 '$UWORK/rkey/hpcrun/join/key'"
-join_alone "the secret is readable by others" ".*/rkey/hpcrun/join/key: mode 0644 lets other users in \(want 0600\)" \
-    "XDG_CACHE_HOME=$UWORK/rkey"
-as_user sh -c "mkdir -p -m 0700 '$UWORK/lkey/hpcrun/join' && ln -s /etc/hostname '$UWORK/lkey/hpcrun/join/key'"
-join_alone "the secret is a symlink" ".*/lkey/hpcrun/join/key: Too many levels of symbolic links" \
-    "XDG_CACHE_HOME=$UWORK/lkey"
 
 # The name is held by another user (it is no secret once bound: a later
 # launch with the same key finds it taken): one warning, a container of its
 # own. The name is the one this key had a moment ago (hpcrun -v says it).
 name=$(hpcrun -v --join="$join_key-7" "$IMG/test.sqfs" true 2>&1 | sed -n 's/.*--join: leading @//p')
-if [ -n "$name" ] && sq_pid=$(squat_start "$name" 30); then
+if is_rootless; then
+    skip "the socket's name is held by another user" "$ROOTLESS_WHY"
+elif [ -n "$name" ] && sq_pid=$(squat_start "$name" 30); then
     join_alone "the socket's name is held by another user" "@$name is held by uid $OTHER_UID, not by you"
     kill "$sq_pid"
 else
@@ -159,7 +165,9 @@ else
 fi
 # ... or held with its queue kept full, where a blocking connect(2) would
 # wait for as long as that user likes: each launch gives up within seconds.
-if [ -n "$name" ] && sq_pid=$(squat_start "$name" 60 full); then
+if is_rootless; then
+    skip "the socket's name is held with a full queue" "$ROOTLESS_WHY"
+elif [ -n "$name" ] && sq_pid=$(squat_start "$name" 60 full); then
     join_alone "the socket's name is held with a full queue" "@$name takes no one in \(its queue stays full\)"
     kill "$sq_pid"
 else
@@ -168,7 +176,9 @@ else
 fi
 # Root uses its own directory for the secret, never one its environment
 # names (sudo -E with a user's HOME): nothing of root's lands there.
-if [ "$(id -u)" = 0 ]; then
+if is_rootless; then
+    skip "root with a user's HOME makes nothing there for --join" "$ROOTLESS_WHY"
+elif is_real_root; then
     mkdir -p "$UWORK/rootenv" && chown "$TEST_USER" "$UWORK/rootenv"
     HOME=$UWORK/rootenv XDG_CACHE_HOME=$UWORK/rootenv XDG_RUNTIME_DIR=$UWORK/rootenv \
         timeout 60 "$HPCRUN" --join="$join_key-root" "$IMG/test.sqfs" true >"$UWORK/rootenv.out" 2>&1

@@ -1,4 +1,5 @@
-# Root-only behaviour: hpcrun run by real root (CI's own user) works the same.
+# Root-only behaviour: hpcrun run by root (CI's own user, or root of a user
+# namespace under unshare -r) works the same.
 if [ "$(id -u)" = 0 ]; then
     r() { (cd / && timeout -k 5 "$TEST_TIMEOUT" "$HPCRUN" "$@"); }
     check_grep '^uid=0$' "run by root: uid 0 inside" r "$IMG/test.sqfs" hr-probe ids

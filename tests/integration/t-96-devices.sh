@@ -2,16 +2,25 @@
 # the real majors, in a private /dev that root mounts in a mount namespace of
 # its own, so the host's /dev is never touched), stand-in driver libraries
 # with the real sonames in a test ld.so.cache, a saved hwloc topology of a
-# 4-GPU node, and hpcrun run as the unprivileged user.
+# 4-GPU node, and hpcrun run as the unprivileged user. The host's own GPU
+# and fabric drivers are hidden from the stand-ins (their /proc and /sys
+# files too), so the answers are the same on a GPU node; only the last
+# checks, of this host as it is, depend on what it has.
 
 DEVW=$WORK/devices
 mkdir -p "$DEVW"
 # A copy the test user can read wherever the checkout lies (root's 0700 home)
 install -m 0644 "$top_srcdir/tests/data/topo/nvidia-a100.xml" "$DEVW/nvidia-a100.xml"
+install -m 0644 "$top_srcdir/tests/data/topo/plain.xml" "$DEVW/plain.xml"
 TOPO_NV=$DEVW/nvidia-a100.xml
 
-# The private /dev: what a launch needs, plus the stand-ins. Runs as root in
-# a new mount namespace (unshare -m), then execs the command given.
+# The private /dev: what a launch needs, plus the stand-ins (none with
+# FAKEDEV_NODES=none: a node without GPU or fabric). Runs as root in a new
+# mount namespace (unshare -m), then execs the command given. A real
+# driver's files that hpcrun reads besides /dev (the NVIDIA driver's minors
+# by bus ID, the RDMA devices' names) are covered by empty directories, so
+# that a GPU node's own devices are neither found nor mixed with the
+# stand-ins.
 cat > "$DEVW/fakedev.sh" <<'EOF'
 #!/bin/sh
 set -e
@@ -26,12 +35,17 @@ mount --bind "$orig/pts" /dev/pts
 mount --bind "$orig/shm" /dev/shm
 umount "$orig" && rmdir "$orig"
 chmod "${FAKEDEV_FUSE_MODE:-0666}" /dev/fuse
-for i in 0 1 2 3; do mknod -m 0666 /dev/nvidia$i c 195 $i; done
-mknod -m 0666 /dev/nvidiactl c 195 255
-mknod -m 0666 /dev/nvidia-uvm c 511 0
-mknod -m 0666 /dev/nvidia-uvm-tools c 511 1
-mknod -m 0666 /dev/infiniband/uverbs0 c 231 192
-mknod -m 0666 /dev/infiniband/rdma_cm c 10 58
+for d in /proc/driver/nvidia /sys/class/infiniband_verbs; do
+    [ ! -d "$d" ] || mount -t tmpfs -o mode=0755,ro hidden "$d"
+done
+if [ "${FAKEDEV_NODES:-}" != none ]; then
+    for i in 0 1 2 3; do mknod -m 0666 /dev/nvidia$i c 195 $i; done
+    mknod -m 0666 /dev/nvidiactl c 195 255
+    mknod -m 0666 /dev/nvidia-uvm c 511 0
+    mknod -m 0666 /dev/nvidia-uvm-tools c 511 1
+    mknod -m 0666 /dev/infiniband/uverbs0 c 231 192
+    mknod -m 0666 /dev/infiniband/rdma_cm c 10 58
+fi
 exec "$@"
 EOF
 chmod 0755 "$DEVW/fakedev.sh"
@@ -42,7 +56,7 @@ dev_user() {
         setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups \
         env -i HOME="$USER_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" \
         PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb HPCRUN_LINGER=0 \
-        HPCRUN_CONFIG="$DEVW/site.conf" ${USER_ENV:-} "$@")
+        HPCRUN_CONFIG="$DEVW/site.conf" ${SANITIZER_ENV:-} ${USER_ENV:-} "$@")
 }
 dev_hpcrun() { dev_user "$HPCRUN" "$@"; }
 
@@ -97,7 +111,9 @@ EOF
     chmod -R a+rX "$DEVW"
 }
 
-if [ "$(id -u)" != 0 ]; then
+if is_rootless; then
+    skip "devices: the stand-in device nodes" "$ROOTLESS_WHY (mknod, another user)"
+elif ! is_real_root; then
     fail "devices: the stand-in device nodes need root (CI runs the suite as root)"
 elif [ ! -f "$TOPO_NV" ]; then
     fail "devices: $TOPO_NV missing"
@@ -200,10 +216,27 @@ else
     check_grep 'warn .*need glibc 2\.99' "doctor: reports the glibc mismatch" \
         dev_user "$HPCRUN" doctor $T "$G"
     swap_site site-new.conf
+
+    # a node with no GPU (no device node, a topology without one): nothing
+    # is discovered, nothing bound, no cost
+    FAKEDEV_NODES=none check_grep '^device +none found' "--devices on a node without GPUs says so" \
+        dev_hpcrun --topology "$DEVW/plain.xml" --devices
+    FAKEDEV_NODES=none check_grep '^none$' "... and a launch there binds none" \
+        dev_hpcrun --topology "$DEVW/plain.xml" "$G" sh -c 'ls /dev/nvidia* /dev/infiniband 2>/dev/null || echo none'
 fi
 
-# a node with no GPU: nothing is discovered, nothing bound, no cost
-check_grep '^device +none found' "--devices on a node without GPUs says so" hpcrun --devices
+# this host as it is: a node with a GPU or fabric device (the paths
+# hr_dev_host_has_any looks at) lists them, one without says none found
+host_devs=""
+for p in /dev/nvidiactl /dev/nvidia0 /dev/kfd /dev/dri/renderD128 /dev/infiniband /dev/cxi0 /dev/hfi1_0; do
+    [ ! -e "$p" ] || host_devs="$host_devs $p"
+done
+if [ -n "$host_devs" ]; then
+    check "--devices on this node (with$host_devs) lists what it found" \
+        as_user sh -c "! '$HPCRUN' --devices 2>&1 | grep -q 'none found'"
+else
+    check_grep '^device +none found' "--devices on this node (no GPU) says so" hpcrun --devices
+fi
 check_grep 'doctor: 0 problems' "doctor: this node can launch" hpcrun doctor "$IMG/test.sqfs"
 # the containers above are gone with their FUSE servers (bounded wait)
 check "devices: no FUSE server left" wait_until 50 no_fuse

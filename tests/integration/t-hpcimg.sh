@@ -56,15 +56,7 @@ for hi_code in $(grep -oE 'HR_EXIT_[A-Z_]+' "$hi_top/src/cli/hpcimg.c" | sort -u
     check "hpcimg(1) documents exit code ${!hi_code} ($hi_code)" \
         grep -q "^\.B ${!hi_code}\$" "$hi_man"
 done
-if man --help 2>&1 | grep -q -- --warnings; then
-    check_rc 0 "hpcimg(1) renders without warnings (man --warnings)" sh -c \
-        "out=\$(man --warnings -l '$hi_man' 2>&1 >/dev/null); printf '%s' \"\$out\"; [ -z \"\$out\" ]"
-elif command -v groff >/dev/null; then
-    check_rc 0 "hpcimg(1) renders without warnings (groff -ww)" sh -c \
-        "out=\$(groff -ww -man -z '$hi_man' 2>&1); printf '%s' \"\$out\"; [ -z \"\$out\" ]"
-else
-    echo "SKIP: hpcimg(1) rendering (needs man-db or groff)"
-fi
+check_man_renders "hpcimg(1)" "$hi_man"
 
 # ---- an OCI layout with three layers -------------------------------------------------
 hi_mk stack "$HI_DIR/stack"
