@@ -174,12 +174,13 @@ if [ "$mode" = check ]; then
             case "$t" in *.*) continue ;; esac
             [ -x "$t" ] || continue
             # a sanitizer report stops the program before its result line
-            (cd "$asan" && "$t") >"$t.sanitize.log" 2>&1
+            # (a failure is counted from its log, not fatal here)
+            (cd "$asan" && "$t") >"$t.sanitize.log" 2>&1 || true
         done
         tally sanitize "$asan"/tests/unit/*.sanitize.log
         # shellcheck disable=SC2086
         HPCRUN_SANITIZE=1 top_srcdir=$top top_builddir=$asan \
-            tests/integration/run.sh $launch_tests >"$asan/integration.log" 2>&1
+            tests/integration/run.sh $launch_tests >"$asan/integration.log" 2>&1 || true
         tally sanitize "$asan/integration.log"
     else
         echo "sanitize: the build failed:"
@@ -190,7 +191,7 @@ if [ "$mode" = check ]; then
     say "running the launch's integration tests under unshare -r (no real privilege)"
     # shellcheck disable=SC2086
     unshare -r env top_srcdir="$top" top_builddir="$top" \
-        tests/integration/run.sh $launch_tests >tests/rootless.log 2>&1
+        tests/integration/run.sh $launch_tests >tests/rootless.log 2>&1 || true
     grep "^SKIP" tests/rootless.log | sed 's/^/rootless: /' || true
     tally rootless tests/rootless.log
 

@@ -69,10 +69,13 @@ load_exit_codes() {
     eval "$(sed -n 's/^#define \(HR_EXIT_[A-Z_]*\) \([0-9]*\).*/\1=\2/p' "$1")"
 }
 
+# Launches in the suite do not linger (HPCRUN_LINGER=0) unless a test asks
+# for it (USER_ENV or --linger; t-76-linger.sh): the checks that nothing
+# outlives a container would otherwise have to wait out every linger time.
+# Exported for root's own launches (t-95); as_user and the like set it again.
+export HPCRUN_LINGER=0
+
 # Run as the test user: a login-like clean environment, no inherited root env.
-# Its launches do not linger (HPCRUN_LINGER=0) unless a test asks for it
-# (USER_ENV or --linger; t-76-linger.sh): the checks that nothing outlives a
-# container would otherwise have to wait out every linger time.
 as_user() {
     if is_real_root; then
         (cd "$USER_HOME" && timeout -k 5 "$TEST_TIMEOUT" \
