@@ -401,34 +401,55 @@ int hr_join_recv_fds(int sock, int *fds, size_t n, int ms)
 /* Connect to the leader and enter its namespaces: HR_JOIN_MEMBER, joined;
  * HR_JOIN_LEADER, no leader there (try to become one); HR_JOIN_ALONE (warned)
  * or HR_JOIN_ERROR (logged). */
-static enum hr_join_role join_member(const char *name)
+int hr_join_connect(const char *name, int wait_ms)
 {
     struct sockaddr_un a;
     socklen_t alen = hr_join_addr(name, &a);
-    hr_autoclose int sock =
-        socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int rc, err;
+
+    if (sock < 0)
+        return -1;
+    /* Non-blocking: a listener whose queue is full (EAGAIN) would otherwise
+     * keep connect(2) waiting for as long as it likes, and the name may be
+     * another user's by now. */
+    for (int ms = 0; (rc = connect(sock, (struct sockaddr *)&a, alen)) < 0 &&
+                     errno == EAGAIN && ms < wait_ms;
+         ms += 10)
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    if (rc == 0)
+        return sock;
+    err = errno;
+    close(sock);
+    errno = err;
+    return -1;
+}
+
+/* socket(2)'s own failures, which no leader going away explains */
+static bool is_socket_error(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+static enum hr_join_role join_member(const char *name)
+{
     hr_autoclose int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
-    hr_autoclose int user_ns = -1, mnt_ns = -1;
-    int ns[2] = {-1, -1}, rc;
+    hr_autoclose int sock = -1, user_ns = -1, mnt_ns = -1;
+    int ns[2] = {-1, -1};
     uid_t peer;
 
-    if (sock < 0 || self < 0) {
+    if (self < 0 || ((sock = hr_join_connect(name, JOIN_QUEUE_WAIT_MS)) < 0 &&
+                     is_socket_error(errno))) {
         hr_warn("--join: %s; %s", strerror(errno), JOIN_ALONE);
         return HR_JOIN_ALONE;
     }
-    /* Non-blocking: a listener whose queue is full (EAGAIN) would otherwise
-     * keep connect(2) waiting for as long as it likes, and the name may be
-     * another user's by now. A queue that stays full is a warning. */
-    for (int ms = 0; (rc = connect(sock, (struct sockaddr *)&a, alen)) < 0 &&
-                     errno == EAGAIN && ms < JOIN_QUEUE_WAIT_MS;
-         ms += 10)
-        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
-    if (rc < 0 && errno == EAGAIN) {
+    /* a queue that stays full is a warning */
+    if (sock < 0 && errno == EAGAIN) {
         hr_warn("--join: @%s takes no one in (its queue stays full); %s", name,
                 JOIN_ALONE);
         return HR_JOIN_ALONE;
     }
-    if (rc < 0)
+    if (sock < 0)
         return HR_JOIN_LEADER; /* the leader went away: the name is free again */
     /* the name is no secret once bound (/proc/net/unix): anyone may take it
      * after a step, should a later launch use the same key */

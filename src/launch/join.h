@@ -88,6 +88,10 @@ int hr_join_answer(int c, int member, int user_ns, int mnt_ns);
 struct sockaddr_un;
 /* The abstract address of name; returns its length. */
 socklen_t hr_join_addr(const char *name, struct sockaddr_un *a);
+/* Connect to name (non-blocking: a full queue is waited on for wait_ms at
+ * most). Returns the socket, or -1 with errno (EAGAIN: the queue stayed
+ * full; ECONNREFUSED or ENOENT: nobody listens). */
+int hr_join_connect(const char *name, int wait_ms);
 /* The uid of the socket's peer (as the caller's user namespace sees it), or
  * (uid_t)-1. */
 uid_t hr_join_peer_uid(int fd);

@@ -175,10 +175,14 @@ static void launch_find_warm(char **envp, struct launch *l)
 
     if (l->source.kmount || l->linger_s <= 0)
         return;
-    l->image_path = realpath(l->img.path, NULL);
-    if (!l->image_path)
-        l->image_path = hr_xstrdup(l->img.path);
     l->is_warm = hr_linger_find(envp, &k, &l->linger) == 1;
+    /* what --list shows of the server this launch forks (if it lingers);
+     * read now, before the staging area hides the caller's directory */
+    if (!l->is_warm && l->linger.listen_fd >= 0) {
+        l->image_path = realpath(l->img.path, NULL);
+        if (!l->image_path)
+            l->image_path = hr_xstrdup(l->img.path);
+    }
 }
 
 /* --join-lead (the SPANK plugin's helper): the parent bound the step's

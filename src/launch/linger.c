@@ -48,30 +48,6 @@ static char *key_text(const struct hr_linger_key *k)
                         (unsigned)k->gid, (int)k->is_owned_by_caller);
 }
 
-/* Connect to name without waiting on a full queue for long. Returns the
- * socket, -1 with errno ECONNREFUSED/ENOENT when nobody listens, or -1 with
- * EAGAIN when the queue stays full. */
-static int connect_name(const char *name)
-{
-    struct sockaddr_un a;
-    socklen_t alen = hr_join_addr(name, &a);
-    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int rc, err;
-
-    if (sock < 0)
-        return -1;
-    for (int ms = 0; (rc = connect(sock, (struct sockaddr *)&a, alen)) < 0 &&
-                     errno == EAGAIN && ms < LINGER_QUEUE_WAIT_MS;
-         ms += 10)
-        sleep_ms(10);
-    if (rc == 0)
-        return sock;
-    err = errno;
-    close(sock);
-    errno = err;
-    return -1;
-}
-
 /* Ask the server at sock for its namespaces. 1: got them; 0: it went away
  * (or is not ours) before it answered. */
 static int ask_server(int sock, struct hr_linger *l)
@@ -129,7 +105,7 @@ int hr_linger_find(char **env, const struct hr_linger_key *k, struct hr_linger *
     if (hr_join_image_name(env, key, k->host_uid, l->name, sizeof(l->name)) < 0)
         return 0;
     for (int attempt = 0; attempt < LINGER_ATTEMPTS; attempt++) {
-        int sock = connect_name(l->name), rc;
+        int sock = hr_join_connect(l->name, LINGER_QUEUE_WAIT_MS), rc;
 
         if (sock < 0 && errno == EAGAIN) {
             hr_debug("@%s takes no one in (its queue stays full): cold launch", l->name);
@@ -266,7 +242,7 @@ int hr_linger_accept(int listen_fd, const struct hr_linger_ns *ns, const char *s
 /* One server's answer to "?", or NULL. */
 static char *query(const char *name)
 {
-    hr_autoclose int sock = connect_name(name);
+    hr_autoclose int sock = hr_join_connect(name, LINGER_QUEUE_WAIT_MS);
     char buf[4096];
     size_t got = 0;
 
